@@ -1,0 +1,65 @@
+"""Input checks shared by every module: one clear ``ValueError`` per bad argument.
+
+Each check names the parameter, shows the value it got and says what is allowed, so a
+reader who mistypes a depth sees ``num_stages must be an integer >= 1, got 0`` instead of
+a traceback from deep inside numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def check_int(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as ``int`` if it is an integer in ``[minimum, maximum]``.
+
+    Booleans and floats with a fractional part are refused; ``4.0`` is accepted as 4.
+    """
+    bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        ok = math.isfinite(value) and float(value).is_integer()
+    if not ok:
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+    return value
+
+
+def check_real(
+    name: str,
+    value,
+    minimum: float | None = 0.0,
+    maximum: float | None = None,
+    *,
+    strict: bool = False,
+) -> float:
+    """Return ``value`` as ``float`` if it is a finite real number within the bounds.
+
+    ``strict=True`` excludes the lower bound (for example a bandwidth must be > 0).
+    """
+    if minimum is None:
+        bound = "a finite number"
+    else:
+        bound = f"{'>' if strict else '>='} {minimum:g}"
+    if maximum is not None:
+        bound += f" and <= {maximum:g}"
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    value = float(value)
+    too_low = minimum is not None and (value <= minimum if strict else value < minimum)
+    too_high = maximum is not None and value > maximum
+    if too_low or too_high:
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return value
+
+
+def check_choice(name: str, value, allowed) -> str:
+    """Return ``value`` if it is one of ``allowed`` (strings), else say which are allowed."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    return value

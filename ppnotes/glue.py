@@ -1,0 +1,43 @@
+"""Put computed numbers into the prose with myst-nb's ``glue``.
+
+Prose never holds a hand-typed result: a cell computes the value with ``ppnotes`` and glues it
+under a key, and the Markdown shows it with ``{glue:text}`key:.1f``` (a format spec after the
+colon). Values are converted to plain Python numbers first, because numpy 2 scalar reprs
+(``np.float64(0.5)``) break glue under ``-W``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from myst_nb import glue as _myst_glue
+
+
+def plain(value):
+    """Return ``value`` as a plain ``int``, ``float`` or ``str`` (numpy scalars included).
+
+    Raises ``ValueError`` for anything else, so a list or an array is never glued by mistake.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"value must be a number or a string, got a bool {value!r}")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"value must be a number or a string, got {type(value).__name__} {value!r}")
+
+
+def glue(key: str, value):
+    """Glue one value under ``key`` without displaying it; return the plain value."""
+    if not isinstance(key, str) or not key.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"key must be letters, digits, '_' or '-', got {key!r}")
+    value = plain(value)
+    _myst_glue(key, value, display=False)
+    return value
+
+
+def glue_all(prefix: str = "", **values) -> dict:
+    """Glue several values at once, each under ``prefix + name``; return them as a dict."""
+    return {f"{prefix}{name}": glue(f"{prefix}{name}", v) for name, v in values.items()}

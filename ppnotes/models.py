@@ -1,0 +1,169 @@
+"""Model shapes used throughout the book, each with its source.
+
+A :class:`ModelSpec` holds the architecture numbers a pipeline-parallel model needs: layers,
+hidden size, heads, vocabulary, sequence length and the MLP shape. Parameter counts are
+derived from these numbers (not typed in), and tests compare them with the published totals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._validate import check_choice
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture of a decoder-only transformer.
+
+    Attributes:
+        name: display name.
+        num_layers: transformer layers L.
+        hidden_size: model width h.
+        num_heads: attention heads a.
+        num_kv_heads: key/value heads (equal to ``num_heads`` without grouped-query attention).
+        ffn_hidden_size: inner width of the MLP.
+        vocab_size: vocabulary size V.
+        seq_len: training context length s (tokens).
+        mlp_matrices: 2 for a GELU MLP (GPT), 3 for SwiGLU (Llama).
+        biases: whether linear layers and norms carry biases (GPT: yes, Llama: no).
+        tied_embeddings: whether the LM head reuses the input embedding matrix.
+        learned_positions: whether there is a learned position-embedding table (GPT-3).
+        source: key in ``book/references.bib``.
+    """
+
+    name: str
+    num_layers: int
+    hidden_size: int
+    num_heads: int
+    num_kv_heads: int
+    ffn_hidden_size: int
+    vocab_size: int
+    seq_len: int
+    mlp_matrices: int
+    biases: bool
+    tied_embeddings: bool
+    learned_positions: bool
+    source: str
+
+    @property
+    def head_dim(self) -> int:
+        """Width of one attention head, h / a."""
+        return self.hidden_size // self.num_heads
+
+    @property
+    def params_per_layer(self) -> int:
+        """Parameters in one transformer layer (attention, MLP, two norms)."""
+        h, kv = self.hidden_size, self.num_kv_heads * self.head_dim
+        attn = h * h + 2 * h * kv + h * h  # Q, K, V and output projections
+        mlp = self.mlp_matrices * h * self.ffn_hidden_size
+        norms = 2 * (2 * h if self.biases else h)  # LayerNorm has a bias, RMSNorm has none
+        if self.biases:
+            attn += h + 2 * kv + h
+            mlp += self.ffn_hidden_size * (self.mlp_matrices - 1) + h
+        return attn + mlp + norms
+
+    @property
+    def embedding_params(self) -> int:
+        """Parameters on the first stage besides its layers: token (and position) embedding."""
+        positions = self.seq_len * self.hidden_size if self.learned_positions else 0
+        return self.vocab_size * self.hidden_size + positions
+
+    @property
+    def head_params(self) -> int:
+        """Parameters on the last stage besides its layers: final norm and LM head.
+
+        With tied embeddings the last stage still holds a copy of the word embedding
+        (Megatron-LM keeps one there and all-reduces its gradient with the first stage),
+        so the memory on that stage is the same either way.
+        """
+        final_norm = 2 * self.hidden_size if self.biases else self.hidden_size
+        return self.vocab_size * self.hidden_size + final_norm
+
+    @property
+    def total_params(self) -> int:
+        """Parameters of the model, counting a tied embedding once."""
+        head = self.head_params
+        if self.tied_embeddings:
+            head -= self.vocab_size * self.hidden_size
+        return self.num_layers * self.params_per_layer + self.embedding_params + head
+
+    @property
+    def layer_flops_per_token(self) -> float:
+        """Forward FLOPs of one layer per token at full context (2 per multiply-add).
+
+        Matrix multiplies 2 * params plus attention scores and values 4 * s * h
+        (Narayanan et al. 2021, eq. 3 counts 24 b s h^2 + 4 b s^2 h for GPT shapes).
+        """
+        return 2.0 * self.params_per_layer + 4.0 * self.seq_len * self.hidden_size
+
+    @property
+    def head_flops_per_token(self) -> float:
+        """Forward FLOPs of the LM head per token: 2 * V * h."""
+        return 2.0 * self.vocab_size * self.hidden_size
+
+    @property
+    def head_layer_equivalents(self) -> float:
+        """LM-head compute in units of one layer's compute (the last stage's extra load)."""
+        return self.head_flops_per_token / self.layer_flops_per_token
+
+    @property
+    def embedding_layer_equivalents(self) -> float:
+        """Embedding parameters in units of one layer's parameters (the first stage's extra memory)."""
+        return self.embedding_params / self.params_per_layer
+
+
+GPT3_175B = ModelSpec(
+    name="GPT-3 175B",
+    num_layers=96,
+    hidden_size=12288,
+    num_heads=96,
+    num_kv_heads=96,
+    ffn_hidden_size=4 * 12288,
+    vocab_size=50257,
+    seq_len=2048,
+    mlp_matrices=2,
+    biases=True,
+    tied_embeddings=True,
+    learned_positions=True,
+    source="brown2020language",
+)
+
+LLAMA3_70B = ModelSpec(
+    name="Llama 3 70B",
+    num_layers=80,
+    hidden_size=8192,
+    num_heads=64,
+    num_kv_heads=8,
+    ffn_hidden_size=28672,
+    vocab_size=128256,
+    seq_len=8192,
+    mlp_matrices=3,
+    biases=False,
+    tied_embeddings=False,
+    learned_positions=False,
+    source="dubey2024llama3",
+)
+
+LLAMA31_405B = ModelSpec(
+    name="Llama 3.1 405B",
+    num_layers=126,
+    hidden_size=16384,
+    num_heads=128,
+    num_kv_heads=8,
+    ffn_hidden_size=53248,
+    vocab_size=128256,
+    seq_len=8192,
+    mlp_matrices=3,
+    biases=False,
+    tied_embeddings=False,
+    learned_positions=False,
+    source="dubey2024llama3",
+)
+
+MODELS: dict[str, ModelSpec] = {m.name: m for m in (GPT3_175B, LLAMA3_70B, LLAMA31_405B)}
+
+
+def get_model(name: str) -> ModelSpec:
+    """Return the preset called ``name`` (one of :data:`MODELS`)."""
+    return MODELS[check_choice("model", name, MODELS)]

@@ -1,0 +1,143 @@
+"""Chapter 1: what pipeline depth is, and how layers are split into stages.
+
+Pipeline depth p is the number of stages one model replica is cut into. Each stage runs on
+t GPUs when tensor parallelism is t, and the whole job has d data-parallel replicas, so the
+GPU count is p * t * d (Narayanan et al. 2021, sec. 2). A stage's load is its layers plus, on the
+first stage, the embedding and, on the last, the final norm and LM head. In a pipeline every
+stage waits for the slowest one, so the step runs at the pace of the maximum stage load:
+the *balance efficiency* mean / max is the share of the GPUs' time that does useful work.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from ._validate import check_int, check_real
+
+# ------------------------------------------------------------------ depth and GPU counts
+
+
+def gpus_per_replica(num_stages: int, tensor_parallel: int = 1) -> int:
+    """GPUs holding one copy of the model: p stages times t GPUs per stage."""
+    p = check_int("num_stages", num_stages)
+    t = check_int("tensor_parallel", tensor_parallel)
+    return p * t
+
+
+def total_gpus(num_stages: int, tensor_parallel: int = 1, data_parallel: int = 1) -> int:
+    """GPUs in the job, N = p * t * d (pipeline x tensor x data parallel)."""
+    d = check_int("data_parallel", data_parallel)
+    return gpus_per_replica(num_stages, tensor_parallel) * d
+
+
+def depth_from_gpus(num_gpus: int, tensor_parallel: int = 1, data_parallel: int = 1) -> int:
+    """Pipeline depth p = N / (t * d); raises if t * d does not divide N."""
+    n = check_int("num_gpus", num_gpus)
+    t = check_int("tensor_parallel", tensor_parallel)
+    d = check_int("data_parallel", data_parallel)
+    if n % (t * d):
+        raise ValueError(
+            f"num_gpus must be a multiple of tensor_parallel * data_parallel = {t * d}, got {n}"
+        )
+    return n // (t * d)
+
+
+# ------------------------------------------------------------------ splitting layers
+
+
+def valid_depths(num_layers: int) -> list[int]:
+    """Depths that split ``num_layers`` into equal whole-layer stages (the divisors of L).
+
+    Megatron-LM requires this for its uniform split: L must be divisible by p.
+    """
+    n = check_int("num_layers", num_layers)
+    return [p for p in range(1, n + 1) if n % p == 0]
+
+
+def balanced_split(num_layers: int, num_stages: int) -> list[int]:
+    """Split L layers into p stages whose layer counts differ by at most one.
+
+    When p does not divide L, the first ``L % p`` stages get one extra layer (the naive rule
+    of ``numpy.array_split``, which ignores the embedding and the head).
+    """
+    n = check_int("num_layers", num_layers)
+    p = check_int("num_stages", num_stages, maximum=n)
+    base, extra = divmod(n, p)
+    return [base + 1 if i < extra else base for i in range(p)]
+
+
+def stage_loads(
+    layers_per_stage: Sequence[int], first_extra: float = 0.0, last_extra: float = 0.0
+) -> list[float]:
+    """Load of each stage in layer-equivalents: its layers, plus the extras at the two ends.
+
+    Args:
+        layers_per_stage: layer count of each stage, first to last.
+        first_extra: extra load of the first stage (the embedding), in layers.
+        last_extra: extra load of the last stage (final norm and LM head), in layers.
+    """
+    counts = _check_split(layers_per_stage)
+    first_extra = check_real("first_extra", first_extra)
+    last_extra = check_real("last_extra", last_extra)
+    loads = [float(c) for c in counts]
+    loads[0] += first_extra
+    loads[-1] += last_extra
+    return loads
+
+
+def balance_efficiency(loads: Sequence[float]) -> float:
+    """Mean stage load over max stage load, in (0, 1]; 1 means perfectly balanced.
+
+    In a pipeline each micro-batch moves at the pace of the slowest stage, so this is the
+    fraction of GPU time doing useful work before any bubble or communication is counted.
+    """
+    loads = [check_real(f"loads[{i}]", x) for i, x in enumerate(loads)]
+    if not loads or max(loads) <= 0:
+        raise ValueError(f"loads must be a non-empty list with a positive maximum, got {loads!r}")
+    return sum(loads) / len(loads) / max(loads)
+
+
+def optimal_split(
+    num_layers: int, num_stages: int, first_extra: float = 0.0, last_extra: float = 0.0
+) -> list[int]:
+    """Whole-layer split that minimises the slowest stage, given the extra loads at the ends.
+
+    Every stage keeps at least one layer. The search tries each candidate bottleneck T (a
+    stage's possible load, k + extra) in increasing order and stops at the first T whose
+    capacity, the sum over stages of floor(T - extra_i) layers, reaches L. That T is optimal
+    because any split's bottleneck is itself one of the candidates. Layers left over under T
+    go to the middle stages first, which carry no extra.
+    """
+    n = check_int("num_layers", num_layers)
+    p = check_int("num_stages", num_stages, maximum=n)
+    extras = [0.0] * p
+    extras[0] += check_real("first_extra", first_extra)
+    extras[-1] += check_real("last_extra", last_extra)
+    candidates = sorted({k + e for e in extras for k in range(1, n + 1)})
+    for bottleneck in candidates:
+        caps = [max(0, math.floor(bottleneck - e + 1e-9)) for e in extras]
+        if min(caps) >= 1 and sum(caps) >= n:
+            return _fill(n, caps, extras)
+    raise AssertionError("unreachable: T = L + max(extra) always fits")  # pragma: no cover
+
+
+def _fill(num_layers: int, caps: list[int], extras: list[float]) -> list[int]:
+    """Give each stage one layer, then fill the least-loaded stages up to their caps."""
+    counts = [1] * len(caps)
+    left = num_layers - len(caps)
+    while left:
+        # The stage with the lowest load that still has room (ties: the middle stage first).
+        mid = (len(caps) - 1) / 2
+        room = [i for i in range(len(caps)) if counts[i] < caps[i]]
+        i = min(room, key=lambda j: (counts[j] + extras[j], abs(j - mid)))
+        counts[i] += 1
+        left -= 1
+    return counts
+
+
+def _check_split(layers_per_stage: Sequence[int]) -> list[int]:
+    counts = list(layers_per_stage)
+    if not counts:
+        raise ValueError("layers_per_stage must list at least one stage, got []")
+    return [check_int(f"layers_per_stage[{i}]", c) for i, c in enumerate(counts)]

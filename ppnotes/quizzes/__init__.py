@@ -1,0 +1,9 @@
+"""One quiz per chapter, named like the chapter's topic: ``questions()`` returns its questions.
+
+Answers are computed by the chapter's module, so a quiz cannot drift from the model; the tests
+validate every quiz and recompute its numeric answers.
+"""
+
+CHAPTER_QUIZZES = {
+    "01_definition": "definition",
+}

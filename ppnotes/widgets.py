@@ -1,0 +1,166 @@
+"""Explorers that stay alive on the static website, with no kernel.
+
+The website has no Python behind it, so a control cannot call a function. Instead every frame
+(one per combination of control values) is computed in advance: a figure becomes a PNG image
+and numbers become HTML. Frames sit in nested ``widgets.Stack`` containers, one level per
+control, and each control's ``index`` is linked to its level's stacks with ``widgets.jslink``.
+Links run in the browser, so moving a slider on the website shows the right frame; the same
+explorer works in a running notebook. Keep an explorer to about 100 frames (a 72-dpi PNG frame
+is about 15 kB, an HTML frame of numbers almost nothing).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+
+import ipywidgets as widgets
+from matplotlib.figure import Figure
+
+from .plots import to_png
+
+MAX_FRAMES = 120
+
+
+class Explorer:
+    """A precomputed explorer: controls, nested stacks and a way to look frames up in tests.
+
+    Attributes:
+        axes: control name -> list of its values, in the order the controls are shown.
+        controls: control name -> the slider or dropdown widget.
+        widget: the ``VBox`` to display (the explorer displays itself as this box).
+    """
+
+    def __init__(self, axes: dict[str, list], controls: dict, root, links: list, widget):
+        self.axes = axes
+        self.controls = controls
+        self.root = root
+        self.links = links
+        self.widget = widget
+
+    def indices(self, **values) -> tuple[int, ...]:
+        """Control indices for the given values (all controls must be named)."""
+        missing = set(self.axes) - set(values)
+        if missing:
+            raise ValueError(f"values needed for every control; missing {sorted(missing)}")
+        out = []
+        for name, options in self.axes.items():
+            if values[name] not in options:
+                raise ValueError(f"{name} must be one of {options!r}, got {values[name]!r}")
+            out.append(options.index(values[name]))
+        return tuple(out)
+
+    def frame(self, **values):
+        """The frame widget shown when the controls hold ``values``."""
+        node = self.root
+        for i in self.indices(**values):
+            node = node.children[i]
+        return node
+
+    def selected_frame(self):
+        """The frame the stacks currently select (follows ``selected_index`` down the tree)."""
+        node = self.root
+        while isinstance(node, widgets.Stack):
+            node = node.children[node.selected_index]
+        return node
+
+    def frame_count(self) -> int:
+        """Number of precomputed frames."""
+        return math.prod(len(v) for v in self.axes.values())
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _frame_widget(content):
+    """Turn what ``make_frame`` returned into a widget: Figure -> Image, str -> HTML."""
+    if isinstance(content, Figure):
+        return widgets.Image(value=to_png(content), format="png", layout={"max_width": "100%"})
+    if isinstance(content, str):
+        return widgets.HTML(value=content)
+    if isinstance(content, (list, tuple)):
+        return widgets.VBox([_frame_widget(part) for part in content])
+    raise ValueError(
+        "make_frame must return a matplotlib Figure, an HTML string, or a list of them, "
+        f"got {type(content).__name__}"
+    )
+
+
+def _control(name: str, options: list, label: Callable, kind: str, index: int):
+    pairs = [(label(v), i) for i, v in enumerate(options)]
+    common = {"options": pairs, "description": name, "style": {"description_width": "initial"}}
+    if kind == "slider":
+        ctrl = widgets.SelectionSlider(**common, continuous_update=True)
+    else:
+        ctrl = widgets.Dropdown(**common)
+    ctrl.index = index
+    return ctrl
+
+
+def explorer(
+    make_frame: Callable,
+    *,
+    labels: dict[str, Callable] | None = None,
+    initial: dict | None = None,
+    max_frames: int = MAX_FRAMES,
+    **axes: Sequence,
+) -> Explorer:
+    """Build an explorer over the product of ``axes``' values.
+
+    Args:
+        make_frame: called as ``make_frame(**values)`` for every combination; returns a Figure,
+            an HTML string, or a list of them.
+        labels: optional control name -> function formatting a value for display.
+        initial: optional control name -> value shown first (default: each axis' first value).
+        max_frames: refuse to build more frames than this (page weight).
+        **axes: control name -> values. Numbers get a slider, anything else a dropdown.
+
+    Returns:
+        An :class:`Explorer`; display it as a cell's last expression.
+    """
+    axes = {name: list(values) for name, values in axes.items()}
+    if not axes:
+        raise ValueError("explorer needs at least one control, e.g. p=[2, 4, 8]")
+    for name, values in axes.items():
+        if not values or len(set(map(repr, values))) != len(values):
+            raise ValueError(f"{name} needs a non-empty list of distinct values, got {values!r}")
+    n_frames = math.prod(len(v) for v in axes.values())
+    if n_frames > max_frames:
+        raise ValueError(f"explorer would have {n_frames} frames; max_frames is {max_frames}")
+    labels = labels or {}
+    initial = initial or {}
+    start = {n: axes[n].index(initial[n]) if n in initial else 0 for n in axes}
+
+    names = list(axes)
+    levels: list[list[widgets.Stack]] = [[] for _ in names]
+
+    def build(level: int, chosen: tuple):
+        if level == len(names):
+            return _frame_widget(make_frame(**dict(zip(names, chosen, strict=True))))
+        name = names[level]
+        children = [build(level + 1, chosen + (v,)) for v in axes[name]]
+        stack = widgets.Stack(children, selected_index=start[name])
+        levels[level].append(stack)
+        return stack
+
+    root = build(0, ())
+    controls = {}
+    for name in names:
+        is_numeric = all(isinstance(v, (int, float)) for v in axes[name])
+        kind = "slider" if is_numeric else "dropdown"
+        controls[name] = _control(name, axes[name], labels.get(name, str), kind, start[name])
+    links = [
+        widgets.jslink((controls[name], "index"), (stack, "selected_index"))
+        for name, stacks in zip(names, levels, strict=True)
+        for stack in stacks
+    ]
+    row = widgets.HBox(list(controls.values()), layout={"flex_flow": "row wrap"})
+    box = widgets.VBox([row, root])
+    return Explorer(axes, controls, root, links, box)
+
+
+def grid(**axes: Sequence) -> list[dict]:
+    """Every combination of ``axes``' values as dicts (handy to test an explorer)."""
+    names = list(axes)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
