@@ -40,20 +40,20 @@ def check_real(
 
     ``strict=True`` excludes the lower bound (for example a bandwidth must be > 0).
     """
-    if minimum is None:
-        bound = "a finite number"
-    else:
-        bound = f"{'>' if strict else '>='} {minimum:g}"
+    limits = []
+    if minimum is not None:
+        limits.append(f"{'>' if strict else '>='} {minimum:g}")
     if maximum is not None:
-        bound += f" and <= {maximum:g}"
+        limits.append(f"<= {maximum:g}")
+    bound = " and ".join(limits)
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not ok or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+        raise ValueError(f"{name} must be a finite number {bound}".rstrip() + f", got {value!r}")
     value = float(value)
     too_low = minimum is not None and (value <= minimum if strict else value < minimum)
     too_high = maximum is not None and value > maximum
     if too_low or too_high:
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+        raise ValueError(f"{name} must be a finite number {bound}".rstrip() + f", got {value!r}")
     return value
 
 

@@ -109,7 +109,7 @@ class ModelSpec:
 
     @property
     def embedding_layer_equivalents(self) -> float:
-        """Embedding parameters in units of one layer's parameters (the first stage's extra memory)."""
+        """Embedding parameters in units of one layer's parameters (first stage's extra memory)."""
         return self.embedding_params / self.params_per_layer
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from .plots import to_png
+from .plots.style import to_png
 
 MAX_FRAMES = 120
 

@@ -1,0 +1,39 @@
+"""Benchmark of the schedule simulator: ``python -m ppnotes.bench``.
+
+Builds and simulates 1F1B with p = 64 ranks and m = 1024 micro-batches (2 * 64 * 1024 =
+131,072 actions) and prints actions per second for building (validation, encoding, deadlock
+check; done once per schedule) and for simulating (done once per cost setting). The best of a
+few repeats is reported, so other load on the machine shows less.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .schedules import build_schedule, simulate
+
+
+def best_seconds(work, repeats: int = 5) -> float:
+    """Shortest wall-clock time of ``repeats`` calls of ``work()``, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main(p: int = 64, m: int = 1024) -> dict[str, float]:
+    schedule = build_schedule("1f1b", p, m)
+    actions = sum(len(rank_actions) for rank_actions in schedule.actions)
+    build = best_seconds(lambda: build_schedule("1f1b", p, m), repeats=3)
+    run = best_seconds(lambda: simulate(schedule, {"F": 1.0, "B": 2.0}))
+    result = simulate(schedule, {"F": 1.0, "B": 2.0})
+    print(f"1F1B p={p} m={m}: {actions:,} actions, makespan {result.makespan:g}")
+    print(f"simulate: {run * 1e3:.1f} ms, {actions / run:,.0f} actions/s")
+    print(f"build:    {build * 1e3:.1f} ms, {actions / build:,.0f} actions/s")
+    return {"actions": actions, "simulate_per_s": actions / run, "build_per_s": actions / build}
+
+
+if __name__ == "__main__":
+    main()

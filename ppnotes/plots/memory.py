@@ -1,0 +1,5 @@
+"""Figures for the memory chapter (filled in with that chapter)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,755 @@
+"""Pipeline schedules as data, and a simulator that times them.
+
+A *schedule* says, for every rank (GPU), the order in which it runs its actions. An action is a
+forward ``F``, a full backward ``B``, or the two halves of a split backward: the input-gradient
+backward ``I`` and the weight-gradient backward ``W`` (qi2024zero). Actions are written as in
+``torch.distributed.pipelining`` (pytorch_pipelining): ``"{stage}{kind}{microbatch}"``, so
+``"5F3"`` is the forward of micro-batch 3 on stage 5. Stage numbers are global; a rank may hold
+several stages (interleaved: rank r holds r, r+p, r+2p, ...; V-shape: r and 2p-1-r).
+
+:func:`simulate` runs a schedule as-soon-as-possible: each rank runs its actions in its order,
+and an action starts when its rank is free and its inputs have arrived:
+
+- ``F(s, j)`` after ``F(s-1, j)``;
+- ``B(s, j)`` or ``I(s, j)`` after ``F(s, j)`` and after the input gradient from stage s+1
+  (``B`` or ``I`` of ``(s+1, j)``); the last stage's backward needs only its own forward;
+- ``W(s, j)`` after ``I(s, j)``.
+
+How it is fast (about 1-2 million actions per second here, see ``python -m ppnotes.bench``):
+
+1. Validation happens once, in :meth:`Schedule.from_actions`. Actions are integer-encoded into
+   flat lists, and each action's two predecessors are looked up once: its *rank predecessor*
+   (the action before it on its rank) and its *data predecessor* (the cross-stage input above).
+   The other data inputs (a backward's own forward, a ``W``'s ``I``) live on the same rank, so
+   once they come earlier in the rank's order they are implied by the rank predecessor; if they
+   come later, the order deadlocks and the check below says so.
+2. One pass over the ranks, advancing each rank's pointer while its next action's inputs are
+   done, yields a topological order. If a full sweep advances no rank, the order deadlocks, and
+   each blocked rank's pointer says exactly what it waits for.
+3. :func:`simulate` then walks that stored order once: ``start = max(end[rank_pred],
+   end[data_pred] + hop latency)``, two list look-ups and a comparison per action. Durations,
+   latencies and the statistics (busy time, peaks of held activations) are numpy vector work.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validate import check_choice, check_int, check_real
+
+KINDS = ("F", "B", "I", "W")
+_CODE = {kind: code for code, kind in enumerate(KINDS)}
+_F, _B, _I, _W = range(4)
+_TOKEN = re.compile(r"(\d+)([FBIW])(\d+)")
+TOKEN_FORMAT = "'{stage}{kind}{microbatch}' with kind in F, B, I, W, e.g. '5F3'"
+
+DEFAULT_COSTS = {"F": 1.0, "B": 2.0, "I": 1.0, "W": 1.0}
+
+
+class _ActionFields(NamedTuple):
+    stage: int
+    kind: str
+    microbatch: int
+
+
+class Action(_ActionFields):
+    """One unit of work: ``kind`` of ``microbatch`` on global ``stage``.
+
+    ``kind`` is ``"F"`` (forward), ``"B"`` (full backward), ``"I"`` (input-gradient backward)
+    or ``"W"`` (weight-gradient backward), as in qi2024zero and pytorch_pipelining.
+    ``str(action)`` is its token, e.g. ``"5F3"``.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, stage: int, kind: str, microbatch: int):
+        stage = check_int("stage", stage, minimum=0)
+        kind = check_choice("kind", kind, KINDS)
+        microbatch = check_int("microbatch", microbatch, minimum=0)
+        return tuple.__new__(cls, (stage, kind, microbatch))
+
+    @classmethod
+    def _trusted(cls, stage: int, kind: str, microbatch: int) -> Action:
+        # Generators build hundreds of thousands of actions whose fields are correct by
+        # construction; skipping the checks keeps building a schedule cheap.
+        return tuple.__new__(cls, (stage, kind, microbatch))
+
+    @classmethod
+    def parse(cls, token: str) -> Action:
+        """Parse a token such as ``"5F3"`` (stage 5, forward, micro-batch 3)."""
+        match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
+        if match is None:
+            raise ValueError(f"malformed action token {token!r}: expected {TOKEN_FORMAT}")
+        return cls._trusted(int(match[1]), match[2], int(match[3]))
+
+    def __str__(self) -> str:
+        return f"{self.stage}{self.kind}{self.microbatch}"
+
+
+def parse_action(token) -> Action:
+    """Return ``token`` as an :class:`Action`; accepts a token string or an ``Action``."""
+    if isinstance(token, Action):
+        return token
+    return Action.parse(token)
+
+
+def format_action(action: Action) -> str:
+    """Return the token of ``action``, e.g. ``"12I0"``."""
+    return str(parse_action(action))
+
+
+class _Plan(NamedTuple):
+    """Integer encoding of a validated schedule (private; built once per schedule)."""
+
+    kind: list[int]  # kind code per flat action
+    stage: list[int]
+    microbatch: list[int]
+    rank: list[int]
+    data_pred: list[int]  # cross-stage input (or -1)
+    crosses_ranks: list[bool]  # whether data_pred lives on another rank
+    order: list[int]  # a topological order of the flat actions
+    rank_pred_in_order: list[int]  # rank predecessor of order[k] (-1 for the first)
+    data_pred_in_order: list[int]
+    release: list[int]  # flat index of the action whose end frees the (stage, mb) activations
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """Per-rank ordered actions of one training (or forward-only) step.
+
+    Build one with :meth:`from_actions` (your own order) or :func:`build_schedule` (a named
+    schedule). Attributes: ``actions`` (per rank, a tuple of :class:`Action`), ``num_ranks``,
+    ``num_stages``, ``num_microbatches``, ``stage_to_rank`` (rank of each global stage),
+    ``rank_stages`` (stages of each rank, ascending), ``name``, ``forward_only``.
+    """
+
+    actions: tuple[tuple[Action, ...], ...]
+    num_stages: int
+    num_microbatches: int
+    stage_to_rank: tuple[int, ...]
+    name: str
+    forward_only: bool
+    _plan: _Plan
+
+    @property
+    def num_ranks(self) -> int:
+        return len(self.actions)
+
+    @property
+    def rank_stages(self) -> tuple[tuple[int, ...], ...]:
+        owned: list[list[int]] = [[] for _ in range(self.num_ranks)]
+        for stage, rank in enumerate(self.stage_to_rank):
+            owned[rank].append(stage)
+        return tuple(tuple(stages) for stages in owned)
+
+    @property
+    def flat_actions(self) -> list[Action]:
+        """All actions, rank 0's first, in each rank's order (aligned with SimResult arrays)."""
+        return [action for rank_actions in self.actions for action in rank_actions]
+
+    def tokens(self) -> list[list[str]]:
+        """Per-rank lists of tokens, the form :meth:`from_actions` accepts."""
+        return [[str(a) for a in rank_actions] for rank_actions in self.actions]
+
+    @classmethod
+    def from_actions(
+        cls,
+        per_rank: Sequence[Iterable[str | Action]],
+        *,
+        name: str = "custom",
+        forward_only: bool = False,
+    ) -> Schedule:
+        """Validate and encode a schedule given as each rank's actions in order.
+
+        ``per_rank[r]`` lists rank r's actions (tokens like ``"0F1"`` or :class:`Action`).
+        The number of stages and micro-batches is inferred: stages must be 0..S-1 and every
+        stage must run micro-batches 0..M-1. Each (stage, micro-batch) needs one ``F`` and,
+        unless ``forward_only``, either one ``B`` or one ``I`` and one ``W``.
+
+        Raises ``ValueError`` for a malformed token, a stage on two ranks, a duplicated or
+        missing action, a ``B`` mixed with ``I``/``W``, or an order that deadlocks (the message
+        says which rank waits at which action for which input).
+        """
+        if isinstance(per_rank, str | bytes) or not isinstance(per_rank, Sequence):
+            raise ValueError(
+                f"per_rank must be a list with one list of actions per rank, got {per_rank!r}"
+            )
+        if len(per_rank) == 0:
+            raise ValueError("per_rank must hold at least one rank, got an empty list")
+        actions = tuple(
+            _parse_rank(rank, rank_actions) for rank, rank_actions in enumerate(per_rank)
+        )
+        stage_to_rank = _place_stages(actions)
+        num_microbatches = 1 + max(a.microbatch for rank_actions in actions for a in rank_actions)
+        plan = _encode(actions, stage_to_rank, num_microbatches, forward_only)
+        return cls(
+            actions, len(stage_to_rank), num_microbatches, stage_to_rank, name, forward_only, plan
+        )
+
+
+def _parse_rank(rank: int, rank_actions) -> tuple[Action, ...]:
+    if isinstance(rank_actions, str | bytes) or not isinstance(rank_actions, Iterable):
+        raise ValueError(f"rank {rank}'s actions must be a list of tokens, got {rank_actions!r}")
+    parsed = tuple(parse_action(token) for token in rank_actions)
+    if not parsed:
+        raise ValueError(f"rank {rank} has no actions; every rank must hold at least one stage")
+    return parsed
+
+
+def _place_stages(actions: tuple[tuple[Action, ...], ...]) -> tuple[int, ...]:
+    """Map each global stage to its rank; a stage must live on exactly one rank."""
+    owner: dict[int, int] = {}
+    for rank, rank_actions in enumerate(actions):
+        for action in rank_actions:
+            first = owner.setdefault(action.stage, rank)
+            if first != rank:
+                raise ValueError(
+                    f"stage {action.stage} appears on rank {first} and rank {rank} "
+                    f"(at {action}); a stage must live on exactly one rank"
+                )
+    num_stages = max(owner) + 1
+    missing = [s for s in range(num_stages) if s not in owner]
+    if missing:
+        raise ValueError(
+            f"missing action: stage {missing[0]} has no actions; stages must be numbered "
+            f"0..{num_stages - 1} with none skipped"
+        )
+    return tuple(owner[s] for s in range(num_stages))
+
+
+def _encode(actions, stage_to_rank, num_microbatches, forward_only) -> _Plan:
+    num_stages = len(stage_to_rank)
+    kind, stage, microbatch, rank = [], [], [], []
+    for r, rank_actions in enumerate(actions):
+        for a in rank_actions:
+            stage.append(a.stage)
+            kind.append(_CODE[a.kind])
+            microbatch.append(a.microbatch)
+            rank.append(r)
+    # index_of[(s * M + j) * 4 + kind] = flat index of that action, or -1
+    index_of = [-1] * (num_stages * num_microbatches * 4)
+    for i, (s, k, j) in enumerate(zip(stage, kind, microbatch, strict=True)):
+        key = (s * num_microbatches + j) * 4 + k
+        if index_of[key] >= 0:
+            first = index_of[key]
+            where = (
+                f"twice on rank {rank[i]}"
+                if rank[first] == rank[i]
+                else f"on rank {rank[first]} and on rank {rank[i]}"
+            )
+            raise ValueError(
+                f"duplicated action {s}{KINDS[k]}{j}: {where}; each action must appear once"
+            )
+        index_of[key] = i
+    release = _check_complete(index_of, num_stages, num_microbatches, forward_only)
+    data_pred, local_pred = _predecessors(
+        index_of, stage, kind, microbatch, num_stages, num_microbatches
+    )
+    crosses = [d >= 0 and rank[d] != r for d, r in zip(data_pred, rank, strict=True)]
+    order, rank_pred = _topological_order(
+        actions, data_pred, local_pred, stage, kind, microbatch, rank
+    )
+    return _Plan(
+        kind,
+        stage,
+        microbatch,
+        rank,
+        data_pred,
+        crosses,
+        order,
+        [rank_pred[i] for i in order],
+        [data_pred[i] for i in order],
+        release,
+    )
+
+
+def _check_complete(index_of, num_stages, num_microbatches, forward_only) -> list[int]:
+    """Every (stage, mb) needs F and either B or I+W; return the releasing action per pair."""
+    release = []
+    for s in range(num_stages):
+        for j in range(num_microbatches):
+            base = (s * num_microbatches + j) * 4
+            f, b, i, w = index_of[base : base + 4]
+            pair = f"stage {s}, micro-batch {j}"
+            if f < 0:
+                raise ValueError(
+                    f"missing action: {s}F{j} ({pair} has no forward; every stage must run "
+                    f"micro-batches 0..{num_microbatches - 1})"
+                )
+            if forward_only:
+                if max(b, i, w) >= 0:
+                    bad = f"{s}{KINDS[[b, i, w].index(max(b, i, w)) + 1]}{j}"
+                    raise ValueError(f"forward-only schedule holds a backward action {bad}")
+                release.append(f)
+                continue
+            if b >= 0 and (i >= 0 or w >= 0):
+                other = f"{s}I{j}" if i >= 0 else f"{s}W{j}"
+                raise ValueError(
+                    f"mixing B and I/W for {pair}: {s}B{j} and {other}; use either one full "
+                    f"backward B or its two halves I and W"
+                )
+            if b < 0 and i < 0 and w < 0:
+                raise ValueError(
+                    f"missing action: {s}B{j} (forward {s}F{j} has no backward; give B, or I and W)"
+                )
+            if i >= 0 and w < 0:
+                raise ValueError(f"missing action: {s}W{j} ({s}I{j} has no W)")
+            if w >= 0 and i < 0:
+                raise ValueError(f"missing action: {s}I{j} ({s}W{j} has no I)")
+            release.append(b if b >= 0 else w)
+    return release
+
+
+def _predecessors(index_of, stage, kind, microbatch, num_stages, num_microbatches):
+    """Data predecessor (cross-stage input) and same-stage predecessor of every action."""
+    last = num_stages - 1
+    data_pred, local_pred = [], []
+    for s, k, j in zip(stage, kind, microbatch, strict=True):
+        here = (s * num_microbatches + j) * 4
+        if k == _F:
+            data_pred.append(index_of[here - num_microbatches * 4] if s > 0 else -1)
+            local_pred.append(-1)
+        elif k == _W:
+            data_pred.append(index_of[here + _I])
+            local_pred.append(-1)
+        elif s == last:
+            data_pred.append(index_of[here + _F])
+            local_pred.append(-1)
+        else:
+            below = here + num_microbatches * 4  # stage s+1 sends the input gradient
+            grad = index_of[below + _B]
+            data_pred.append(grad if grad >= 0 else index_of[below + _I])
+            local_pred.append(index_of[here + _F])
+    return data_pred, local_pred
+
+
+def _topological_order(actions, data_pred, local_pred, stage, kind, microbatch, rank):
+    """Advance every rank while its next action's inputs are done; stall means deadlock."""
+    starts, position = [], 0
+    for rank_actions in actions:
+        starts.append(position)
+        position += len(rank_actions)
+    ends = starts[1:] + [position]
+    pointer = list(starts)
+    done = bytearray(position)
+    order: list[int] = []
+    rank_pred = [i - 1 for i in range(position)]
+    for first in starts:
+        rank_pred[first] = -1
+    progress = True
+    while progress:
+        progress = False
+        for r in range(len(actions)):
+            i, stop = pointer[r], ends[r]
+            while i < stop:
+                d, loc = data_pred[i], local_pred[i]
+                if (d >= 0 and not done[d]) or (loc >= 0 and not done[loc]):
+                    break
+                done[i] = 1
+                order.append(i)
+                i += 1
+            if i != pointer[r]:
+                pointer[r] = i
+                progress = True
+    if len(order) < position:
+        waits = []
+        for r in range(len(actions)):
+            i = pointer[r]
+            if i == ends[r]:
+                continue
+            d = data_pred[i] if data_pred[i] >= 0 and not done[data_pred[i]] else local_pred[i]
+
+            here = f"{stage[i]}{KINDS[kind[i]]}{microbatch[i]}"
+            needed = f"{stage[d]}{KINDS[kind[d]]}{microbatch[d]}"
+            waits.append(f"rank {r} waits at {here} for {needed} (rank {rank[d]})")
+        raise ValueError("deadlock: " + ", ".join(waits))
+    return order, rank_pred
+
+
+# --------------------------------------------------------------------------------------------
+# Simulation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SimResult:
+    """Timing of one simulated step. Times are in the unit of ``costs`` (e.g. seconds).
+
+    Arrays ``start``, ``end``, ``duration`` and ``rank`` are aligned with ``actions``
+    (:attr:`Schedule.flat_actions`: rank 0's actions in order, then rank 1's, ...).
+
+    - ``makespan``: end of the last action (the step time).
+    - ``busy``, ``idle`` (per rank): work given to the rank, and ``makespan - busy``.
+    - ``bubble_fraction``: sum of idle / (ranks x makespan), the idle share of the step
+      (huang2019gpipe's definition).
+    - ``bubble_ratio``: sum of idle / sum of busy, idle relative to ideal time
+      (narayanan2021efficient's definition).
+    - ``peak_activations`` (per rank) and ``peak_activations_per_stage``: the most activation
+      sets held at once. A set is one micro-batch through one *stage's* layers (for interleaved
+      schedules a stage is one chunk, 1/v of a rank's layers). It is held from the start of its
+      ``F`` until the end of its ``B`` (or of its ``W`` when the backward is split); at equal
+      times a release counts before an acquire. Forward-only sets are freed when ``F`` ends.
+    """
+
+    schedule: Schedule
+    actions: list[Action]
+    start: np.ndarray
+    end: np.ndarray
+    duration: np.ndarray
+    rank: np.ndarray
+    makespan: float
+    busy: np.ndarray
+    idle: np.ndarray
+    bubble_fraction: float
+    bubble_ratio: float
+    peak_activations: np.ndarray
+    peak_activations_per_stage: np.ndarray
+    _latency: np.ndarray
+
+    def critical_path(self) -> list[tuple[Action, bool]]:
+        """The chain of actions that sets the makespan, first to last.
+
+        Each entry is ``(action, after_hop)``; ``after_hop`` is True when the action waited
+        for an input from another rank (so the hop latency ``comm`` lies on the critical path).
+        Ties prefer the data input over the rank order.
+        """
+        plan = self.schedule._plan
+        tolerance = 1e-9 * max(1.0, self.makespan)
+        i = int(np.argmax(self.end))
+        rank_pred = _rank_predecessors(self.schedule)
+        path = []
+        while i >= 0:
+            d = plan.data_pred[i]
+            via_data = d >= 0 and abs(self.end[d] + self._latency[i] - self.start[i]) <= tolerance
+            path.append((self.actions[i], bool(via_data and plan.crosses_ranks[i])))
+            if via_data:
+                i = d
+            elif rank_pred[i] >= 0 and abs(self.end[rank_pred[i]] - self.start[i]) <= tolerance:
+                i = rank_pred[i]
+            else:
+                i = -1
+        return path[::-1]
+
+
+def _rank_predecessors(schedule: Schedule) -> list[int]:
+    rank_pred, position = [], 0
+    for rank_actions in schedule.actions:
+        rank_pred.extend([position - 1 + k if k else -1 for k in range(len(rank_actions))])
+        position += len(rank_actions)
+    return rank_pred
+
+
+def _cost_table(costs: Mapping, num_stages: int) -> np.ndarray:
+    """Durations as a (4 kinds x stages) table; scalars broadcast over stages."""
+    if not isinstance(costs, Mapping):
+        raise ValueError(f"costs must be a dict with keys among {', '.join(KINDS)}, got {costs!r}")
+    for key in costs:
+        check_choice("costs key", key, KINDS)
+    table = np.empty((4, num_stages))
+    for code, kind in enumerate(KINDS):
+        value = costs.get(kind, DEFAULT_COSTS[kind])
+        if isinstance(value, Sequence | np.ndarray) and not isinstance(value, str):
+            if len(value) != num_stages:
+                raise ValueError(
+                    f"costs[{kind!r}] must be a number or a list of {num_stages} per-stage "
+                    f"numbers, got {len(value)} numbers"
+                )
+            table[code] = [check_real(f"costs[{kind!r}][{s}]", x) for s, x in enumerate(value)]
+        else:
+            table[code] = check_real(f"costs[{kind!r}]", value)
+    return table
+
+
+def _hop_latencies(comm, num_stages: int) -> np.ndarray:
+    """Latency of each stage boundary s -> s+1 (same in both directions)."""
+    if isinstance(comm, Sequence | np.ndarray) and not isinstance(comm, str):
+        if len(comm) != max(num_stages - 1, 0):
+            raise ValueError(
+                f"comm must be a number or a list of {num_stages - 1} per-boundary latencies, "
+                f"got {len(comm)} numbers"
+            )
+        return np.array([check_real(f"comm[{b}]", x) for b, x in enumerate(comm)] + [0.0])
+    return np.full(max(num_stages, 1), check_real("comm", comm))
+
+
+def simulate(
+    schedule: Schedule,
+    costs: Mapping[str, float | Sequence[float]] | None = None,
+    comm: float | Sequence[float] = 0.0,
+) -> SimResult:
+    """Time ``schedule`` as soon as possible: each action starts when its rank is free and
+    its inputs have arrived.
+
+    Args:
+        schedule: a :class:`Schedule`.
+        costs: duration of each kind of action, in any time unit (seconds, or "units of one
+            forward"). Keys among ``F``, ``B``, ``I``, ``W``; missing keys take
+            ``DEFAULT_COSTS`` (F=1, B=2, I=1, W=1). A value is a number (every stage) or a list
+            with one number per *global stage* (unbalanced stages; for interleaved schedules a
+            stage is one chunk, so give a chunk's time).
+        comm: hop latency, same unit. It is added to every data dependency between actions
+            on *different ranks*: ``F(s-1, j) -> F(s, j)`` (activation) and
+            ``B/I(s+1, j) -> B/I(s, j)`` (gradient). It is zero within a rank (e.g. the V-shape
+            turnaround) and never occupies the rank: sends overlap compute and links have no
+            contention, so ``comm`` delays only the receiver. A list gives one latency per
+            stage boundary s -> s+1 (``num_stages - 1`` numbers).
+
+    Returns:
+        a :class:`SimResult`.
+    """
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    plan = schedule._plan
+    table = _cost_table(DEFAULT_COSTS if costs is None else costs, schedule.num_stages)
+    kind = np.asarray(plan.kind)
+    stage = np.asarray(plan.stage)
+    duration = table[kind, stage]
+    # The boundary a cross-stage input crosses is min(stage, its producer's stage).
+    hops = _hop_latencies(comm, schedule.num_stages)
+    crosses = np.asarray(plan.crosses_ranks)
+    producer_stage = np.where(crosses, stage[np.maximum(plan.data_pred, 0)], stage)
+    latency = np.where(crosses, hops[np.minimum(stage, producer_stage)], 0.0)
+
+    start, end = _earliest_times(plan, duration, latency)
+    return _summarise(schedule, start, end, duration, latency)
+
+
+def _earliest_times(plan: _Plan, duration: np.ndarray, latency: np.ndarray):
+    """One pass in topological order; ``end[-1]`` is a 0.0 sentinel for "no predecessor"."""
+    n = len(plan.kind)
+    order = plan.order
+    durations = duration[order].tolist()
+    latencies = latency[order].tolist()
+    start = [0.0] * n
+    end = [0.0] * (n + 1)
+    for i, a, b, lat, dur in zip(
+        order,
+        plan.rank_pred_in_order,
+        plan.data_pred_in_order,
+        latencies,
+        durations,
+        strict=True,
+    ):
+        t = end[a]
+        u = end[b] + lat
+        if u > t:
+            t = u
+        start[i] = t
+        end[i] = t + dur
+    end.pop()
+    return np.array(start), np.array(end)
+
+
+def _summarise(schedule, start, end, duration, latency) -> SimResult:
+    plan = schedule._plan
+    rank = np.asarray(plan.rank)
+    makespan = float(end.max()) if len(end) else 0.0
+    busy = np.bincount(rank, weights=duration, minlength=schedule.num_ranks)
+    idle = makespan - busy
+    total_idle, total_busy = float(idle.sum()), float(busy.sum())
+    fraction = total_idle / (schedule.num_ranks * makespan) if makespan > 0 else 0.0
+    ratio = total_idle / total_busy if total_busy > 0 else 0.0
+
+    # Activation sets: +1 at the start of F, -1 at the end of the releasing action.
+    f_index = np.flatnonzero(np.asarray(plan.kind) == _F)
+    acquire_time = start[f_index]
+    release_time = end[np.asarray(plan.release)]
+    stage_of_f = np.asarray(plan.stage)[f_index]
+    # plan.release is ordered by (stage, microbatch); F indices must match that order.
+    order = np.lexsort((np.asarray(plan.microbatch)[f_index], stage_of_f))
+    f_index, acquire_time, stage_of_f = f_index[order], acquire_time[order], stage_of_f[order]
+    stage_to_rank = np.asarray(schedule.stage_to_rank)
+    per_rank = _peak_held(stage_to_rank[stage_of_f], acquire_time, release_time, schedule.num_ranks)
+    per_stage = _peak_held(stage_of_f, acquire_time, release_time, schedule.num_stages)
+    return SimResult(
+        schedule,
+        schedule.flat_actions,
+        start,
+        end,
+        duration,
+        rank,
+        makespan,
+        busy,
+        idle,
+        fraction,
+        ratio,
+        per_rank,
+        per_stage,
+        latency,
+    )
+
+
+def _peak_held(group, acquire, release, num_groups) -> np.ndarray:
+    """Most sets held at once per group; at equal times releases come first."""
+    groups = np.concatenate([group, group])
+    times = np.concatenate([acquire, release])
+    deltas = np.concatenate([np.ones(len(group), int), -np.ones(len(group), int)])
+    order = np.lexsort((deltas, times, groups))
+    held = np.cumsum(deltas[order])  # each group nets to zero, so the sum restarts per group
+    first = np.searchsorted(groups[order], np.arange(num_groups))
+    return np.maximum.reduceat(held, first)
+
+
+# --------------------------------------------------------------------------------------------
+# Named schedules
+# --------------------------------------------------------------------------------------------
+
+SCHEDULE_NAMES = ("gpipe", "1f1b", "interleaved", "zb-h1", "zbv", "forward")
+
+
+def build_schedule(name: str, p: int, m: int, v: int = 1) -> Schedule:
+    """Build a named schedule for ``p`` ranks and ``m`` micro-batches.
+
+    Names (see each ``*_actions`` function for its order and source):
+    ``"gpipe"`` (huang2019gpipe), ``"1f1b"`` (narayanan2021efficient, PipeDream-Flush),
+    ``"interleaved"`` (``v`` chunks per rank, narayanan2021efficient; needs m divisible by p
+    when v > 1), ``"zb-h1"`` and ``"zbv"`` (qi2024zero; zbv holds 2 stages per rank in a V),
+    ``"forward"`` (forward only, as in inference). ``v`` applies to ``"interleaved"`` only.
+    """
+    name = check_choice("name", name, SCHEDULE_NAMES)
+    p = check_int("p", p, minimum=1)
+    m = check_int("m", m, minimum=1)
+    v = check_int("v", v, minimum=1)
+    if v != 1 and name != "interleaved":
+        raise ValueError(
+            f"v applies only to 'interleaved' (chunks per rank), got v={v} for {name!r}"
+        )
+    if name == "interleaved":
+        per_rank = [interleaved_actions(r, p, m, v) for r in range(p)]
+    else:
+        make = _GENERATORS[name]
+        per_rank = [make(r, p, m) for r in range(p)]
+    label = f"{name} (v={v})" if name == "interleaved" else name
+    return Schedule.from_actions(per_rank, name=label, forward_only=name == "forward")
+
+
+def _act(stage: int, kind: str, microbatch: int) -> Action:
+    return Action._trusted(stage, kind, microbatch)
+
+
+def gpipe_actions(rank: int, p: int, m: int) -> list[Action]:
+    """GPipe (huang2019gpipe): all m forwards, then all m backwards (as pytorch_pipelining)."""
+    return [_act(rank, "F", j) for j in range(m)] + [_act(rank, "B", j) for j in range(m)]
+
+
+def forward_actions(rank: int, p: int, m: int) -> list[Action]:
+    """Forward only (inference, no backward): the m forwards in order."""
+    return [_act(rank, "F", j) for j in range(m)]
+
+
+def one_f_one_b_actions(rank: int, p: int, m: int) -> list[Action]:
+    """1F1B (PipeDream-Flush, narayanan2021efficient): min(p-1-rank, m) warm-up forwards,
+    then alternate one forward and one backward, then the remaining backwards. Works for any
+    m >= 1 (with m < p the warm-up is capped at m)."""
+    warmup = min(p - 1 - rank, m)
+    order = [_act(rank, "F", j) for j in range(warmup)]
+    for k in range(m - warmup):
+        order += [_act(rank, "F", warmup + k), _act(rank, "B", k)]
+    order += [_act(rank, "B", j) for j in range(m - warmup, m)]
+    return order
+
+
+def interleaved_actions(rank: int, p: int, m: int, v: int) -> list[Action]:
+    """Interleaved 1F1B (narayanan2021efficient, Megatron-LM's order); rank r holds stages
+    r, r+p, ..., r+(v-1)p. Micro-batches go in groups of p: chunk 0 of the group, chunk 1 of
+    the group, ...; backwards visit chunks in reverse. Warm-up: (v-1)p + 2(p-1-r) forwards
+    (Megatron-LM's count), capped at v*m; for v = 1 this is exactly 1F1B (p-1-r). With zero
+    hop latency (p-1-r) extra warm-ups would give the same step time; the second one per hop
+    is slack that keeps hop latency off the critical path, paid for in activation memory.
+
+    Requires m divisible by p when v > 1 (Megatron-LM's condition); raises ValueError otherwise.
+    """
+    if v > 1 and m % p != 0:
+        raise ValueError(
+            f"interleaved schedule with v={v} needs m divisible by p (Megatron-LM's order), "
+            f"got m={m}, p={p}"
+        )
+    if v == 1:
+        return one_f_one_b_actions(rank, p, m)
+    forwards = [(c, j) for g in range(0, m, p) for c in range(v) for j in range(g, g + p)]
+    backwards = [(v - 1 - c, j) for c, j in forwards]
+    total = v * m
+    warmup = min((v - 1) * p + 2 * (p - 1 - rank), total)
+    order = [_act(c * p + rank, "F", j) for c, j in forwards[:warmup]]
+    for k in range(total - warmup):
+        c, j = forwards[warmup + k]
+        cb, jb = backwards[k]
+        order += [_act(c * p + rank, "F", j), _act(cb * p + rank, "B", jb)]
+    order += [_act(c * p + rank, "B", j) for c, j in backwards[total - warmup :]]
+    return order
+
+
+def zb_h1_actions(rank: int, p: int, m: int) -> list[Action]:
+    """ZB-H1 (qi2024zero): 1F1B with the backward split into I and W. Rank r defers its W's by
+    r steps (``W(k-r)`` follows ``I(k)``), so every rank holds at most p micro-batches, like
+    1F1B's first stage, and the deferred W's fill the cool-down bubble. The trailing W's run
+    last. Same order as pytorch_pipelining's ZB1P with one chunk. Works for any m >= 1."""
+    warmup = min(p - 1 - rank, m)
+    order = [_act(rank, "F", j) for j in range(warmup)]
+    for k in range(m):
+        if warmup + k < m:
+            order.append(_act(rank, "F", warmup + k))
+        order.append(_act(rank, "I", k))
+        if k >= rank:
+            order.append(_act(rank, "W", k - rank))
+    order += [_act(rank, "W", j) for j in range(max(m - rank, 0), m)]
+    return order
+
+
+def zbv_actions(rank: int, p: int, m: int) -> list[Action]:
+    """ZB-V (qi2024zero, Section 6): 2p stages in a V, rank r holds stages r and 2p-1-r.
+    Handcrafted for F = I = W, where it has no bubble once m >= 2p-1 (checked by the tests);
+    the order follows pytorch_pipelining's ScheduleZBVZeroBubble. Works for any m >= 1
+    (shorter runs drop the missing micro-batches from the m >= 2p-1 order)."""
+    n = max(2 * p - 1, m)
+    down, up = rank, 2 * p - 1 - rank
+    count = {"f0": 0, "f1": 0, "b0": 0, "b1": 0}
+    order: list[Action] = []
+
+    def emit(stage, kind, key):
+        order.append(_act(stage, kind, count[key]))
+        if kind != "W":
+            count[key] += 1
+
+    for _ in range(2 * (p - rank) - 1):
+        emit(down, "F", "f0")
+    for _ in range(rank):
+        emit(up, "F", "f1")
+        emit(down, "F", "f0")
+    for _ in range(p - rank):
+        emit(up, "F", "f1")
+        emit(up, "I", "b1")
+        order.append(_act(up, "W", count["b1"] - 1))
+    while count["f1"] < count["f0"] or count["f0"] < n:
+        if count["f0"] < n:
+            emit(down, "F", "f0")
+        emit(down, "I", "b0")
+        order.append(_act(down, "W", count["b0"] - 1))
+        emit(up, "F", "f1")
+        emit(up, "I", "b1")
+        order.append(_act(up, "W", count["b1"] - 1))
+    w0, w1 = count["b0"], count["b1"]
+    for _ in range(rank):
+        emit(down, "I", "b0")
+        emit(up, "I", "b1")
+    for _ in range(p - rank):
+        emit(down, "I", "b0")
+        order.append(_act(down, "W", w0))
+        w0 += 1
+    order += [_act(up, "W", j) for j in range(w1, count["b1"])]
+    order += [_act(down, "W", j) for j in range(w0, count["b0"])]
+    return [a for a in order if a.microbatch < m]
+
+
+_GENERATORS: dict[str, Callable[[int, int, int], list[Action]]] = {
+    "gpipe": gpipe_actions,
+    "1f1b": one_f_one_b_actions,
+    "zb-h1": zb_h1_actions,
+    "zbv": zbv_actions,
+    "forward": forward_actions,
+}

@@ -1,0 +1,117 @@
+"""Tests for ppnotes.hardware: units, bidirectional halving, sources present in the bib."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ppnotes import hardware as hw
+
+BIB = Path(__file__).resolve().parents[1] / "book" / "references.bib"
+
+
+def _bib_keys() -> set[str]:
+    return set(re.findall(r"@\w+\{([^,\s]+),", BIB.read_text(encoding="utf-8")))
+
+
+def _keys(field: str | None) -> list[str]:
+    if field is None or field.startswith("assumption"):
+        return []
+    return [k.strip() for k in field.split(",")]
+
+
+def test_units():
+    assert hw.GB == 10**9
+    assert hw.GiB == 2**30
+    assert hw.GBIT_PER_S * 8 == 10**9
+
+
+def test_a100_capacities_are_binary():
+    # "40GB" and "80GB" are exactly 40 and 80 GiB as the driver reports them
+    assert hw.A100_40GB.memory_bytes == 40 * hw.GiB
+    assert hw.A100_80GB.memory_bytes == 80 * hw.GiB
+    assert hw.A100_40GB.memory_gb == pytest.approx(42.95, abs=0.01)
+
+
+def test_h100_h200_capacities():
+    assert hw.H100_SXM.memory_gib == pytest.approx(79.65, abs=0.01)
+    # "141GB" is about 140 GiB: the label is closer to GiB than to GB
+    assert 140 < hw.H200.memory_gib < 141 < hw.H200.memory_gb
+
+
+def test_dense_bf16_flops():
+    assert hw.A100_40GB.bf16_flops == hw.A100_80GB.bf16_flops == 312e12
+    assert hw.H100_SXM.bf16_flops == hw.H200.bf16_flops == 989e12
+
+
+def test_hbm_bandwidth_grows_with_generation():
+    order = [hw.A100_40GB, hw.A100_80GB, hw.H100_SXM, hw.H200]
+    bws = [g.hbm_bandwidth for g in order]
+    assert bws == sorted(bws)
+    assert hw.H200.hbm_bandwidth == 4.8e12
+
+
+@pytest.mark.parametrize(
+    ("link", "per_direction"),
+    [
+        (hw.NVLINK3, 300e9),
+        (hw.NVLINK4, 450e9),
+        (hw.NVLINK5, 900e9),
+        (hw.PCIE4_X16, 32e9),
+        (hw.PCIE5_X16, 64e9),
+        (hw.IB_HDR, 25e9),
+        (hw.IB_NDR, 50e9),
+    ],
+)
+def test_peak_is_per_direction(link, per_direction):
+    assert link.peak_bandwidth == pytest.approx(per_direction)
+    expected_vendor = 2 * per_direction if link.vendor_is_bidirectional else per_direction
+    assert link.vendor_bandwidth == pytest.approx(expected_vendor)
+
+
+def test_nvlink_and_pcie_figures_are_bidirectional_infiniband_is_not():
+    for link in (hw.NVLINK3, hw.NVLINK4, hw.NVLINK5, hw.PCIE4_X16, hw.PCIE5_X16):
+        assert link.vendor_is_bidirectional
+    for link in (hw.IB_HDR, hw.IB_NDR):
+        assert not link.vendor_is_bidirectional
+
+
+@pytest.mark.parametrize("link", list(hw.LINKS.values()), ids=list(hw.LINKS))
+def test_measurement_below_peak_and_sourced(link):
+    if link.achievable_bandwidth is None:
+        assert link.achievable_source is None
+        assert link.bandwidth(achievable=True) == link.peak_bandwidth  # documented fallback
+    else:
+        assert 0 < link.achievable_bandwidth < link.peak_bandwidth
+        assert link.achievable_source
+        assert link.bandwidth(achievable=True) == link.achievable_bandwidth
+    assert link.bandwidth(achievable=False) == link.peak_bandwidth
+    assert link.latency > 0
+
+
+def test_every_source_key_is_in_the_bib():
+    keys = _bib_keys()
+    cited = []
+    for gpu in hw.GPUS.values():
+        cited += _keys(gpu.source)
+    for link in hw.LINKS.values():
+        cited += _keys(link.source) + _keys(link.achievable_source) + _keys(link.latency_source)
+    assert cited
+    missing = sorted(set(cited) - keys)
+    assert not missing, f"bib keys missing from {BIB.name}: {missing}"
+
+
+def test_presets_are_keyed_by_name():
+    for name, gpu in hw.GPUS.items():
+        assert hw.get_gpu(name) is gpu
+    for name, link in hw.LINKS.items():
+        assert hw.get_link(name) is link
+
+
+def test_bad_names_say_what_is_allowed():
+    with pytest.raises(ValueError, match=r"gpu must be one of .*'H200 141GB'.*got 'H300'"):
+        hw.get_gpu("H300")
+    with pytest.raises(ValueError, match=r"link must be one of .*'NVLink 4'.*got 'nvlink4'"):
+        hw.get_link("nvlink4")

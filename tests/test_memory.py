@@ -1,0 +1,251 @@
+"""Tests for ppnotes.memory: bytes per parameter, stage parameters, activations, KV cache."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ppnotes import hardware as hw
+from ppnotes import memory
+from ppnotes.models import GPT3_175B, LLAMA3_70B, LLAMA31_405B
+
+GPT3_LAYER = 2_868_903_936  # 2048 * 12288 * (34 + 5 * 96 * 2048 / 12288), b = 1
+SBH = 2048 * 12288  # GPT-3, b = 1
+DIVISORS_OF_96 = [d for d in range(1, 97) if 96 % d == 0]
+
+
+def even_split(model, p):
+    return [model.num_layers // p] * p
+
+
+# --- bytes per parameter -------------------------------------------------------------
+
+
+def test_mixed_precision_adam_is_16_or_18_bytes():
+    assert memory.training_bytes_per_param() == {"weights": 2, "gradients": 2, "optimizer": 12}
+    assert sum(memory.training_bytes_per_param().values()) == 16
+    assert sum(memory.training_bytes_per_param(fp32_grads=True).values()) == 18
+
+
+def test_inference_bytes_per_param():
+    assert memory.inference_bytes_per_param() == 2
+    assert memory.inference_bytes_per_param("fp8") == 1
+    with pytest.raises(ValueError, match=r"precision must be one of .*got 'int3'"):
+        memory.inference_bytes_per_param("int3")
+
+
+# --- parameters per stage ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", [GPT3_175B, LLAMA3_70B, LLAMA31_405B])
+def test_one_stage_holds_the_whole_model(model):
+    assert memory.stage_params(model, [model.num_layers]) == [model.total_params]
+
+
+def test_first_and_last_stage_carry_embedding_and_head():
+    params = memory.stage_params(GPT3_175B, even_split(GPT3_175B, 8))
+    body = 12 * GPT3_175B.params_per_layer
+    assert params[0] == body + GPT3_175B.embedding_params
+    assert params[-1] == body + GPT3_175B.head_params
+    assert params[1:-1] == [body] * 6
+    # tied embeddings: the last stage keeps its own copy, so the stages hold one V*h extra
+    extra = GPT3_175B.vocab_size * GPT3_175B.hidden_size
+    assert sum(params) == GPT3_175B.total_params + extra
+
+
+def test_untied_model_stage_params_sum_to_total():
+    assert sum(memory.stage_params(LLAMA3_70B, [20, 20, 20, 20])) == LLAMA3_70B.total_params
+
+
+def test_stage_params_bad_input():
+    with pytest.raises(ValueError, match=r"must sum to the model's 96 layers, got \[48, 47\]"):
+        memory.stage_params(GPT3_175B, [48, 47])
+    with pytest.raises(ValueError, match="at least one stage"):
+        memory.stage_params(GPT3_175B, [])
+    with pytest.raises(ValueError, match=r"layers_per_stage\[1\] must be an integer >= 0"):
+        memory.stage_params(GPT3_175B, [97, -1])
+    with pytest.raises(ValueError, match="must be a list of layer counts, got 96"):
+        memory.stage_params(GPT3_175B, 96)
+
+
+# --- activations ---------------------------------------------------------------------
+
+
+def test_gpt3_layer_activations_hand_checked():
+    assert memory.activation_bytes_per_layer(GPT3_175B, 1) == GPT3_LAYER
+    assert memory.activation_bytes_per_layer(GPT3_175B, 4) == 4 * GPT3_LAYER
+
+
+def test_korthikanti_table_2_rows():
+    def act(**kw):
+        return memory.activation_bytes_per_layer(GPT3_175B, 1, **kw)
+
+    t = 8
+    assert act(tensor_parallel=t) == pytest.approx(SBH * (10 + 24 / t + 80 / t))
+    assert act(tensor_parallel=t, sequence_parallel=True) == pytest.approx(GPT3_LAYER / t)
+    assert act(tensor_parallel=t, recompute="selective") == pytest.approx(SBH * (10 + 24 / t))
+    assert act(tensor_parallel=t, sequence_parallel=True, recompute="selective") == (
+        pytest.approx(SBH * 34 / t)
+    )
+    assert act(recompute="full") == 2 * SBH
+    assert act(tensor_parallel=t, recompute="full") == 2 * SBH
+    assert act(tensor_parallel=t, sequence_parallel=True, recompute="full") == 2 * SBH / t
+
+
+def test_t1_reduces_to_no_parallelism():
+    assert memory.activation_bytes_per_layer(GPT3_175B, 1, tensor_parallel=1) == GPT3_LAYER
+    assert memory.activation_bytes_per_layer(GPT3_175B, 1, sequence_parallel=True) == GPT3_LAYER
+
+
+@settings(max_examples=50, deadline=None)
+@given(t=st.integers(1, 64), b=st.integers(1, 16), sp=st.booleans())
+def test_recomputation_and_tp_only_ever_save_memory(t, b, sp):
+    def act(**kw):
+        return memory.activation_bytes_per_layer(GPT3_175B, b, sequence_parallel=sp, **kw)
+
+    none = act(tensor_parallel=t)
+    selective = act(tensor_parallel=t, recompute="selective")
+    full = act(tensor_parallel=t, recompute="full")
+    assert full <= selective < none
+    assert act(tensor_parallel=t + 1) < none
+
+
+@settings(max_examples=30, deadline=None)
+@given(p=st.sampled_from(DIVISORS_OF_96), extra=st.integers(0, 64))
+def test_1f1b_first_stage_holds_about_L_layers_whatever_p(p, extra):
+    # Korthikanti et al.: under 1F1B stage 0 keeps p sets of L/p layers when m >= p
+    m = p + extra
+    sets = memory.in_flight_sets("1f1b", p, m, 0)
+    stage0 = memory.activation_bytes_per_stage(GPT3_175B, 96 // p, sets, 1)
+    assert stage0 == pytest.approx(96 * GPT3_LAYER)
+
+
+@settings(max_examples=50, deadline=None)
+@given(p=st.integers(1, 64), m=st.integers(1, 256))
+def test_in_flight_counts(p, m):
+    gpipe = [memory.in_flight_sets("gpipe", p, m, i) for i in range(p)]
+    one_f_one_b = [memory.in_flight_sets("1f1b", p, m, i) for i in range(p)]
+    assert gpipe == [m] * p
+    assert one_f_one_b[0] == min(p, m)
+    assert one_f_one_b[-1] == 1
+    assert all(a >= b for a, b in zip(one_f_one_b, one_f_one_b[1:], strict=False))
+    assert all(x <= g for x, g in zip(one_f_one_b, gpipe, strict=True))
+
+
+def test_in_flight_bad_input():
+    with pytest.raises(ValueError, match=r"schedule_name must be one of 'gpipe', '1f1b'"):
+        memory.in_flight_sets("interleaved", 4, 8, 0)
+    with pytest.raises(ValueError, match=r"stage must be an integer in \[0, 3\], got 4"):
+        memory.in_flight_sets("1f1b", 4, 8, 4)
+
+
+def test_note_activation_formula():
+    # (M/PP + 1) * B/M * S * H * bytes
+    assert memory.note_activation_bytes(8, 4, 16, 2048, 12288) == pytest.approx(
+        3 * 2 * 2048 * 12288 * 2
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(p=st.integers(1, 63), m=st.integers(1, 128))
+def test_note_activation_shrinks_with_depth(p, m):
+    # the note's claim that deeper pipelines hold less, which 1F1B's stage 0 contradicts
+    args = (64, 2048, 12288)
+    assert memory.note_activation_bytes(m, p + 1, *args) < memory.note_activation_bytes(m, p, *args)
+
+
+# --- KV cache ------------------------------------------------------------------------
+
+
+def test_kv_cache_per_token_hand_checked():
+    assert memory.kv_cache_bytes_per_token(LLAMA3_70B) == 327_680  # 2 * 80 * 8 * 128 * 2
+    assert memory.kv_cache_bytes_per_token(GPT3_175B) == 2 * 96 * 96 * 128 * 2
+    assert memory.kv_cache_bytes_per_token(LLAMA3_70B, bytes_per_value=1) == 163_840
+
+
+def test_kv_cache_scales_and_splits():
+    total = memory.kv_cache_bytes(LLAMA3_70B, 16, 8192)
+    assert total == 16 * 8192 * 327_680
+    split = memory.kv_cache_bytes_per_stage(LLAMA3_70B, [30, 30, 20], 16, 8192)
+    assert sum(split) == total
+    assert split[0] == total * 30 // 80
+
+
+def test_kv_cache_tensor_parallel_with_gqa():
+    assert memory.kv_heads_per_gpu(LLAMA3_70B, 4) == 2
+    assert memory.kv_heads_per_gpu(LLAMA3_70B, 16) == 1  # replicated beyond 8 KV heads
+    assert memory.kv_cache_bytes_per_token(LLAMA3_70B, tensor_parallel=8) == 327_680 // 8
+
+
+# --- per-stage breakdown and fit -----------------------------------------------------
+
+
+def test_stage_memory_training_breakdown():
+    layers = even_split(GPT3_175B, 8)
+    rows = memory.stage_memory(GPT3_175B, layers, tensor_parallel=8, num_microbatches=64)
+    params = memory.stage_params(GPT3_175B, layers)
+    for i, row in enumerate(rows):
+        assert row["params"] == pytest.approx(params[i] / 8)
+        assert row["weights"] == pytest.approx(2 * row["params"])
+        assert row["gradients"] == pytest.approx(2 * row["params"])
+        assert row["optimizer"] == pytest.approx(12 * row["params"])
+        assert row["kv_cache"] == 0
+        sets = min(8 - i, 64)
+        per_layer = memory.activation_bytes_per_layer(GPT3_175B, 1, tensor_parallel=8)
+        assert row["activations"] == pytest.approx(sets * 12 * per_layer)
+        parts = ("weights", "gradients", "optimizer", "activations", "kv_cache")
+        assert row["total"] == pytest.approx(sum(row[k] for k in parts))
+        assert all(isinstance(row[k], float) for k in parts + ("total",))
+    # stage 0 holds the most: the embedding and the most micro-batches in flight
+    assert rows[0]["total"] == max(r["total"] for r in rows)
+
+
+def test_stage_memory_sets_override():
+    rows = memory.stage_memory(GPT3_175B, [48, 48], sets_in_flight=[0.5, 0])
+    per_layer = memory.activation_bytes_per_layer(GPT3_175B, 1)
+    assert rows[0]["activations"] == pytest.approx(0.5 * 48 * per_layer)
+    assert rows[1]["activations"] == 0
+    with pytest.raises(ValueError, match=r"sets_in_flight must list one count per stage \(2\)"):
+        memory.stage_memory(GPT3_175B, [48, 48], sets_in_flight=[1])
+
+
+def test_stage_memory_inference():
+    rows = memory.stage_memory(
+        LLAMA3_70B, [40, 40], "infer", tensor_parallel=4, batch=16, context=8192
+    )
+    kv = memory.kv_cache_bytes_per_stage(LLAMA3_70B, [40, 40], 16, 8192, tensor_parallel=4)
+    for row, cache in zip(rows, kv, strict=True):
+        assert row["gradients"] == row["optimizer"] == row["activations"] == 0
+        assert row["weights"] == pytest.approx(2 * row["params"])
+        assert row["kv_cache"] == cache
+    fp8 = memory.stage_memory(LLAMA3_70B, [40, 40], "infer", weight_precision="fp8")
+    assert fp8[0]["weights"] == pytest.approx(fp8[0]["params"])
+
+
+def test_fits():
+    small = memory.stage_memory(LLAMA3_70B, [40, 40], "infer", tensor_parallel=4)
+    assert memory.fits(small, hw.H100_SXM)
+    assert memory.fits(small[0], hw.H100_SXM)
+    whole = memory.stage_memory(GPT3_175B, [96])  # 175B x 16 bytes on one GPU: no
+    assert not memory.fits(whole, hw.H200)
+    row = {"total": 0.95 * hw.A100_80GB.memory_bytes}
+    assert not memory.fits(row, hw.A100_80GB)
+    assert memory.fits(row, hw.A100_80GB, reserve_fraction=0.0)
+
+
+def test_stage_memory_and_fits_bad_input():
+    with pytest.raises(ValueError, match=r"mode must be one of 'train', 'infer', got 'serve'"):
+        memory.stage_memory(GPT3_175B, [96], "serve")
+    with pytest.raises(ValueError, match=r"recompute must be one of .*got 'some'"):
+        memory.stage_memory(GPT3_175B, [96], recompute="some")
+    with pytest.raises(ValueError, match="reserve_fraction must be in"):
+        memory.fits({"total": 1}, hw.H100_SXM, reserve_fraction=1.0)
+    with pytest.raises(ValueError, match="breakdown must be a stage dict"):
+        memory.fits([], hw.H100_SXM)
+    with pytest.raises(ValueError, match="gpu must be a ppnotes.hardware.GPUSpec"):
+        memory.fits({"total": 1}, "H100")
+    with pytest.raises(ValueError, match="sequence_parallel must be True or False"):
+        memory.activation_bytes_per_layer(GPT3_175B, 1, sequence_parallel="yes")
+    with pytest.raises(ValueError, match="context must be an integer >= 1, got 0"):
+        memory.kv_cache_bytes(LLAMA3_70B, 1, 0)

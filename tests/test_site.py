@@ -1,0 +1,191 @@
+"""The website in a real browser, with every non-loopback request blocked.
+
+Each page in the table of contents must load with no console error, show its images, render
+its math, and (where present) answer quizzes, open solutions and move explorers, all with no
+network. Screenshots go to _build/screenshots/ for a human to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from .conftest import ROOT, SCREENSHOTS
+
+pytestmark = pytest.mark.browser
+
+# Known harmless console noise, each with its reason.
+CONSOLE_ALLOW = [
+    # sphinx-thebe's script declares THEBE_JS_URL and Jupyter Book declares it again.
+    re.compile(r"Identifier 'THEBE_JS_URL' has already been declared"),
+    # pydata-sphinx-theme logs this on a first visit, before a light/dark choice is stored.
+    re.compile(r"Got invalid theme mode: \. Resetting to auto\."),
+]
+
+
+def allowed(text: str) -> bool:
+    return any(p.search(text) for p in CONSOLE_ALLOW)
+
+
+def toc_pages() -> list[str]:
+    """Every document in _toc.yml, as a path without suffix (e.g. 'book/intro')."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part["chapters"])
+    return pages
+
+
+def page_url(base: str, page: str) -> str:
+    return f"{base}/{'index' if page == toc_pages()[0] else page}.html"
+
+
+class Visit:
+    """One page opened in a fresh context, with console errors and blocked requests recorded."""
+
+    def __init__(self, browser, url: str):
+        self.errors: list[str] = []
+        self.blocked: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", self._pageerror)
+        self.page.goto(url, wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+        self.page.wait_for_timeout(500)
+
+    def _route(self, route):
+        host = urlparse(route.request.url).hostname
+        if route.request.url.startswith("data:") or host in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def _console(self, msg):
+        if msg.type == "error" and not allowed(msg.text):
+            self.errors.append(msg.text)
+
+    def _pageerror(self, exc):
+        if not allowed(str(exc)):
+            self.errors.append(f"pageerror: {exc}")
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, site_url):
+    opened = []
+
+    def _open(page: str) -> Visit:
+        v = Visit(browser, page_url(site_url, page))
+        opened.append(v)
+        return v
+
+    yield _open
+    for v in opened:
+        v.close()
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_loads_offline_without_errors(visit, page):
+    v = visit(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    v.page.screenshot(path=str(SCREENSHOTS / f"{page.replace('/', '_')}.png"), full_page=True)
+    assert v.errors == [], f"console errors on {page}: {v.errors}"
+    assert v.blocked == [], f"{page} tried to reach the network: {v.blocked}"
+    # every image loaded
+    broken = v.page.eval_on_selector_all(
+        "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
+    assert broken == [], f"images that did not load on {page}: {broken}"
+    # math rendered: MathJax replaced every \( ... \) and $$ delimiter
+    text = v.page.inner_text("main")
+    assert "\\(" not in text and "\\[" not in text, f"raw math left on {page}"
+    if v.page.locator("span.math, div.math").count():
+        assert v.page.locator("mjx-container").count() > 0, f"MathJax did not run on {page}"
+
+
+def chapters() -> list[str]:
+    return [p for p in toc_pages() if re.match(r"book/\d\d_", p)]
+
+
+@pytest.mark.parametrize("page", chapters())
+def test_chapter_figures_and_solutions(visit, page):
+    v = visit(page)
+    figures = v.page.locator("figure img")
+    assert figures.count() >= 2, f"{page} should show its figures"
+    solution = v.page.locator("div.solution.dropdown").first
+    body = solution.locator(".admonition-title ~ *").first
+    assert not body.is_visible(), "a solution must start folded"
+    solution.locator(".admonition-title").click()
+    v.page.wait_for_timeout(300)
+    assert body.is_visible(), "clicking a solution's title must open it"
+
+
+def quiz_numeric(page, question_fragment: str):
+    """The text input and feedback box of the numeric question containing the fragment."""
+    q = page.locator(".Quiz", has_text=question_fragment).first
+    return q.locator("input.Input-text").first, q.locator(".Feedback").first
+
+
+def answer(inp, value: str):
+    inp.click()
+    inp.fill("")
+    inp.press_sequentially(value)
+    inp.press("Enter")
+
+
+def test_chapter1_quiz_wrong_then_right(visit):
+    v = visit("book/01_definition")
+    inp, feedback = quiz_numeric(v.page, "64 GPUs with tensor parallelism 8")
+    answer(inp, "64")
+    assert "each stage spans t = 8" in feedback.inner_text()
+    assert "incorrect" in feedback.get_attribute("class")
+    answer(inp, "8")
+    assert "Right" in feedback.inner_text()
+    assert "correct" in feedback.get_attribute("class").split()
+    # a multiple-choice question: wrong, then right
+    mc = v.page.locator(".Quiz", has_text="what sets the pace").first
+    mc.locator("label", has_text="The average stage").click()
+    fb = mc.locator(".Feedback").first
+    assert "sets the ideal" in fb.inner_text()
+    mc.locator("label", has_text="The slowest stage").click()
+    assert "maximum stage time" in fb.inner_text()
+
+
+def visible_frame_signature(page) -> str:
+    """What the explorer shows now: the src of its visible image, or its visible text."""
+    return page.evaluate(
+        """() => {
+        const out = [...document.querySelectorAll('.jupyter-widgets img, .widget-html-content')]
+          .filter(e => e.offsetParent !== null && e.getBoundingClientRect().width > 0);
+        return out.map(e => e.src || e.innerText).join('|');
+    }"""
+    )
+
+
+def test_chapter1_explorer_moves(visit):
+    v = visit("book/01_definition")
+    v.page.wait_for_selector(".jupyter-widgets img", timeout=15000)
+    before = visible_frame_signature(v.page)
+    assert before, "the explorer shows no frame"
+    # the second slider is the depth p
+    handle = v.page.locator(".widget-slider .noUi-handle").nth(1)
+    handle.focus()
+    handle.press("ArrowRight")
+    v.page.wait_for_timeout(500)
+    after = visible_frame_signature(v.page)
+    assert after and after != before, "moving the depth slider must change the frame shown"
