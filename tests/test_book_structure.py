@@ -1,0 +1,161 @@
+"""The book's structure: table of contents, stored notebooks, glue keys, the chapter template."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ppnotes.quizzes import CHAPTER_QUIZZES
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for e in entries:
+            if "file" in e:
+                files.append(e["file"])
+            walk(e.get("sections", []))
+
+    for part in toc["parts"]:
+        walk(part["chapters"])
+    return files
+
+
+def chapter_notebooks() -> list[Path]:
+    return sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+
+
+def cells(path: Path, kind: str | None = None) -> list[dict]:
+    nb = json.loads(path.read_text())
+    return [c for c in nb["cells"] if kind is None or c["cell_type"] == kind]
+
+
+def source(cell: dict) -> str:
+    s = cell["source"]
+    return "".join(s) if isinstance(s, list) else s
+
+
+def test_toc_matches_the_files_in_book():
+    listed = set(toc_files())
+    on_disk = {
+        str(p.relative_to(ROOT).with_suffix(""))
+        for p in BOOK.iterdir()
+        if p.suffix in (".md", ".ipynb") and not p.name.startswith(("_", "."))
+    }
+    assert listed == on_disk, f"in toc only: {listed - on_disk}; on disk only: {on_disk - listed}"
+    for f in listed:
+        assert any((ROOT / f"{f}{s}").exists() for s in (".md", ".ipynb")), f
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebooks_are_stored_without_outputs(path):
+    for c in cells(path, "code"):
+        assert not c.get("outputs") and c.get("execution_count") is None, (
+            f"{path.name} has stored outputs; clear them before committing"
+        )
+
+
+GLUE_USE = re.compile(r"\{glue(?::\w+)?\}`([A-Za-z0-9_\-]+)")
+GLUE_DEF = re.compile(r"""glue\(\s*(f?)["']([^"']+)["']""")
+
+
+def glue_definitions(path: Path) -> list[re.Pattern]:
+    """Keys glued by a notebook's code; f-string keys become patterns (`{p}` matches anything)."""
+    patterns = []
+    for c in cells(path, "code"):
+        for is_f, key in GLUE_DEF.findall(source(c)):
+            if is_f:
+                parts = re.split(r"\{[^}]*\}", key)
+                patterns.append(re.compile(".+".join(map(re.escape, parts)) + "$"))
+            else:
+                patterns.append(re.compile(re.escape(key) + "$"))
+        for key in re.findall(r"""glue_all\(\s*["']([^"']*)["']""", source(c)):
+            patterns.append(re.compile(re.escape(key) + ".+$"))
+    return patterns
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.name)
+def test_every_glue_key_used_in_prose_is_defined(path):
+    defined = glue_definitions(path)
+    for c in cells(path, "markdown"):
+        for key in GLUE_USE.findall(source(c)):
+            assert any(p.match(key) for p in defined), f"{path.name}: glue key {key!r} not defined"
+
+
+TEMPLATE = [
+    ("learning goals", re.compile(r"^## Learning goals", re.M)),
+    ("folded interview answer", re.compile(r"The interview answer[\s\S]*?:class: dropdown")),
+    ("theory", re.compile(r"^## Theory", re.M)),
+    ("explorer", re.compile(r"^## Explorer", re.M)),
+    ("note check", re.compile(r"^## What the note says / what holds", re.M)),
+    ("exercises", re.compile(r"^## Exercises", re.M)),
+    ("an exercise", re.compile(r"```\{exercise\}")),
+    ("a folded solution", re.compile(r"```\{solution\}[^\n]*\n:class: dropdown")),
+    ("quiz", re.compile(r"^## Quiz", re.M)),
+    ("summary", re.compile(r"^## Summary", re.M)),
+    ("a citation", re.compile(r"\{cite\}`")),
+    ("a labelled equation", re.compile(r":label: eq-")),
+]
+
+
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.name)
+def test_chapter_follows_the_template(path):
+    md = "\n".join(source(c) for c in cells(path, "markdown"))
+    title = md.lstrip().splitlines()[0]
+    assert re.match(r"# .+ \(.*[\u4e00-\u9fff].*\)$", title), (
+        f"title needs the Chinese term: {title}"
+    )
+    missing = [name for name, pattern in TEMPLATE if not pattern.search(md)]
+    assert not missing, f"{path.name} lacks: {missing}"
+    code = cells(path, "code")
+    captions = [c for c in code if c["metadata"].get("mystnb", {}).get("figure", {}).get("caption")]
+    assert len(captions) >= 2, f"{path.name} needs at least two captioned figures"
+    assert any("widgets.explorer(" in source(c) for c in code), f"{path.name} needs an explorer"
+    last = code[-1]
+    assert "remove-cell" in last["metadata"].get("tags", []) and "assert" in source(last), (
+        f"{path.name} must end with a hidden cell asserting its claims"
+    )
+
+
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.name)
+def test_chapter_shows_its_computed_quiz(path):
+    module = CHAPTER_QUIZZES.get(path.stem)
+    assert module, f"add {path.stem!r} to ppnotes.quizzes.CHAPTER_QUIZZES"
+    questions = importlib.import_module(f"ppnotes.quizzes.{module}").questions()
+    assert len(questions) >= 6
+    shown = [c for c in cells(path, "code") if "quiz.show(" in source(c)]
+    assert shown and f"{module}.questions()" in source(shown[0])
+    assert "remove-input" in shown[0]["metadata"].get("tags", [])
+
+
+TYPED_PERCENT = re.compile(r"(?<![\w.{`])\d+(?:\.\d+)?\s?%")
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.name)
+def test_no_hand_typed_percentages_in_prose(path):
+    """Computed results are usually percentages; in prose they must come from glue."""
+    for c in cells(path, "markdown"):
+        text = re.sub(r"\{glue[^`]*`[^`]*`|`[^`]*`|\$[^$]*\$", "", source(c))
+        found = TYPED_PERCENT.findall(text)
+        assert not found, f"{path.name}: typed percentages {found}; glue them"
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    head = readme[:1500]
+    assert "make book" in head and "make test" in head
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "set -euo pipefail" in ci and "make test" in ci

@@ -1,0 +1,266 @@
+"""Tests for the shared parts: input checks, glue, quiz builders, explorers, the figure style."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+
+from ppnotes import _validate, glue, plots, quiz, widgets
+
+# ------------------------------------------------------------------ _validate
+
+
+def test_check_int_accepts_integral_values():
+    assert _validate.check_int("p", 4) == 4
+    assert _validate.check_int("p", 4.0) == 4
+    assert _validate.check_int("p", np.int64(3)) == 3
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "4", None, float("nan")])
+def test_check_int_refuses_with_a_clear_message(bad):
+    with pytest.raises(ValueError, match=r"^p must be an integer >= 1, got "):
+        _validate.check_int("p", bad)
+
+
+def test_check_int_with_maximum():
+    with pytest.raises(ValueError, match=r"p must be an integer in \[1, 3\], got 4"):
+        _validate.check_int("p", 4, maximum=3)
+
+
+def test_check_real_bounds():
+    assert _validate.check_real("x", 0) == 0.0
+    with pytest.raises(ValueError, match="x must be a finite number > 0, got 0"):
+        _validate.check_real("x", 0, strict=True)
+    with pytest.raises(ValueError, match="x must be a finite number >= 0 and <= 1, got 2"):
+        _validate.check_real("x", 2, maximum=1)
+    with pytest.raises(ValueError, match="x must be a finite number, got inf"):
+        _validate.check_real("x", float("inf"), minimum=None)
+
+
+def test_check_choice():
+    assert _validate.check_choice("kind", "F", "FB") == "F"
+    with pytest.raises(ValueError, match="kind must be one of 'F', 'B', got 'X'"):
+        _validate.check_choice("kind", "X", "FB")
+
+
+# ------------------------------------------------------------------ glue
+
+
+def test_plain_converts_numpy_scalars():
+    assert type(glue.plain(np.float64(0.5))) is float
+    assert type(glue.plain(np.int32(3))) is int
+    assert glue.plain("a, b") == "a, b"
+
+
+@pytest.mark.parametrize("bad", [[1, 2], np.array([1.0]), True, None])
+def test_plain_refuses_non_scalars(bad):
+    with pytest.raises(ValueError, match="value must be a number or a string"):
+        glue.plain(bad)
+
+
+def test_glue_checks_the_key():
+    with pytest.raises(ValueError, match="key must be letters"):
+        glue.glue("bad key", 1)
+
+
+# ------------------------------------------------------------------ quiz
+
+
+def test_numeric_question_accepts_within_tolerance_and_explains_traps():
+    q = quiz.numeric(
+        "p?", 8, abs_tol=0.5, correct_feedback="yes", wrong_feedback="no", traps=[(64, "GPUs")]
+    )
+    assert quiz.numeric_answer(q) == 8
+    assert quiz.accepts(q, 8.2) and not quiz.accepts(q, 9) and not quiz.accepts(q, 64)
+    trap = next(a for a in q["answers"] if a.get("feedback") == "GPUs")
+    assert trap["range"][0] <= 64 < trap["range"][1] and trap["correct"] is False
+
+
+def test_numeric_relative_tolerance():
+    q = quiz.numeric("x?", 200.0, rel_tol=0.01, correct_feedback="y", wrong_feedback="n")
+    assert quiz.accepts(q, 201.9) and not quiz.accepts(q, 202.1)
+
+
+def test_numeric_needs_a_tolerance():
+    with pytest.raises(ValueError, match="tolerance > 0"):
+        quiz.numeric("x?", 0.0, rel_tol=0.02, correct_feedback="y", wrong_feedback="n")
+
+
+def test_multiple_choice_needs_exactly_one_correct():
+    answers = [quiz.choice("a", True, "f"), quiz.choice("b", True, "f")]
+    with pytest.raises(ValueError, match="exactly 1 correct"):
+        quiz.multiple_choice("q?", answers)
+    assert quiz.many_choice("q?", answers)["type"] == "many_choice"
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ({"question": "", "type": "numeric", "answers": []}, "non-empty string"),
+        ({"question": "q", "type": "essay", "answers": [1]}, "type must be one of"),
+        ({"question": "q", "type": "multiple_choice", "answers": []}, "non-empty list"),
+        (
+            {"question": "q", "type": "many_choice", "answers": [{"answer": "a", "feedback": "f"}]},
+            ">= 2 answers",
+        ),
+        (
+            {
+                "question": "q",
+                "type": "many_choice",
+                "answers": [
+                    {"answer": "a", "correct": True, "feedback": "f"},
+                    {"answer": "a", "correct": False, "feedback": "f"},
+                ],
+            },
+            "distinct",
+        ),
+        (
+            {
+                "question": "q",
+                "type": "multiple_choice",
+                "answers": [
+                    {"answer": "a", "correct": True},
+                    {"answer": "b", "correct": False, "feedback": "f"},
+                ],
+            },
+            "feedback that teaches",
+        ),
+        (
+            {
+                "question": "q",
+                "type": "numeric",
+                "answers": [{"type": "range", "range": [2, 1], "correct": True, "feedback": "f"}],
+            },
+            "bad range",
+        ),
+        (
+            {
+                "question": "q",
+                "type": "numeric",
+                "answers": [{"type": "range", "range": [1, 2], "correct": True, "feedback": "f"}],
+            },
+            "default feedback",
+        ),
+    ],
+)
+def test_validate_question_errors(question, message):
+    with pytest.raises(ValueError, match=message):
+        quiz.validate_question(question)
+
+
+def test_empty_quiz_refused():
+    with pytest.raises(ValueError, match="at least one question"):
+        quiz.validate([])
+
+
+@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).filter(lambda x: abs(x) > 1e-3))
+def test_numeric_always_accepts_its_own_answer(value):
+    q = quiz.numeric("x?", value, rel_tol=0.02, correct_feedback="y", wrong_feedback="n")
+    assert quiz.accepts(q, value)
+    assert quiz.numeric_answer(q) == pytest.approx(value)
+
+
+# ------------------------------------------------------------------ widgets
+
+
+def _html_frame(a, b):
+    return f"<b>{a * b}</b>"
+
+
+def test_explorer_frames_follow_the_controls():
+    ex = widgets.explorer(_html_frame, a=[1, 2, 3], b=[10, 20], initial={"a": 2})
+    assert ex.frame_count() == 6
+    for values in widgets.grid(a=[1, 2, 3], b=[10, 20]):
+        assert ex.frame(**values).value == f"<b>{values['a'] * values['b']}</b>"
+    # the initial selection is a=2, b=10, and the stacks select it
+    assert ex.selected_frame().value == "<b>20</b>"
+    assert ex.controls["a"].index == 1 and ex.controls["b"].index == 0
+
+
+def test_explorer_links_each_control_to_every_stack_of_its_level():
+    ex = widgets.explorer(_html_frame, a=[1, 2, 3], b=[10, 20])
+    by_control = {}
+    for link in ex.links:
+        (src, src_attr), (dst, dst_attr) = link.source, link.target
+        assert (src_attr, dst_attr) == ("index", "selected_index")
+        by_control.setdefault(src.description, []).append(dst)
+    assert len(by_control["a"]) == 1  # the root stack
+    assert len(by_control["b"]) == 3  # one stack under each value of a
+
+
+def test_explorer_controls_kind():
+    ex = widgets.explorer(lambda s, p: f"{s}{p}", s=["gpipe", "1f1b"], p=[2, 4])
+    assert type(ex.controls["s"]).__name__ == "Dropdown"
+    assert type(ex.controls["p"]).__name__ == "SelectionSlider"
+
+
+def test_explorer_figure_frames_are_png_images():
+    def frame(p):
+        fig = Figure(figsize=(2, 1))
+        fig.subplots().plot([0, p])
+        return fig
+
+    ex = widgets.explorer(frame, p=[1, 2])
+    image = ex.frame(p=2)
+    assert image.format == "png" and bytes(image.value[:4]) == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "at least one control"),
+        ({"p": []}, "non-empty list of distinct values"),
+        ({"p": [1, 1]}, "non-empty list of distinct values"),
+        ({"p": list(range(200))}, "200 frames; max_frames is 120"),
+    ],
+)
+def test_explorer_bad_axes(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        widgets.explorer(lambda **kw: "x", **kwargs)
+
+
+def test_explorer_bad_frame_and_lookup():
+    with pytest.raises(ValueError, match="make_frame must return"):
+        widgets.explorer(lambda p: 3, p=[1])
+    ex = widgets.explorer(lambda p: "x", p=[1, 2])
+    with pytest.raises(ValueError, match=r"p must be one of \[1, 2\], got 5"):
+        ex.frame(p=5)
+    with pytest.raises(ValueError, match="missing"):
+        ex.frame()
+
+
+# ------------------------------------------------------------------ plots
+
+
+def test_stage_loads_figure_has_one_panel_per_depth_and_one_bar_per_stage():
+    fig = plots.stage_loads_figure({2: [1.0, 1.5], 4: [1, 1, 1, 2]})
+    assert isinstance(fig, Figure)
+    axes = fig.get_axes()
+    assert len(axes) == 2
+    assert [len(ax.patches) for ax in axes] == [2, 4]
+    # the slowest stage is drawn in the backward (highlight) colour
+    last = axes[1].patches[-1]
+    assert last.get_facecolor()[:3] == pytest.approx(
+        tuple(int(plots.ROLE_COLORS["backward"][i : i + 2], 16) / 255 for i in (1, 3, 5))
+    )
+
+
+def test_balance_and_split_figures():
+    fig = plots.balance_efficiency_figure({"a": ([1, 2, 4], [1.0, 0.9, 0.8])})
+    assert len(fig.get_axes()[0].get_lines()) == 1
+    fig = plots.split_comparison_figure({"naive": [1, 2], "best": [1.5, 1.5]})
+    assert len(fig.get_axes()) == 2
+
+
+def test_to_png_returns_png_bytes():
+    fig = Figure(figsize=(1, 1))
+    assert plots.to_png(fig)[:4] == b"\x89PNG"
+
+
+def test_palette_roles_are_distinct():
+    colors = list(plots.ROLE_COLORS.values())
+    assert len(set(colors)) == len(colors)
+    assert set(plots.ROLE_COLORS) == {"forward", "backward", "weight", "idle", "comm"}
