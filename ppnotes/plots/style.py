@@ -53,9 +53,21 @@ def styled(func):
     return wrapper
 
 
-def new_figure(width: float = 7.0, height: float = 3.6, nrows: int = 1, ncols: int = 1, **kw):
-    """Return ``(figure, axes)`` with the book's style; call it inside a ``@styled`` function."""
-    fig = Figure(figsize=(width, height))
+def new_figure(
+    width: float = 7.0,
+    height: float = 3.6,
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    fixed_margins: bool = False,
+    **kw,
+):
+    """Return ``(figure, axes)`` with the book's style; call it inside a ``@styled`` function.
+
+    ``fixed_margins=True`` skips constrained layout (about a third faster, which adds up over
+    an explorer's frames); the caller then sets margins with ``fig.subplots_adjust``.
+    """
+    fig = Figure(figsize=(width, height), layout="none" if fixed_margins else None)
     axes = fig.subplots(nrows, ncols, squeeze=True, **kw)
     return fig, axes
 
