@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .style import ROLE_COLORS, new_figure, styled
 
@@ -35,6 +36,7 @@ def stage_loads_figure(
         ax.axhline(mean, color="black", linestyle="--", linewidth=1)
         ax.set_ylabel(f"p = {p}\n{unit}")
         ax.set_xlim(-0.6, len(loads) - 0.4)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(0, peak * 1.25)
         ax.text(
             0.99,
@@ -62,11 +64,21 @@ def balance_efficiency_figure(
     ``curves`` maps a label to ``(depths, efficiencies)``; efficiencies are fractions in (0, 1].
     """
     fig, ax = new_figure(width=7.0, height=3.4)
-    for label, (depths, eff) in curves.items():
-        ax.plot(depths, [100 * e for e in eff], marker="o", markersize=3, label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("pipeline depth p (stages, log scale)")
+    styles = ["-", "--", ":", "-."]
+    for i, (label, (depths, eff)) in enumerate(curves.items()):
+        ax.plot(
+            depths,
+            [100 * e for e in eff],
+            linestyle=styles[i % len(styles)],
+            linewidth=1.2,
+            marker="o",
+            markersize=3.5,
+            markerfacecolor="white" if i % 2 else None,
+            label=label,
+        )
+    ax.set_xlabel("pipeline depth p (stages)")
     ax.set_ylabel("balance efficiency (%)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(0, 105)
     ax.legend(loc="lower left")
     if title:
