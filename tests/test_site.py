@@ -7,11 +7,15 @@ network. Screenshots go to _build/screenshots/ for a human to look at.
 
 from __future__ import annotations
 
+import importlib
 import re
 from urllib.parse import urlparse
 
 import pytest
 import yaml
+
+from ppnotes import quiz
+from ppnotes.quizzes import CHAPTER_QUIZZES
 
 from .conftest import ROOT, SCREENSHOTS
 
@@ -148,16 +152,35 @@ def answer(inp, value: str):
     inp.press("Enter")
 
 
-def test_chapter1_quiz_wrong_then_right(visit):
+def first_numeric_question(page_name: str) -> dict:
+    """The first numeric question of a chapter's quiz, computed by ppnotes."""
+    module = CHAPTER_QUIZZES[page_name.split("/")[-1]]
+    questions = importlib.import_module(f"ppnotes.quizzes.{module}").questions()
+    return next(q for q in questions if q["type"] == "numeric")
+
+
+@pytest.mark.parametrize("page", chapters())
+def test_chapter_quiz_wrong_then_right(visit, page):
+    q = first_numeric_question(page)
+    v = visit(page)
+    inp, feedback = quiz_numeric(v.page, q["question"][:40])
+    wrong = -123456.0
+    assert not quiz.accepts(q, wrong)
+    answer(inp, f"{wrong:g}")
+    assert "incorrect" in feedback.get_attribute("class").split()
+    right = quiz.numeric_answer(q)
+    answer(inp, f"{right:.6g}")
+    assert "correct" in feedback.get_attribute("class").split()
+    expected = next(a["feedback"] for a in q["answers"] if a.get("correct"))
+    assert feedback.inner_text().strip()[:20] == expected.strip()[:20]
+
+
+def test_chapter1_trap_and_multiple_choice_feedback(visit):
     v = visit("book/01_definition")
     inp, feedback = quiz_numeric(v.page, "64 GPUs with tensor parallelism 8")
     answer(inp, "64")
     assert "each stage spans t = 8" in feedback.inner_text()
     assert "incorrect" in feedback.get_attribute("class")
-    answer(inp, "8")
-    assert "Right" in feedback.inner_text()
-    assert "correct" in feedback.get_attribute("class").split()
-    # a multiple-choice question: wrong, then right
     mc = v.page.locator(".Quiz", has_text="what sets the pace").first
     mc.locator("label", has_text="The average stage").click()
     fb = mc.locator(".Feedback").first
@@ -177,15 +200,25 @@ def visible_frame_signature(page) -> str:
     )
 
 
-def test_chapter1_explorer_moves(visit):
-    v = visit("book/01_definition")
-    v.page.wait_for_selector(".jupyter-widgets img", timeout=15000)
+@pytest.mark.parametrize("page", chapters())
+def test_chapter_explorer_moves(visit, page):
+    v = visit(page)
+    v.page.wait_for_selector(".jupyter-widgets img, .widget-html-content", timeout=15000)
     before = visible_frame_signature(v.page)
-    assert before, "the explorer shows no frame"
-    # the second slider is the depth p
-    handle = v.page.locator(".widget-slider .noUi-handle").nth(1)
-    handle.focus()
-    handle.press("ArrowRight")
-    v.page.wait_for_timeout(500)
-    after = visible_frame_signature(v.page)
-    assert after and after != before, "moving the depth slider must change the frame shown"
+    assert before, f"the explorer on {page} shows no frame"
+    # move every slider one step in turn; each step must change what is shown
+    handles = v.page.locator(".widget-slider .noUi-handle")
+    assert handles.count() >= 1, f"{page}: the explorer needs at least one slider"
+    for i in range(handles.count()):
+        handle = handles.nth(i)
+        key = (
+            "ArrowLeft"
+            if handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+            else "ArrowRight"
+        )
+        handle.focus()
+        handle.press(key)
+        v.page.wait_for_timeout(300)
+        after = visible_frame_signature(v.page)
+        assert after and after != before, f"{page}: slider {i} did not change the frame"
+        before = after
