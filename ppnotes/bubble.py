@@ -15,9 +15,10 @@ against that simulator in ``tests/test_bubble.py``, over the conditions each doc
 
 from __future__ import annotations
 
+import math
 import warnings
 
-from ._validate import check_int, check_real
+from ._validate import check_choice, check_int, check_real
 
 
 def _check_interleaved(p: int, m: int, v: int) -> None:
@@ -272,3 +273,42 @@ def schedule_table(
         )
     )
     return rows
+
+
+BUBBLE_DEFINITIONS = ("fraction", "ratio")
+
+
+def microbatches_for_bubble(p: int, target: float, v: int = 1, definition: str = "fraction") -> int:
+    """Fewest micro-batches m that keep the GPipe/1F1B (v = 1) or interleaved bubble <= target.
+
+    ``definition="fraction"`` bounds the idle share of the step, (p-1)/(v*m + p-1)
+    (huang2019gpipe, the seed note): m >= (p-1)(1-target)/(v*target), target in (0, 1).
+    ``definition="ratio"`` bounds idle over ideal time, (p-1)/(v*m) (narayanan2021efficient):
+    m >= (p-1)/(v*target), target > 0. ``target`` is dimensionless (0.05 = 5 %).
+
+    For v > 1 the closed form holds only when m is divisible by p (Megatron-LM's order), so the
+    result is the smallest *multiple of p* that meets the target. Returns 1 when p = 1 (no
+    bubble). The answer is checked with :func:`bubble_fraction` / :func:`bubble_ratio`, so it
+    meets the target exactly as those functions compute it, and the next smaller allowed m
+    (m - 1, or m - p when v > 1) does not.
+    """
+    p, v = check_int("p", p), check_int("v", v)
+    definition = check_choice("definition", definition, BUBBLE_DEFINITIONS)
+    if definition == "fraction":
+        target = check_real("target", target, minimum=0.0, maximum=1.0, strict=True)
+        if target == 1.0:
+            raise ValueError("target must be a finite number > 0 and < 1 for a fraction, got 1.0")
+        bound = (p - 1) * (1 - target) / (v * target)
+        measure = bubble_fraction
+    else:
+        target = check_real("target", target, minimum=0.0, strict=True)
+        bound = (p - 1) / (v * target)
+        measure = bubble_ratio
+    step = p if v > 1 else 1
+    m = max(step, step * math.ceil(bound / step - 1e-9))
+    # The float bound can be off by one near exact targets; settle it with the closed form.
+    while m > step and measure(p, m - step, v) <= target:
+        m -= step
+    while measure(p, m, v) > target:
+        m += step
+    return m

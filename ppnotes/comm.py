@@ -13,19 +13,15 @@ the traffic by one link's bandwidth, is kept here under its own name for compari
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 
-from ._validate import check_int, check_real
+from . import bubble
+from ._validate import check_choice, check_int, check_real
 from .hardware import GPUSpec, LinkSpec, get_link
 from .models import ModelSpec
-
-# TODO(schedules): the time communication adds to a step depends on which transfers lie
-# on the critical path, which depends on the schedule (GPipe: only the fill and drain hops;
-# 1F1B: each steady-state cycle may wait for a round trip unless sends overlap compute).
-# Once ppnotes.schedules can simulate a schedule with a hop time, add here:
-#   critical_path_comm_time(schedule, p, m, t_f, t_b, t_hop) -> seconds on the critical path
-#   exposed_comm_fraction(schedule, p, m, t_f, t_b, t_hop) -> that over the step time
-# built on ppnotes.schedules.simulate(...), not on a closed form of our own.
+from .schedules import build_schedule, simulate
 
 # Megatron-LM all-reduces the layer output twice per layer in the forward pass (after
 # attention and after the MLP) and twice in the backward pass (Shoeybi et al. 2019, fig. 4).
@@ -389,3 +385,299 @@ def compute_to_comm_ratio(
         # forward + backward (2x) compute against activations out + gradients back
         return 3 * compute / (2 * hop)
     return compute / hop
+
+
+# --------------------------------------------------------------------------------------------
+# Communication on the critical path (which transfers lengthen the step)
+# --------------------------------------------------------------------------------------------
+
+# Schedules with a closed form for the hops on their critical path ("zbv" has none: the
+# simulator's count moves non-monotonically with m; use simulated_comm_time for it).
+CLOSED_FORM_SCHEDULES = ("gpipe", "1f1b", "interleaved", "zb-h1", "forward")
+
+
+def _check_schedule_args(schedule_name, p, m, v):
+    name = check_choice("schedule_name", schedule_name, CLOSED_FORM_SCHEDULES)
+    p, m, v = check_int("p", p), check_int("m", m), check_int("v", v)
+    if v != 1 and name != "interleaved":
+        raise ValueError(f"v applies only to 'interleaved', got v={v} for {name!r}")
+    if name == "interleaved" and v > 1 and m % p != 0:
+        raise ValueError(
+            f"interleaved with v={v} needs m divisible by p (Megatron-LM's order), got m={m}, p={p}"
+        )
+    return name, p, m, v
+
+
+def critical_path_hops(schedule_name: str, p: int, m: int, v: int = 1) -> int:
+    """How many hop latencies lie on the critical path of one step (closed form).
+
+    Found with :func:`ppnotes.schedules.simulate` (hop latency added to every cross-rank
+    dependency, uniform stages) and derived by following its critical path:
+
+    - ``"forward"`` (inference, one flushed batch): p - 1, the fill. The last micro-batch
+      crosses every boundary once; the others overlap.
+    - ``"gpipe"``: 2 (p - 1), the fill and the drain. Micro-batches follow each other at the
+      pace of compute, so only the first forward wave and the last backward wave wait for
+      hops. Independent of m.
+    - ``"1f1b"`` (and ``"interleaved"`` with v = 1): 2 * ceil((m + p - 2)(p - 1) / p).
+      1F1B's warm-up holds exactly as many micro-batches as the round trip needs at zero
+      latency, so the loop "F(k) on rank 0 -> down to rank p-1 -> back to B(k) on rank 0"
+      has no slack. The critical path is a zigzag of R = 1 + floor((m + p - 2)/p) such
+      round trips through its 2(m + p - 1) actions; every step between actions crosses a
+      boundary except the 2R - 1 turns on one rank, so hops = 2(m + p - 1) - 2R, which is
+      the formula. It grows with m: about 2 (p - 1) / p hops per micro-batch.
+    - ``"interleaved"`` with v > 1 (m divisible by p, p > 1): 2 (p v - 1), the fill and drain of
+      the p v stages. Megatron-LM's warm-up is deeper than needed at zero latency (its second
+      extra forward per rank is slack), so the steady state waits for no hop.
+    - ``"zb-h1"``: 2 (p - 1) + 2 min(max(m - 2, 0), p - 1). The deferred weight-gradient
+      passes W give each rank slack, so the count stops growing at m = p + 1: at most
+      4 (p - 1).
+
+    See :func:`critical_path_comm_time` for when these counts are exact.
+
+    Args:
+        schedule_name: one of :data:`CLOSED_FORM_SCHEDULES`.
+        p: pipeline depth (ranks).
+        m: micro-batches per step.
+        v: model chunks per rank (``"interleaved"`` only).
+
+    Returns:
+        Number of hops (int).
+    """
+    name, p, m, v = _check_schedule_args(schedule_name, p, m, v)
+    if p == 1:
+        return 0  # every stage (and chunk) on one rank: nothing crosses a link
+    if name == "forward":
+        return p - 1
+    if name == "gpipe":
+        return 2 * (p - 1)
+    if name == "interleaved" and v > 1:
+        return 2 * (p * v - 1)
+    if name == "zb-h1":
+        return 2 * (p - 1) + 2 * min(max(m - 2, 0), p - 1)
+    n = m + p - 2  # 1f1b: 2 * ceil(n (p - 1) / p) = 2 * (n - floor(n / p))
+    return 2 * (n - n // p)
+
+
+def _exactness(name, p, m, v, t_f, t_b, t_hop, t_w) -> str | None:
+    """Why the closed form is only a lower bound for these inputs, or None if it is exact."""
+    if name == "interleaved" and v > 1 and t_hop > min(t_f, t_b) / v:
+        return (
+            f"interleaved closed form is exact only for t_hop <= min(t_f, t_b)/v = "
+            f"{min(t_f, t_b) / v:g} (the slack of the deeper warm-up); got t_hop={t_hop:g}"
+        )
+    if name == "zb-h1":
+        t_i = t_b - t_w
+        if t_w > min(t_f, t_i):
+            return (
+                f"zb-h1 closed form needs t_w <= min(t_f, t_b - t_w); got t_w={t_w:g}, "
+                f"t_f={t_f:g}, t_b={t_b:g}"
+            )
+        if t_hop > t_w / 2:
+            return (
+                f"zb-h1 closed form is exact only for t_hop <= t_w/2 = {t_w / 2:g} (the slack "
+                f"the deferred W passes give); got t_hop={t_hop:g}"
+            )
+    return None
+
+
+def critical_path_comm_time(
+    schedule_name: str,
+    p: int,
+    m: int,
+    t_f: float,
+    t_b: float,
+    t_hop: float,
+    v: int = 1,
+    t_w: float | None = None,
+) -> float:
+    """Time communication adds to one step: hops on the critical path x hop time.
+
+    :func:`critical_path_hops` x ``t_hop``. This is the step time with hop latency minus
+    the step time without it, for a schedule whose sends do not occupy the ranks and whose
+    links do not contend (each stage boundary is its own link), as
+    :func:`ppnotes.schedules.simulate` assumes.
+
+    Exact (equal to the simulator) for uniform stages and:
+
+    - ``"forward"``, ``"gpipe"``, ``"1f1b"``: any t_hop >= 0, any t_f, t_b.
+    - ``"interleaved"`` (v > 1, m divisible by p): t_hop <= min(t_f, t_b) / v, one chunk's
+      forward or backward; the deeper warm-up's slack absorbs hops that short.
+    - ``"zb-h1"``: t_w <= min(t_f, t_b - t_w) and t_hop <= t_w / 2.
+
+    Outside these conditions the result is a lower bound (the step time is a maximum over
+    paths of "compute + hops x t_hop", so it is convex in t_hop and its slope only grows), and
+    a ``UserWarning`` says so.
+
+    Args:
+        schedule_name: one of :data:`CLOSED_FORM_SCHEDULES`.
+        p, m, v: depth, micro-batches, chunks per rank (interleaved).
+        t_f: forward time of one micro-batch through one rank's layers (seconds).
+        t_b: full backward time of the same (seconds); for ``"zb-h1"`` it is t_i + t_w.
+        t_hop: time of one transfer over one stage boundary (seconds), e.g.
+            :func:`transfer_time` of :func:`per_nic_bytes`.
+        t_w: ``"zb-h1"`` only: the weight-gradient part of t_b (default t_b / 2).
+
+    Returns:
+        Seconds (float).
+    """
+    name, p, m, v = _check_schedule_args(schedule_name, p, m, v)
+    t_f, t_b = check_real("t_f", t_f), check_real("t_b", t_b)
+    t_hop = check_real("t_hop", t_hop)
+    t_w = t_b / 2 if t_w is None else check_real("t_w", t_w, maximum=t_b)
+    why = _exactness(name, p, m, v, t_f, t_b, t_hop, t_w)
+    if why is not None:
+        warnings.warn(why + ": the result is a lower bound", stacklevel=2)
+    return critical_path_hops(name, p, m, v) * t_hop
+
+
+def step_time_with_hops(
+    schedule_name: str,
+    p: int,
+    m: int,
+    t_f: float,
+    t_b: float,
+    t_hop: float,
+    v: int = 1,
+    t_w: float | None = None,
+) -> float:
+    """Closed-form step time with hop latency: the zero-latency step plus the critical-path
+    communication (:func:`critical_path_comm_time`; same arguments, conditions and warning).
+
+    The zero-latency part comes from :mod:`ppnotes.bubble`: (m + (p - 1)/v)(t_f + t_b) for
+    GPipe, 1F1B and interleaved, :func:`~ppnotes.bubble.zb_h1_step_time` for ZB-H1 and
+    (m + p - 1) t_f for a forward-only pipeline. Returns seconds.
+    """
+    comm = critical_path_comm_time(schedule_name, p, m, t_f, t_b, t_hop, v, t_w)
+    name = schedule_name
+    if name == "forward":
+        base = bubble.forward_step_time(p, m, t_f)
+    elif name == "zb-h1":
+        w = t_b / 2 if t_w is None else t_w
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # critical_path_comm_time already warned
+            base = bubble.zb_h1_step_time(p, m, t_f, t_b - w, w)
+    else:
+        base = bubble.step_time(p, m, t_f, t_b, v)
+    return base + comm
+
+
+def _sim_costs(name: str, t_f: float, t_b: float, v: int, t_w: float | None) -> dict:
+    if name in ("zb-h1", "zbv"):
+        w = t_b / 2 if t_w is None else t_w
+        return {"F": t_f / v, "I": (t_b - w) / v, "W": w / v}
+    return {"F": t_f / v, "B": t_b / v}
+
+
+def simulated_comm_time(
+    schedule_name: str,
+    p: int,
+    m: int,
+    t_f: float,
+    t_b: float,
+    t_hop: float,
+    v: int = 1,
+    t_w: float | None = None,
+) -> float:
+    """Time communication adds to one step, measured with the chapter 2 simulator.
+
+    ``simulate(schedule, costs, comm=t_hop).makespan - simulate(schedule, costs).makespan``
+    for the named schedule (any of :data:`ppnotes.schedules.SCHEDULE_NAMES`, including
+    ``"zbv"``, which has no closed form here). ``t_f`` and ``t_b`` are per micro-batch
+    through one rank's layers (seconds); each of the v chunks takes 1/v of them; for
+    ``"zb-h1"`` and ``"zbv"`` the backward is split into I = t_b - t_w and W = t_w
+    (default t_w = t_b / 2). Returns seconds.
+    """
+    t_f, t_b = check_real("t_f", t_f), check_real("t_b", t_b)
+    t_hop = check_real("t_hop", t_hop)
+    if t_w is not None:
+        t_w = check_real("t_w", t_w, maximum=t_b)
+    schedule = build_schedule(schedule_name, p, m, v)
+    costs = _sim_costs(schedule_name, t_f, t_b, check_int("v", v), t_w)
+    with_hops = simulate(schedule, costs, comm=t_hop).makespan
+    return with_hops - simulate(schedule, costs).makespan
+
+
+def exposed_comm_fraction(
+    schedule_name: str,
+    p: int,
+    m: int,
+    t_f: float,
+    t_b: float,
+    t_hop: float,
+    v: int = 1,
+    t_w: float | None = None,
+) -> float:
+    """Share of the step spent waiting for hops on the critical path (closed form):
+    :func:`critical_path_comm_time` / :func:`step_time_with_hops`. Dimensionless, in [0, 1)."""
+    comm = critical_path_comm_time(schedule_name, p, m, t_f, t_b, t_hop, v, t_w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        total = step_time_with_hops(schedule_name, p, m, t_f, t_b, t_hop, v, t_w)
+    return comm / total if total > 0 else 0.0
+
+
+def pipeline_comm_breakdown(
+    model: ModelSpec,
+    num_stages: int,
+    num_microbatches: int,
+    micro_batch: int,
+    gpu: GPUSpec,
+    link,
+    seq_len: int | None = None,
+    tensor_parallel: int = 1,
+    scatter_gather: bool = True,
+    utilisation: float = DEFAULT_UTILISATION,
+    bytes_per_value: int = 2,
+    achievable: bool = True,
+) -> dict:
+    """Per-step communication of a training pipeline under the note's model and on the
+    critical path of GPipe, 1F1B and ZB-H1 (and interleaved v = 2 where it applies).
+
+    Stages hold L / p layers (p must divide L), compute per stage from
+    :func:`stage_compute_time` with backward = 2 x forward, hop time :func:`transfer_time`
+    of :func:`per_nic_bytes`. The note's model takes the whole batch B = m * b through one
+    link: :func:`note_comm_time` (forward only, as the note writes it).
+
+    Returns:
+        dict with ``bytes_per_hop`` (per card, bytes), ``t_hop``, ``t_f``, ``t_b`` (s),
+        ``total_traffic`` (bytes crossing all boundaries in a step, both directions),
+        ``note`` (s), ``gpipe``, ``1f1b``, ``zb-h1`` and ``interleaved`` (s on the critical
+        path; ``interleaved`` is None unless m % p == 0 and the layers split into 2 p chunks),
+        ``step_1f1b`` (s, 1F1B step with hops) and ``ratio`` (compute over hop, training).
+    """
+    model = _check_model(model)
+    p = check_int("num_stages", num_stages)
+    m = check_int("num_microbatches", num_microbatches)
+    if model.num_layers % p != 0:
+        raise ValueError(
+            f"num_stages must divide the {model.num_layers} layers of {model.name}, got {p}"
+        )
+    s = _seq_len(model, seq_len)
+    layers = model.num_layers // p
+    t_f = stage_compute_time(model, layers, micro_batch, gpu, s, tensor_parallel, utilisation)
+    t_b = 2 * t_f
+    nbytes = per_nic_bytes(model, micro_batch, s, bytes_per_value, tensor_parallel, scatter_gather)
+    t_hop = transfer_time(nbytes, link, achievable) if p > 1 else 0.0
+    out = {
+        "bytes_per_hop": nbytes,
+        "t_hop": t_hop,
+        "t_f": t_f,
+        "t_b": t_b,
+        "total_traffic": 2
+        * (p - 1)
+        * m
+        * activation_bytes_per_hop(model, micro_batch, s, bytes_per_value),
+        "note": note_comm_time(
+            p, m * micro_batch, s, model.hidden_size, link, bytes_per_value, achievable
+        ),
+    }
+    for name in ("gpipe", "1f1b", "zb-h1"):
+        out[name] = critical_path_comm_time(name, p, m, t_f, t_b, t_hop)
+    fits = m % p == 0 and layers % 2 == 0
+    out["interleaved"] = (
+        critical_path_comm_time("interleaved", p, m, t_f, t_b, t_hop, 2) if (fits) else None
+    )
+    out["step_1f1b"] = step_time_with_hops("1f1b", p, m, t_f, t_b, t_hop)
+    out["ratio"] = (t_f + t_b) / (2 * t_hop) if t_hop > 0 else math.inf
+    return out

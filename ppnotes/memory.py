@@ -10,9 +10,11 @@ function here takes the layer counts as given.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
+from . import schedules
 from ._validate import check_choice, check_int, check_real
 from .hardware import GPUSpec
 from .models import ModelSpec
@@ -28,8 +30,13 @@ OPTIMIZER_BYTES = 12
 INFERENCE_BYTES_PER_PARAM = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}
 
 RECOMPUTE_CHOICES = ("none", "selective", "full")
-SCHEDULES_WITH_CLOSED_FORM = ("gpipe", "1f1b")
+SCHEDULES_WITH_CLOSED_FORM = ("gpipe", "1f1b", "forward")
+# Schedules whose peaks come from the chapter 2 simulator (ppnotes.schedules).
+SIMULATED_SCHEDULES = ("interleaved", "zb-h1", "zbv")
+SCHEDULES = SCHEDULES_WITH_CLOSED_FORM + SIMULATED_SCHEDULES
+TRAINING_SCHEDULES = ("gpipe", "1f1b", "interleaved", "zb-h1", "zbv")
 MODES = ("train", "infer")
+MEMORY_KINDS = ("weights", "gradients", "optimizer", "activations", "kv_cache")
 
 # vLLM lets a serving engine use 90% of GPU memory by default (gpu_memory_utilization
 # = 0.9): the rest goes to the CUDA context, NCCL buffers and fragmentation.
@@ -48,8 +55,8 @@ def _check_bool(name: str, value) -> bool:
     return value
 
 
-def _check_layer_counts(model: ModelSpec, layers_per_stage) -> list[int]:
-    """Layer counts per stage: non-empty, integers >= 0, summing to the model's layers."""
+def _check_counts(layers_per_stage) -> list[int]:
+    """Layer counts per stage: a non-empty list of integers >= 0."""
     if isinstance(layers_per_stage, (str, bytes)) or not isinstance(layers_per_stage, Sequence):
         raise ValueError(
             f"layers_per_stage must be a list of layer counts, got {layers_per_stage!r}"
@@ -57,6 +64,12 @@ def _check_layer_counts(model: ModelSpec, layers_per_stage) -> list[int]:
     if len(layers_per_stage) == 0:
         raise ValueError("layers_per_stage must list at least one stage, got []")
     counts = [check_int(f"layers_per_stage[{i}]", n, 0) for i, n in enumerate(layers_per_stage)]
+    return counts
+
+
+def _check_layer_counts(model: ModelSpec, layers_per_stage) -> list[int]:
+    """Layer counts per stage: non-empty, integers >= 0, summing to the model's layers."""
+    counts = _check_counts(layers_per_stage)
     if sum(counts) != model.num_layers:
         raise ValueError(
             f"layers_per_stage must sum to the model's {model.num_layers} layers, "
@@ -218,34 +231,123 @@ def activation_bytes_per_stage(
     return sets * layers * per_layer
 
 
-def in_flight_sets(schedule_name: str, num_stages: int, num_microbatches: int, stage: int) -> int:
-    """Micro-batches whose activations stage ``stage`` holds at its peak.
-
-    * "gpipe": all m forwards run before any backward, so every stage holds m.
-    * "1f1b": stage i (0-based) runs p - i warm-up forwards before its first backward and
-      then alternates, so it holds min(p - i, m) (Narayanan et al. 2021, sec. 2.2.1).
-      Stage 0 therefore holds p sets of L / p layers: about L layers' worth, whatever p.
-
-    Args:
-        schedule_name: "gpipe" or "1f1b".
-        num_stages: p.
-        num_microbatches: m.
-        stage: i, 0-based, in [0, p - 1].
-
-    Returns:
-        Number of micro-batches (int).
-    """
-    # TODO(schedules): interleaved 1F1B, ZB-H1/ZB-H2/ZBV and DualPipe have no simple closed
-    # form worth trusting; take the peak from the simulator instead, e.g.
-    #   ppnotes.schedules.simulate(schedule, p, m, ...).peak_activations[stage]
-    # (the lead wires this in once ppnotes/schedules.py lands).
-    name = check_choice("schedule_name", schedule_name, SCHEDULES_WITH_CLOSED_FORM)
+def _check_schedule(schedule_name: str, num_stages, num_microbatches, virtual_stages):
+    name = check_choice("schedule_name", schedule_name, SCHEDULES)
     p = check_int("num_stages", num_stages)
     m = check_int("num_microbatches", num_microbatches)
+    v = check_int("virtual_stages", virtual_stages)
+    if v != 1 and name != "interleaved":
+        raise ValueError(
+            f"virtual_stages applies only to 'interleaved', got virtual_stages={v} for {name!r}"
+        )
+    if name == "interleaved" and v > 1 and m % p != 0:
+        raise ValueError(
+            f"num_microbatches must be divisible by num_stages for interleaved with "
+            f"virtual_stages={v} (Megatron-LM's order), got m={m}, p={p}"
+        )
+    return name, p, m, v
+
+
+@functools.lru_cache(maxsize=4096)
+def _simulated_peaks(name: str, p: int, m: int, v: int) -> tuple[int, ...]:
+    result = schedules.simulate(schedules.build_schedule(name, p, m, v))
+    return tuple(int(x) for x in result.peak_activations)
+
+
+def in_flight_sets(
+    schedule_name: str,
+    num_stages: int,
+    num_microbatches: int,
+    stage: int,
+    virtual_stages: int = 1,
+) -> int:
+    """Activation sets rank ``stage`` holds at its peak, as chapter 2's simulator counts them.
+
+    A set is one micro-batch's activations through one *stage* of the schedule: through a
+    rank's layers for gpipe, 1f1b and zb-h1, through one chunk (1/v of the rank's layers) for
+    interleaved, through one arm of the V (half the rank's layers) for zbv. Multiply by the
+    layers per set (:func:`layers_held` does it) to get memory.
+
+    * "gpipe": all m forwards run before any backward, so every rank holds m
+      (Huang et al. 2019).
+    * "1f1b": rank i (0-based) runs p - 1 - i warm-up forwards and then one more forward
+      before its first backward, so it holds min(p - i, m) (Narayanan et al. 2021,
+      sec. 2.2.1). Stage 0 therefore holds p sets of L / p layers: about L layers' worth,
+      whatever p.
+    * "forward": forward only (inference); a set is freed when its forward ends, so 1.
+    * "interleaved", "zb-h1", "zbv": taken from the simulator,
+      ``simulate(build_schedule(name, p, m, v)).peak_activations[stage]`` (cached). The
+      tests check that they equal, for p <= 16 and m <= 64: Megatron-LM's warm-up count
+      min((v - 1) p + 2 (p - 1 - i) + 1, v m) chunk sets for interleaved; min(p, m) on
+      every rank for ZB-H1, whose deferred weight-gradient passes keep activations alive
+      longer on later ranks (Qi et al. 2024); and min(m + 1 + i, 2 m, 2 p) half-rank sets
+      for ZB-V, which is at most p ranks' worth, on every rank.
+
+    Args:
+        schedule_name: one of :data:`SCHEDULES`.
+        num_stages: p (ranks).
+        num_microbatches: m.
+        stage: rank i, 0-based, in [0, p - 1].
+        virtual_stages: v, chunks per rank ("interleaved" only; m must be divisible by p
+            when v > 1).
+
+    Returns:
+        Number of sets (int).
+    """
+    name, p, m, v = _check_schedule(schedule_name, num_stages, num_microbatches, virtual_stages)
     i = check_int("stage", stage, 0, p - 1)
     if name == "gpipe":
         return m
-    return min(p - i, m)
+    if name == "1f1b" or (name == "interleaved" and v == 1):
+        return min(p - i, m)
+    if name == "forward":
+        return 1
+    return _simulated_peaks(name, p, m, v)[i]
+
+
+def chunks_per_rank(schedule_name: str, virtual_stages: int = 1) -> int:
+    """Schedule stages (chunks) per rank: v for interleaved, 2 for zbv (a V), else 1."""
+    name = check_choice("schedule_name", schedule_name, SCHEDULES)
+    v = check_int("virtual_stages", virtual_stages)
+    if v != 1 and name != "interleaved":
+        raise ValueError(
+            f"virtual_stages applies only to 'interleaved', got virtual_stages={v} for {name!r}"
+        )
+    if name == "interleaved":
+        return v
+    return 2 if name == "zbv" else 1
+
+
+def layers_held(
+    schedule_name: str,
+    layers_per_stage: Sequence[int],
+    num_microbatches: int,
+    virtual_stages: int = 1,
+) -> list[float]:
+    """Layers' worth of activations each rank holds at its peak (one micro-batch per layer).
+
+    Rank i holds :func:`in_flight_sets` sets of n_i / c layers each, where n_i is its layer
+    count and c = :func:`chunks_per_rank` (the rank's chunks are taken as equal). Under 1F1B
+    with m >= p and p dividing L, rank 0 holds p * L / p = L layers, whatever p.
+
+    Args:
+        schedule_name: one of :data:`SCHEDULES`.
+        layers_per_stage: layer count of each rank (p = its length), e.g. from
+            :func:`ppnotes.partition.balanced_split`.
+        num_microbatches: m.
+        virtual_stages: v (interleaved only).
+
+    Returns:
+        Layer-micro-batches (floats), one per rank; multiply by
+        :func:`activation_bytes_per_layer` for bytes.
+    """
+    counts = _check_counts(layers_per_stage)
+    p = len(counts)
+    chunks = chunks_per_rank(schedule_name, virtual_stages)
+    return [
+        in_flight_sets(schedule_name, p, num_microbatches, i, virtual_stages) * n / chunks
+        for i, n in enumerate(counts)
+    ]
 
 
 def note_activation_bytes(
@@ -374,6 +476,7 @@ def stage_memory(
     micro_batch: int = 1,
     num_microbatches: int | None = None,
     schedule: str = "1f1b",
+    virtual_stages: int = 1,
     sets_in_flight: Sequence[float] | None = None,
     seq_len: int | None = None,
     sequence_parallel: bool = False,
@@ -404,8 +507,11 @@ def stage_memory(
         micro_batch, seq_len, sequence_parallel, recompute: see
             :func:`activation_bytes_per_layer` (training).
         num_microbatches: m per step (training); defaults to the number of stages.
-        schedule: "gpipe" or "1f1b" (training; ignored if ``sets_in_flight`` is given).
-        sets_in_flight: peak micro-batches held per stage, overriding ``schedule``.
+        schedule: one of :data:`TRAINING_SCHEDULES` (training; ignored if
+            ``sets_in_flight`` is given). Peaks from :func:`layers_held`.
+        virtual_stages: v chunks per rank for "interleaved" (training).
+        sets_in_flight: peak micro-batches held per stage, in whole-stage sets (a stage's
+            layers for one micro-batch), overriding ``schedule``.
         fp32_grads: 4-byte gradients (training).
         weight_precision: "fp32", "bf16", "fp16" or "fp8" (inference).
         batch: sequences being served (inference).
@@ -427,19 +533,19 @@ def stage_memory(
         per_param = training_bytes_per_param(fp32_grads)
         m = p if num_microbatches is None else check_int("num_microbatches", num_microbatches)
         if sets_in_flight is None:
-            sets = [in_flight_sets(schedule, p, m, i) for i in range(p)]
+            check_choice("schedule", schedule, TRAINING_SCHEDULES)
+            held = layers_held(schedule, counts, m, virtual_stages)
         else:
             if isinstance(sets_in_flight, (str, bytes)) or len(sets_in_flight) != p:
                 raise ValueError(
                     f"sets_in_flight must list one count per stage ({p}), got {sets_in_flight!r}"
                 )
             sets = [check_real(f"sets_in_flight[{i}]", x) for i, x in enumerate(sets_in_flight)]
-        activations = [
-            activation_bytes_per_stage(
-                model, n, k, micro_batch, seq_len, t, sequence_parallel, recompute
-            )
-            for n, k in zip(counts, sets, strict=True)
-        ]
+            held = [k * n for k, n in zip(sets, counts, strict=True)]
+        per_layer = activation_bytes_per_layer(
+            model, micro_batch, seq_len, t, sequence_parallel, recompute
+        )
+        activations = [x * per_layer for x in held]
         kv = [0] * p
     else:
         per_param = {
@@ -463,9 +569,7 @@ def stage_memory(
             "activations": float(activations[i]),
             "kv_cache": float(kv[i]),
         }
-        row["total"] = sum(
-            row[k] for k in ("weights", "gradients", "optimizer", "activations", "kv_cache")
-        )
+        row["total"] = sum(row[k] for k in MEMORY_KINDS)
         stages.append(row)
     return stages
 
@@ -490,11 +594,83 @@ def fits(breakdown, gpu: GPUSpec, reserve_fraction: float = DEFAULT_RESERVE_FRAC
     reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 1.0)
     if reserve == 1.0:
         raise ValueError(f"reserve_fraction must be in [0, 1), got {reserve_fraction!r}")
+    rows = _check_rows(breakdown)
+    budget = (1.0 - reserve) * gpu.memory_bytes
+    return all(r["total"] <= budget for r in rows)
+
+
+def peak_stage(breakdown) -> dict[str, float]:
+    """The stage with the largest "total" in a :func:`stage_memory` breakdown (first on ties)."""
+    rows = _check_rows(breakdown)
+    return max(rows, key=lambda r: r["total"])
+
+
+def first_last_ratio(breakdown, key: str = "total") -> float:
+    """Memory of the first stage over the last, for one kind (default "total").
+
+    Under 1F1B this is well above 1: the first stage holds p micro-batches in flight, the
+    last one.
+    """
+    rows = _check_rows(breakdown)
+    kind = check_choice("key", key, MEMORY_KINDS + ("total",))
+    if rows[-1][kind] == 0:
+        raise ValueError(f"the last stage's {kind!r} is 0, so the ratio is undefined")
+    return rows[0][kind] / rows[-1][kind]
+
+
+def _check_rows(breakdown) -> list[dict]:
     rows = [breakdown] if isinstance(breakdown, dict) else list(breakdown)
     if not rows or not all(isinstance(r, dict) and "total" in r for r in rows):
         raise ValueError(
             "breakdown must be a stage dict with a 'total' key (from stage_memory) or a "
             f"non-empty list of them, got {breakdown!r}"
         )
+    return rows
+
+
+def max_batch_that_fits(
+    model: ModelSpec,
+    layers_per_stage: Sequence[int],
+    gpu: GPUSpec,
+    context: int,
+    *,
+    tensor_parallel: int = 1,
+    weight_precision: str = "bf16",
+    kv_bytes_per_value: int = 2,
+    reserve_fraction: float = DEFAULT_RESERVE_FRACTION,
+) -> int:
+    """Largest number of sequences of ``context`` tokens whose KV cache fits next to the weights.
+
+    Inference: on every stage, weights + batch x (KV bytes per sequence of that stage) must
+    stay within (1 - reserve_fraction) of the GPU's memory; the tightest stage decides.
+
+    Returns:
+        Sequences (int); 0 if even the weights do not fit.
+    """
+    if not isinstance(gpu, GPUSpec):
+        raise ValueError(f"gpu must be a ppnotes.hardware.GPUSpec, got {gpu!r}")
+    reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 1.0)
+    if reserve == 1.0:
+        raise ValueError(f"reserve_fraction must be in [0, 1), got {reserve_fraction!r}")
     budget = (1.0 - reserve) * gpu.memory_bytes
-    return all(r["total"] <= budget for r in rows)
+    rows = stage_memory(
+        model,
+        layers_per_stage,
+        "infer",
+        tensor_parallel=tensor_parallel,
+        weight_precision=weight_precision,
+        batch=1,
+        context=context,
+        kv_bytes_per_value=kv_bytes_per_value,
+    )
+    best = None
+    for row in rows:
+        free = budget - row["weights"]
+        if free < 0:
+            return 0
+        if row["kv_cache"] > 0:
+            n = int(free // row["kv_cache"])
+            best = n if best is None else min(best, n)
+    if best is None:
+        raise ValueError("no stage holds a layer, so the KV cache does not bound the batch")
+    return best

@@ -628,6 +628,46 @@ def build_schedule(name: str, p: int, m: int, v: int = 1) -> Schedule:
     return Schedule.from_actions(per_rank, name=label, forward_only=name == "forward")
 
 
+def simulate_named(
+    name: str,
+    p: int,
+    m: int,
+    v: int = 1,
+    *,
+    t_f: float = 1.0,
+    t_i: float = 1.0,
+    t_w: float = 1.0,
+    comm: float = 0.0,
+) -> SimResult:
+    """Build the named schedule and simulate it with one set of *per-rank* costs.
+
+    ``t_f``, ``t_i``, ``t_w``: forward, input-gradient and weight-gradient time of one
+    micro-batch through one rank's layers (L/p layers); schedules with a full backward use
+    ``B = t_i + t_w``. A rank that holds several stages (``"interleaved"`` with v chunks,
+    ``"zbv"`` with 2) gives each stage its share, so every schedule does the same work per rank
+    and their step times compare directly. ``comm``: hop latency per cross-rank dependency (see
+    :func:`simulate`). Same unit as the costs. Returns a :class:`SimResult`.
+    """
+    t_f, t_i, t_w = check_real("t_f", t_f), check_real("t_i", t_i), check_real("t_w", t_w)
+    schedule = build_schedule(name, p, m, v)
+    share = schedule.num_stages / schedule.num_ranks
+    costs = {"F": t_f / share, "B": (t_i + t_w) / share, "I": t_i / share, "W": t_w / share}
+    return simulate(schedule, costs, comm)
+
+
+def activation_sets_per_rank_layers(result: SimResult) -> np.ndarray:
+    """Peak activations per rank in units of one micro-batch through L/p layers (one 1F1B stage).
+
+    :attr:`SimResult.peak_activations` counts sets of one *stage*; a rank with several stages
+    (interleaved: v chunks of 1/v of its layers; ZB-V: 2 halves) holds smaller sets, so this
+    divides by the number of stages per rank. Dimensionless.
+    """
+    if not isinstance(result, SimResult):
+        raise ValueError(f"result must be a SimResult, got {type(result).__name__}")
+    schedule = result.schedule
+    return result.peak_activations / (schedule.num_stages / schedule.num_ranks)
+
+
 def _act(stage: int, kind: str, microbatch: int) -> Action:
     return Action._trusted(stage, kind, microbatch)
 

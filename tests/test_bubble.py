@@ -191,3 +191,68 @@ def test_schedule_table_marks_rows_outside_their_condition():
 def test_bad_inputs(function, args, message):
     with pytest.raises(ValueError, match=message):
         function(*args)
+
+
+# ---- micro-batches for a target bubble ------------------------------------------------------
+
+
+def test_microbatches_for_bubble_hand_values():
+    mb = bubble.microbatches_for_bubble
+    assert mb(2, 0.05) == 19  # 1/(19+1) = 5 % exactly
+    assert mb(8, 0.05) == 133  # 7 * 19
+    assert mb(8, 0.20) == 28  # 7 * 4
+    assert mb(8, 0.05, definition="ratio") == 140  # 7 / 0.05
+    assert mb(16, 0.20, definition="ratio") == 75
+    assert mb(1, 0.01) == 1  # one stage has no bubble
+    assert mb(4, 0.05, v=2) == 32  # 3 / (2m + 3) <= 0.05 needs m >= 28.5, a multiple of 4
+    assert mb(8, 0.99) == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 64),
+    st.floats(0.005, 0.95),
+    st.sampled_from(["fraction", "ratio"]),
+)
+def test_microbatches_for_bubble_is_the_fewest(p, target, definition):
+    measure = bubble.bubble_fraction if definition == "fraction" else bubble.bubble_ratio
+    m = bubble.microbatches_for_bubble(p, target, definition=definition)
+    assert measure(p, m) <= target
+    assert m == 1 or measure(p, m - 1) > target
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 16), st.floats(0.01, 0.5), st.integers(2, 4))
+def test_microbatches_for_bubble_interleaved_steps_by_p(p, target, v):
+    m = bubble.microbatches_for_bubble(p, target, v=v)
+    assert m % p == 0 and bubble.bubble_fraction(p, m, v) <= target
+    assert m == p or bubble.bubble_fraction(p, m - p, v) > target
+
+
+def test_microbatches_for_bubble_grows_with_depth_and_strictness():
+    for definition in ("fraction", "ratio"):
+        counts = [
+            bubble.microbatches_for_bubble(p, 0.05, definition=definition) for p in range(1, 33)
+        ]
+        assert counts == sorted(counts)
+    # the ratio is the stricter definition: it never needs fewer micro-batches
+    for p in range(1, 33):
+        assert bubble.microbatches_for_bubble(p, 0.1, definition="ratio") >= (
+            bubble.microbatches_for_bubble(p, 0.1)
+        )
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((0, 0.05), {}, "p must be an integer >= 1, got 0"),
+        ((4, 0.0), {}, "target must be a finite number > 0 and <= 1, got 0.0"),
+        ((4, 1.0), {}, "target must be a finite number > 0 and < 1 for a fraction, got 1.0"),
+        ((4, -1.0), {"definition": "ratio"}, "target must be a finite number > 0, got -1.0"),
+        ((4, 0.05), {"definition": "share"}, "definition must be one of 'fraction', 'ratio'"),
+        ((4, 0.05), {"v": 0}, "v must be an integer >= 1, got 0"),
+    ],
+)
+def test_microbatches_for_bubble_bad_input(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        bubble.microbatches_for_bubble(*args, **kwargs)

@@ -165,3 +165,161 @@ def test_bad_input_is_named():
         comm.training_bytes_per_hop(GPT3_175B, 1, interleave=0)
     with pytest.raises(ValueError, match="model must be a ppnotes.models.ModelSpec"):
         comm.layer_forward_flops(12288, 1, 2048)
+
+
+# --- critical path -----------------------------------------------------------------------
+
+CLOSED = ("gpipe", "1f1b", "forward")
+
+
+def test_hops_hand_checked():
+    assert comm.critical_path_hops("gpipe", 4, 8) == 6
+    assert comm.critical_path_hops("forward", 4, 8) == 3
+    assert comm.critical_path_hops("1f1b", 4, 8) == 16  # 2 * ceil(10 * 3 / 4)
+    assert comm.critical_path_hops("1f1b", 2, 16) == 16  # 2 * ceil(16 / 2)
+    assert comm.critical_path_hops("interleaved", 4, 8, 2) == 14
+    assert comm.critical_path_hops("interleaved", 4, 8, 1) == 16  # v = 1 is 1F1B
+    assert comm.critical_path_hops("zb-h1", 4, 3) == 8
+    assert comm.critical_path_hops("zb-h1", 4, 100) == 12  # capped at 4 (p - 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(comm.CLOSED_FORM_SCHEDULES), m=st.integers(1, 40))
+def test_one_stage_has_no_hops(name, m):
+    assert comm.critical_path_hops(name, 1, m) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=st.integers(1, 16), m=st.integers(1, 64))
+def test_1f1b_hops_grow_with_m_and_stay_between_gpipe_and_two_per_microbatch(p, m):
+    hops = comm.critical_path_hops("1f1b", p, m)
+    assert comm.critical_path_hops("1f1b", p, m + 1) >= hops
+    assert comm.critical_path_hops("gpipe", p, m) <= hops <= 2 * max(m + p - 2, 0)
+    assert comm.critical_path_hops("zb-h1", p, m) <= hops
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    name=st.sampled_from(CLOSED),
+    p=st.integers(1, 8),
+    m=st.integers(1, 24),
+    t_f=st.floats(0.01, 5),
+    ratio=st.floats(0.2, 4),
+    t_hop=st.floats(0, 20),
+)
+def test_closed_form_equals_simulator_for_any_hop_time(name, p, m, t_f, ratio, t_hop):
+    t_b = ratio * t_f
+    got = comm.simulated_comm_time(name, p, m, t_f, t_b, t_hop)
+    assert comm.critical_path_comm_time(name, p, m, t_f, t_b, t_hop) == pytest.approx(
+        got, rel=1e-9, abs=1e-9
+    )
+    sched = comm.build_schedule(name, p, m)
+    costs = {"F": t_f, "B": t_b}
+    makespan = comm.simulate(sched, costs, comm=t_hop).makespan
+    assert comm.step_time_with_hops(name, p, m, t_f, t_b, t_hop) == pytest.approx(
+        makespan, rel=1e-9
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    p=st.integers(1, 6),
+    groups=st.integers(1, 4),
+    v=st.integers(2, 3),
+    t_f=st.floats(0.05, 3),
+    ratio=st.floats(0.3, 3),
+    share=st.floats(0, 1),
+)
+def test_interleaved_closed_form_exact_up_to_one_chunk(p, groups, v, t_f, ratio, share):
+    m, t_b = p * groups, ratio * t_f
+    t_hop = share * min(t_f, t_b) / v  # within the stated condition
+    got = comm.simulated_comm_time("interleaved", p, m, t_f, t_b, t_hop, v)
+    assert comm.critical_path_comm_time("interleaved", p, m, t_f, t_b, t_hop, v) == (
+        pytest.approx(got, rel=1e-9, abs=1e-9)
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    p=st.integers(2, 6),
+    groups=st.integers(2, 4),
+    t_hop=st.floats(0.6, 10),
+)
+def test_interleaved_beyond_the_condition_is_a_lower_bound_and_warns(p, groups, t_hop):
+    m, t_f, t_b, v = p * groups, 1.0, 2.0, 2  # condition: t_hop <= 0.5
+    with pytest.warns(UserWarning, match="lower bound"):
+        bound = comm.critical_path_comm_time("interleaved", p, m, t_f, t_b, t_hop, v)
+    assert comm.simulated_comm_time("interleaved", p, m, t_f, t_b, t_hop, v) >= bound - 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    p=st.integers(1, 8),
+    m=st.integers(1, 24),
+    t_f=st.floats(0.2, 3),
+    t_i_ratio=st.floats(0.5, 2),
+    w_share=st.floats(0.1, 1),
+    hop_share=st.floats(0, 1),
+)
+def test_zb_h1_closed_form_exact_within_its_conditions(p, m, t_f, t_i_ratio, w_share, hop_share):
+    t_i = t_i_ratio * t_f
+    t_w = w_share * min(t_f, t_i)
+    t_hop = hop_share * t_w / 2
+    t_b = t_i + t_w
+    got = comm.simulated_comm_time("zb-h1", p, m, t_f, t_b, t_hop, t_w=t_w)
+    assert comm.critical_path_comm_time("zb-h1", p, m, t_f, t_b, t_hop, t_w=t_w) == (
+        pytest.approx(got, rel=1e-9, abs=1e-9)
+    )
+
+
+def test_gpipe_law_and_1f1b_example():
+    # GPipe: makespan = (m + p - 1)(F + B) + 2 (p - 1) c
+    sched = comm.build_schedule("gpipe", 4, 8)
+    assert comm.simulate(sched, {"F": 1, "B": 2}, comm=0.1).makespan == pytest.approx(
+        11 * 3 + 6 * 0.1
+    )
+    # 1F1B, p = 4, m = 8: the step grows by 16 c
+    assert comm.simulated_comm_time("1f1b", 4, 8, 1.0, 2.0, 0.1) == pytest.approx(1.6)
+
+
+def test_exposed_fraction_limits():
+    assert comm.exposed_comm_fraction("1f1b", 4, 8, 1.0, 2.0, 0.0) == 0.0
+    frac = comm.exposed_comm_fraction("1f1b", 4, 8, 1.0, 2.0, 0.1)
+    assert frac == pytest.approx(1.6 / (33 + 1.6))
+    assert comm.exposed_comm_fraction("gpipe", 4, 8, 1.0, 2.0, 0.1) < frac
+
+
+def test_breakdown_gpt3_hdr():
+    out = comm.pipeline_comm_breakdown(GPT3_175B, 8, 32, 1, hw.A100_80GB, hw.IB_HDR, 2048, 8)
+    assert out["bytes_per_hop"] == GPT3_HOP / 8
+    assert out["t_hop"] == pytest.approx(hw.IB_HDR.latency + GPT3_HOP / 8 / 24e9)
+    assert out["t_b"] == 2 * out["t_f"]
+    assert out["1f1b"] == pytest.approx(68 * out["t_hop"])  # 2 * ceil(38 * 7 / 8)
+    assert out["gpipe"] == pytest.approx(14 * out["t_hop"])
+    assert out["note"] == pytest.approx(7 * 32 * GPT3_HOP / 24e9)
+    assert out["note"] > 10 * out["1f1b"]
+    assert out["total_traffic"] == 2 * 7 * 32 * GPT3_HOP
+    assert out["interleaved"] == pytest.approx(30 * out["t_hop"])
+    odd = comm.pipeline_comm_breakdown(GPT3_175B, 3, 32, 1, hw.A100_80GB, hw.IB_HDR, 2048, 8)
+    assert odd["interleaved"] is None
+    one = comm.pipeline_comm_breakdown(GPT3_175B, 1, 32, 1, hw.A100_80GB, hw.IB_HDR, 2048, 8)
+    assert one["t_hop"] == 0 and one["1f1b"] == 0 and one["note"] == 0
+
+
+def test_critical_path_bad_input():
+    with pytest.raises(ValueError, match="schedule_name must be one of .*got 'zbv'"):
+        comm.critical_path_hops("zbv", 4, 8)
+    with pytest.raises(ValueError, match="p must be an integer >= 1, got 0"):
+        comm.critical_path_hops("gpipe", 0, 8)
+    with pytest.raises(ValueError, match="needs m divisible by p"):
+        comm.critical_path_hops("interleaved", 4, 6, 2)
+    with pytest.raises(ValueError, match="v applies only to 'interleaved'"):
+        comm.critical_path_hops("1f1b", 4, 8, 2)
+    with pytest.raises(ValueError, match="t_hop must be a finite number >= 0, got -1"):
+        comm.critical_path_comm_time("1f1b", 4, 8, 1.0, 2.0, -1)
+    with pytest.raises(ValueError, match="t_w must be a finite number >= 0 and <= 2"):
+        comm.critical_path_comm_time("zb-h1", 4, 8, 1.0, 2.0, 0.1, t_w=3.0)
+    with pytest.raises(ValueError, match="num_stages must divide the 96 layers"):
+        comm.pipeline_comm_breakdown(GPT3_175B, 5, 32, 1, hw.A100_80GB, hw.IB_HDR)
+    with pytest.warns(UserWarning, match="zb-h1 closed form needs t_w"):
+        comm.critical_path_comm_time("zb-h1", 4, 8, 1.0, 2.0, 0.1, t_w=1.5)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ppnotes import hardware as hw
-from ppnotes import memory
+from ppnotes import memory, schedules
 from ppnotes.models import GPT3_175B, LLAMA3_70B, LLAMA31_405B
 
 GPT3_LAYER = 2_868_903_936  # 2048 * 12288 * (34 + 5 * 96 * 2048 / 12288), b = 1
@@ -134,10 +134,111 @@ def test_in_flight_counts(p, m):
 
 
 def test_in_flight_bad_input():
-    with pytest.raises(ValueError, match=r"schedule_name must be one of 'gpipe', '1f1b'"):
-        memory.in_flight_sets("interleaved", 4, 8, 0)
+    with pytest.raises(
+        ValueError, match=r"schedule_name must be one of 'gpipe', '1f1b'.*'dualpipe'"
+    ):
+        memory.in_flight_sets("dualpipe", 4, 8, 0)
     with pytest.raises(ValueError, match=r"stage must be an integer in \[0, 3\], got 4"):
         memory.in_flight_sets("1f1b", 4, 8, 4)
+    with pytest.raises(ValueError, match="m divisible|divisible by num_stages.*got m=6, p=4"):
+        memory.in_flight_sets("interleaved", 4, 6, 0, virtual_stages=2)
+    with pytest.raises(ValueError, match="virtual_stages applies only to 'interleaved'"):
+        memory.in_flight_sets("1f1b", 4, 8, 0, virtual_stages=2)
+    with pytest.raises(ValueError, match="num_microbatches must be an integer >= 1, got 0"):
+        memory.in_flight_sets("zbv", 4, 0, 0)
+
+
+# --- in-flight counts: memory.py against chapter 2's simulator --------------------------
+
+
+def simulator_peaks(name, p, m, v=1):
+    result = schedules.simulate(schedules.build_schedule(name, p, m, v))
+    return [int(x) for x in result.peak_activations]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(["gpipe", "1f1b", "zb-h1", "zbv", "forward"]),
+    p=st.integers(1, 16),
+    m=st.integers(1, 64),
+)
+def test_in_flight_equals_simulator(name, p, m):
+    assert [memory.in_flight_sets(name, p, m, i) for i in range(p)] == simulator_peaks(name, p, m)
+
+
+@settings(max_examples=40, deadline=None)
+@given(p=st.integers(1, 16), k=st.integers(1, 64), v=st.integers(1, 4))
+def test_in_flight_equals_simulator_interleaved(p, k, v):
+    m = p * min(k, 64 // p)  # m divisible by p, m <= 64
+    got = [memory.in_flight_sets("interleaved", p, m, i, v) for i in range(p)]
+    assert got == simulator_peaks("interleaved", p, m, v)
+
+
+@pytest.mark.parametrize("name", ["gpipe", "1f1b", "zb-h1", "zbv"])
+def test_in_flight_equals_simulator_at_the_corners(name):
+    for p, m in [(1, 1), (1, 64), (16, 1), (16, 64), (7, 3), (3, 7)]:
+        assert [memory.in_flight_sets(name, p, m, i) for i in range(p)] == simulator_peaks(
+            name, p, m
+        )
+
+
+def test_simulated_schedules_match_their_closed_forms():
+    # what the simulator gives, checked against the counts stated in the docstring
+    for p in (1, 2, 5, 8, 16):
+        for m in (1, 2, 3, p, 2 * p, 64):
+            zb = [memory.in_flight_sets("zb-h1", p, m, i) for i in range(p)]
+            assert zb == [min(p, m)] * p
+            zbv = [memory.in_flight_sets("zbv", p, m, i) for i in range(p)]
+            assert zbv == [min(m + 1 + i, 2 * m, 2 * p) for i in range(p)]
+            if m % p == 0:
+                for v in (2, 3):
+                    got = [memory.in_flight_sets("interleaved", p, m, i, v) for i in range(p)]
+                    assert got == [min((v - 1) * p + 2 * (p - 1 - i) + 1, v * m) for i in range(p)]
+
+
+def test_interleaved_v1_is_1f1b_and_forward_holds_one():
+    assert [memory.in_flight_sets("interleaved", 4, 6, i) for i in range(4)] == [4, 3, 2, 1]
+    assert [memory.in_flight_sets("forward", 4, 6, i) for i in range(4)] == [1, 1, 1, 1]
+
+
+# --- layers held ---------------------------------------------------------------------
+
+
+def test_chunks_per_rank():
+    assert memory.chunks_per_rank("1f1b") == 1
+    assert memory.chunks_per_rank("zbv") == 2
+    assert memory.chunks_per_rank("interleaved", 4) == 4
+    with pytest.raises(ValueError, match="virtual_stages applies only"):
+        memory.chunks_per_rank("zbv", 2)
+
+
+def test_layers_held_hand_checked():
+    # p = 8, m = 32, 12 layers per stage
+    layers = [12] * 8
+    assert memory.layers_held("gpipe", layers, 32) == [384.0] * 8
+    assert memory.layers_held("1f1b", layers, 32) == [12.0 * (8 - i) for i in range(8)]
+    # interleaved v = 2: rank 0 holds 8 + 14 + 1 = 23 chunk sets of 6 layers
+    assert memory.layers_held("interleaved", layers, 32, 2)[0] == 23 * 6
+    # zbv: 16 half-stage sets of 6 layers on every rank = 96 layers
+    assert memory.layers_held("zbv", layers, 32) == [96.0] * 8
+    assert memory.layers_held("zb-h1", layers, 32) == [96.0] * 8
+
+
+@settings(max_examples=30, deadline=None)
+@given(p=st.sampled_from([d for d in DIVISORS_OF_96 if d <= 32]), extra=st.integers(0, 32))
+def test_zero_bubble_peaks_equal_1f1b_first_stage(p, extra):
+    layers, m = [96 // p] * p, p + extra
+    first = memory.layers_held("1f1b", layers, m)[0]
+    assert first == 96
+    assert max(memory.layers_held("zb-h1", layers, m)) == first
+    assert max(memory.layers_held("zbv", layers, m)) == first
+
+
+def test_layers_held_bad_input():
+    with pytest.raises(ValueError, match="layers_per_stage must be a list"):
+        memory.layers_held("1f1b", 96, 8)
+    with pytest.raises(ValueError, match="at least one stage"):
+        memory.layers_held("1f1b", [], 8)
 
 
 def test_note_activation_formula():
@@ -249,3 +350,92 @@ def test_stage_memory_and_fits_bad_input():
         memory.activation_bytes_per_layer(GPT3_175B, 1, sequence_parallel="yes")
     with pytest.raises(ValueError, match="context must be an integer >= 1, got 0"):
         memory.kv_cache_bytes(LLAMA3_70B, 1, 0)
+
+
+def test_stage_memory_with_simulated_schedules():
+    layers = even_split(GPT3_175B, 8)
+    per_layer = memory.activation_bytes_per_layer(GPT3_175B, 1, tensor_parallel=8)
+    zbv = memory.stage_memory(
+        GPT3_175B, layers, tensor_parallel=8, num_microbatches=32, schedule="zbv"
+    )
+    assert all(r["activations"] == pytest.approx(96 * per_layer) for r in zbv)
+    inter = memory.stage_memory(
+        GPT3_175B,
+        layers,
+        tensor_parallel=8,
+        num_microbatches=32,
+        schedule="interleaved",
+        virtual_stages=2,
+    )
+    assert inter[0]["activations"] == pytest.approx(23 * 6 * per_layer)
+    with pytest.raises(ValueError, match="schedule must be one of 'gpipe', '1f1b'"):
+        memory.stage_memory(GPT3_175B, layers, schedule="forward")
+
+
+@settings(max_examples=20, deadline=None)
+@given(p=st.sampled_from([d for d in DIVISORS_OF_96 if d <= 16]))
+def test_deeper_shrinks_state_but_not_stage0_activations(p):
+    # m = 32 >= 2p, so stage 0 holds p sets (2p at the deeper depth) of 96 / p layers
+    def first(q):
+        return memory.stage_memory(
+            GPT3_175B, even_split(GPT3_175B, q), tensor_parallel=8, num_microbatches=32
+        )[0]
+
+    a, b = first(p), first(2 * p) if 96 % (2 * p) == 0 else None
+    if b is not None:
+        assert b["optimizer"] < a["optimizer"] and b["weights"] < a["weights"]
+        assert b["activations"] == pytest.approx(a["activations"])
+
+
+def test_peak_stage_and_first_last_ratio():
+    rows = memory.stage_memory(
+        GPT3_175B, even_split(GPT3_175B, 16), tensor_parallel=8, num_microbatches=32
+    )
+    assert memory.peak_stage(rows) is rows[0]
+    ratio = memory.first_last_ratio(rows, "activations")
+    assert ratio == pytest.approx(16)  # 16 sets against 1, same layers
+    gpipe = memory.stage_memory(
+        GPT3_175B,
+        even_split(GPT3_175B, 16),
+        tensor_parallel=8,
+        num_microbatches=32,
+        schedule="gpipe",
+    )
+    assert memory.first_last_ratio(gpipe, "activations") == pytest.approx(1)
+    with pytest.raises(ValueError, match="key must be one of"):
+        memory.first_last_ratio(rows, "bananas")
+    with pytest.raises(ValueError, match="last stage's 'kv_cache' is 0"):
+        memory.first_last_ratio(rows, "kv_cache")
+    with pytest.raises(ValueError, match="breakdown must be a stage dict"):
+        memory.peak_stage([])
+
+
+def test_max_batch_that_fits_hand_checked():
+    # Llama 3 70B, one stage, t = 8, bf16, H100: (budget - weights) // KV per sequence
+    budget = 0.9 * hw.H100_SXM.memory_bytes
+    weights = LLAMA3_70B.total_params * 2 / 8
+    per_seq = 8192 * 327_680 / 8
+    expected = int((budget - weights) // per_seq)
+    got = memory.max_batch_that_fits(LLAMA3_70B, [80], hw.H100_SXM, 8192, tensor_parallel=8)
+    assert got == expected
+    rows = memory.stage_memory(
+        LLAMA3_70B, [80], "infer", tensor_parallel=8, batch=got, context=8192
+    )
+    assert memory.fits(rows, hw.H100_SXM)
+    rows = memory.stage_memory(
+        LLAMA3_70B, [80], "infer", tensor_parallel=8, batch=got + 1, context=8192
+    )
+    assert not memory.fits(rows, hw.H100_SXM)
+
+
+def test_max_batch_grows_with_depth_and_is_zero_when_weights_do_not_fit():
+    batches = [
+        memory.max_batch_that_fits(LLAMA3_70B, [80 // p] * p, hw.H100_SXM, 8192, tensor_parallel=8)
+        for p in (1, 2, 4, 8)
+    ]
+    assert all(a < b for a, b in zip(batches, batches[1:], strict=False))
+    assert memory.max_batch_that_fits(LLAMA3_70B, [80], hw.A100_40GB, 8192) == 0
+    with pytest.raises(ValueError, match="gpu must be a ppnotes.hardware.GPUSpec"):
+        memory.max_batch_that_fits(LLAMA3_70B, [80], "H100", 8192)
+    with pytest.raises(ValueError, match="context must be an integer >= 1"):
+        memory.max_batch_that_fits(LLAMA3_70B, [80], hw.H100_SXM, 0)

@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 from ppnotes.schedules import (
     Action,
     Schedule,
+    activation_sets_per_rank_layers,
     build_schedule,
     format_action,
     parse_action,
     simulate,
+    simulate_named,
 )
 
 GENERATORS = ["gpipe", "1f1b", "zb-h1", "zbv", "forward"]
@@ -281,3 +283,32 @@ def test_simulate_bad_inputs(kwargs, message):
 def test_simulate_needs_a_schedule():
     with pytest.raises(ValueError, match="schedule must be a Schedule, got list"):
         simulate([["0F0", "0B0"]])
+
+
+# ---- named schedules with per-rank costs ----------------------------------------------------
+
+
+def test_simulate_named_gives_every_schedule_the_same_work_per_rank():
+    for name, v in [("gpipe", 1), ("1f1b", 1), ("interleaved", 2), ("zb-h1", 1), ("zbv", 1)]:
+        result = simulate_named(name, 4, 8, v, t_f=1.0, t_i=1.5, t_w=0.5)
+        assert result.busy == pytest.approx([8 * 3.0] * 4)
+    assert simulate_named("1f1b", 4, 8).makespan == 33.0  # (m + p - 1)(F + I + W)
+    assert simulate_named("interleaved", 4, 8, 2).makespan == 28.5  # (m + (p-1)/v) * 3
+    assert simulate_named("gpipe", 4, 8, comm=0.5).makespan == 33.0 + 2 * 3 * 0.5
+
+
+def test_activation_sets_per_rank_layers():
+    assert activation_sets_per_rank_layers(simulate_named("gpipe", 4, 8)).tolist() == [8] * 4
+    inter = simulate_named("interleaved", 4, 8, 2)
+    assert activation_sets_per_rank_layers(inter).tolist() == [5.5, 4.5, 3.5, 2.5]
+    zbv = simulate_named("zbv", 4, 8)
+    assert activation_sets_per_rank_layers(zbv).tolist() == (zbv.peak_activations / 2).tolist()
+
+
+def test_simulate_named_bad_input():
+    with pytest.raises(ValueError, match="t_w must be a finite number >= 0, got -1"):
+        simulate_named("1f1b", 4, 8, t_w=-1)
+    with pytest.raises(ValueError, match="name must be one of"):
+        simulate_named("pipedream", 4, 8)
+    with pytest.raises(ValueError, match="result must be a SimResult, got int"):
+        activation_sets_per_rank_layers(3)

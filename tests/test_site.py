@@ -195,7 +195,7 @@ def visible_frame_signature(page) -> str:
         """() => {
         const out = [...document.querySelectorAll('.jupyter-widgets img, .widget-html-content')]
           .filter(e => e.offsetParent !== null && e.getBoundingClientRect().width > 0);
-        return out.map(e => e.src || e.innerText).join('|');
+        return out.map(e => e.src || e.innerHTML).join('|');
     }"""
     )
 

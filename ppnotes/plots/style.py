@@ -68,7 +68,8 @@ def new_figure(
     an explorer's frames); the caller then sets margins with ``fig.subplots_adjust``.
     """
     fig = Figure(figsize=(width, height), layout="none" if fixed_margins else None)
-    axes = fig.subplots(nrows, ncols, squeeze=True, **kw)
+    kw.setdefault("squeeze", True)
+    axes = fig.subplots(nrows, ncols, **kw)
     return fig, axes
 
 

@@ -6,4 +6,7 @@ validate every quiz and recompute its numeric answers.
 
 CHAPTER_QUIZZES = {
     "01_definition": "definition",
+    "02_bubble": "bubble",
+    "03_communication": "comm",
+    "04_memory": "memory",
 }

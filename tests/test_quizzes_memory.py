@@ -1,0 +1,67 @@
+"""The chapter 4 quiz validates and its numeric answers equal the model's values."""
+
+from __future__ import annotations
+
+import pytest
+
+from ppnotes import hardware as hw
+from ppnotes import memory, quiz
+from ppnotes.models import GPT3_175B, LLAMA3_70B
+from ppnotes.quizzes import memory as memory_quiz
+
+
+def test_quiz_validates_and_is_long_enough():
+    assert len(quiz.validate(memory_quiz.questions())) >= 6
+
+
+def test_numeric_answers_recomputed_by_hand():
+    numeric = [q for q in memory_quiz.questions() if q["type"] == "numeric"]
+    answers = [quiz.numeric_answer(q) for q in numeric]
+    assert answers[0] == pytest.approx(2 + 2 + 12)
+    assert answers[1] == pytest.approx(2048 * 12288 * (34 + 5 * 96 * 2048 / 12288) / 1e9)
+    assert answers[2] == pytest.approx(min(8, 32))
+    assert answers[3] == pytest.approx(2 * 80 * 8 * 128 * 2 / 1024)
+    assert answers[4] == pytest.approx((34 + 80) / 2)
+    assert answers[5] == memory_quiz.smallest_fitting_depth()
+
+
+def test_traps_catch_the_notes_answers():
+    numeric = [q for q in memory_quiz.questions() if q["type"] == "numeric"]
+    # the note's S x H x 2 bytes for one layer, and its M/PP + 1 micro-batches, are wrong
+    assert not quiz.accepts(numeric[1], 2048 * 12288 * 2 / 1e9)
+    assert not quiz.accepts(numeric[2], 32 / 8 + 1)
+    assert not quiz.accepts(numeric[3], 2 * 80 * 64 * 128 * 2 / 1024)  # MHA, not GQA
+
+
+def test_smallest_fitting_depth_is_the_first_that_fits():
+    p = memory_quiz.smallest_fitting_depth()
+    assert p is not None
+
+    def first_stage(q):
+        return memory.stage_memory(
+            GPT3_175B,
+            [96 // q] * q,
+            tensor_parallel=8,
+            num_microbatches=32,
+            recompute="selective",
+            sequence_parallel=True,
+        )
+
+    assert memory.fits(first_stage(p), hw.H100_SXM)
+    smaller = [q for q in (1, 2, 3, 4, 6, 8) if q < p]
+    assert smaller and not any(memory.fits(first_stage(q), hw.H100_SXM) for q in smaller)
+    # without recomputation the depth must be larger; on an H200 smaller or equal
+    assert memory_quiz.smallest_fitting_depth(recompute="none", sequence_parallel=False) > p
+    assert memory_quiz.smallest_fitting_depth(hw.H200) <= p
+
+
+def test_many_choice_marks_what_shrinks_with_depth():
+    q = next(q for q in memory_quiz.questions() if q["type"] == "many_choice")
+    correct = {a["answer"] for a in q["answers"] if a["correct"]}
+    assert "Activations on the first stage" not in correct
+    assert {"Weights per stage", "Activations on the last stage"} <= correct
+    # recomputed: stage 0's activations equal at p = 4 and p = 8, the last stage's shrink
+    rows4 = memory.stage_memory(LLAMA3_70B, [20] * 4, num_microbatches=32)
+    rows8 = memory.stage_memory(LLAMA3_70B, [10] * 8, num_microbatches=32)
+    assert rows4[0]["activations"] == pytest.approx(rows8[0]["activations"])
+    assert rows8[-1]["activations"] < rows4[-1]["activations"]
