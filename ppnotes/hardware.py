@@ -161,8 +161,9 @@ def get_gpu(name: str) -> GPUSpec:
 
 # Small-message NCCL time within an NVLink/NVSwitch node is about 3 microseconds
 # (nccl-tests on H100 and B200, quoted by NVIDIA engineers). For PCIe and InfiniBand we
-# found no clean published send/receive figure, so we assume 10 microseconds: at
-# pipeline message sizes (tens of MB) it is under 1% of the transfer time either way.
+# found no clean published send/receive figure, so we assume 10 microseconds. For a full
+# GPT-3 activation (48 MiB) latency is under 1% of a hop over InfiniBand or PCIe, but up to
+# about 5% over the fastest NVLink (chapter 3 computes it).
 _NVLINK_LATENCY = 3e-6
 _NVLINK_LATENCY_SOURCE = "nccltests2025latency"
 _ASSUMED_LATENCY = 10e-6
