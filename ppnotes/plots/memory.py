@@ -140,7 +140,7 @@ def stage_memory_svg(
     *,
     budgets: Mapping[str, float] | None = None,
     title: str | None = None,
-    width: int = 640,
+    width: int = 700,
     height: int = 260,
 ) -> str:
     """The per-stage stacked bars of :func:`stage_memory_figure` as an inline SVG string.
@@ -151,7 +151,7 @@ def stage_memory_svg(
     rows = _check_breakdown(breakdown)
     kinds = _kinds(rows)
     budgets = dict(budgets or {})
-    left, right, top_pad, bottom = 56, 150, 26 if title else 10, 34
+    left, right, top_pad, bottom = 56, 200, 26 if title else 10, 34
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     top = max([r["total"] for r in rows] + list(budgets.values())) / GiB * 1.08
     step = _nice_step(top)
