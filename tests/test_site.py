@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from ppnotes import quiz
 from ppnotes.quizzes import CHAPTER_QUIZZES
@@ -135,8 +136,10 @@ def test_chapter_figures_and_solutions(visit, page):
     body = solution.locator(".admonition-title ~ *").first
     assert not body.is_visible(), "a solution must start folded"
     solution.locator(".admonition-title").click()
-    v.page.wait_for_timeout(300)
-    assert body.is_visible(), "clicking a solution's title must open it"
+    try:
+        body.wait_for(state="visible", timeout=3000)
+    except PlaywrightTimeout:
+        pytest.fail(f"{page}: clicking a solution's title must open it")
 
 
 def quiz_numeric(page, question_fragment: str):
@@ -189,15 +192,23 @@ def test_chapter1_trap_and_multiple_choice_feedback(visit):
     assert "maximum stage time" in fb.inner_text()
 
 
+# What the explorer shows now: the src of its visible images, or its visible HTML frames.
+FRAME_SIGNATURE_JS = """() => [
+    ...document.querySelectorAll('.jupyter-widgets img, .widget-html-content')]
+    .filter(e => e.offsetParent !== null && e.getBoundingClientRect().width > 0)
+    .map(e => e.src || e.innerHTML).join('|')"""
+
+
 def visible_frame_signature(page) -> str:
-    """What the explorer shows now: the src of its visible image, or its visible text."""
-    return page.evaluate(
-        """() => {
-        const out = [...document.querySelectorAll('.jupyter-widgets img, .widget-html-content')]
-          .filter(e => e.offsetParent !== null && e.getBoundingClientRect().width > 0);
-        return out.map(e => e.src || e.innerHTML).join('|');
-    }"""
+    return page.evaluate(FRAME_SIGNATURE_JS)
+
+
+def wait_for_new_frame(page, before: str, timeout_ms: int = 5000) -> str:
+    """Wait until the explorer shows something other than ``before``; return it."""
+    page.wait_for_function(
+        f"(before) => ({FRAME_SIGNATURE_JS})() !== before", arg=before, timeout=timeout_ms
     )
+    return visible_frame_signature(page)
 
 
 @pytest.mark.parametrize("page", chapters())
@@ -218,7 +229,9 @@ def test_chapter_explorer_moves(visit, page):
         )
         handle.focus()
         handle.press(key)
-        v.page.wait_for_timeout(300)
-        after = visible_frame_signature(v.page)
-        assert after and after != before, f"{page}: slider {i} did not change the frame"
+        try:
+            after = wait_for_new_frame(v.page, before)
+        except PlaywrightTimeout:
+            pytest.fail(f"{page}: moving slider {i} did not change the frame shown")
+        assert after
         before = after
