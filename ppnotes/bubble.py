@@ -137,6 +137,46 @@ def zb_h1_bubble_time(p: int, m: int, t_f: float, t_i: float, t_w: float) -> flo
     return total - m * (t_f + t_i + t_w)
 
 
+def zb_h2_bubble_time(p: int, m: int, t_f: float, t_i: float, t_w: float) -> float:
+    """Idle time per rank in one flushed ZB-H2 step (qi2024zero): (p-1) max(t_f, t_f + t_i - 2 t_w).
+
+    Found exact with the simulator (``build_schedule("zb-h2", p, m)``, uniform stages, zero hop
+    latency) for m >= 2p - 1 and (t_w <= t_f or t_i <= 2 t_f); outside that cost condition the
+    deferred W's no longer fit and this is a lower bound (a warning says so). Raises for
+    m < 2p - 1, where the warm-up cannot fill the wait and the step is longer.
+
+    The paper's bubble is (p-1)(t_f + t_i - 2 t_w) clipped at zero
+    (:func:`zb_h2_steady_bubble_time`), counted across steps. Within one flushed step the last
+    rank cannot start before the first forward reaches it, (p-1) t_f, so the two agree only when
+    t_i >= 2 t_w; at t_f = t_i = t_w the flushed bubble is (p-1) t_f, the same as ZB-H1's, at
+    twice the activations. ``t_f``, ``t_i``, ``t_w``: per micro-batch and rank, seconds.
+    """
+    p, m = check_int("p", p), check_int("m", m)
+    t_f, t_i, t_w = check_real("t_f", t_f), check_real("t_i", t_i), check_real("t_w", t_w)
+    if m < 2 * p - 1:
+        raise ValueError(f"ZB-H2's closed form needs m >= 2p - 1 = {2 * p - 1}, got m={m}")
+    if p > 1 and t_w > t_f and t_i > 2 * t_f:
+        warnings.warn(
+            f"ZB-H2 closed form is exact only for t_w <= t_f or t_i <= 2 t_f; got t_f={t_f:g}, "
+            f"t_i={t_i:g}, t_w={t_w:g}: the result is a lower bound",
+            stacklevel=2,
+        )
+    return (p - 1) * max(t_f, t_f + t_i - 2 * t_w)
+
+
+def zb_h2_steady_bubble_time(p: int, t_f: float, t_i: float, t_w: float) -> float:
+    """ZB-H2's bubble as the paper counts it (qi2024zero): max(0, (p-1)(t_f + t_i - 2 t_w)).
+
+    Counted across steps, when the next step's forwards overlap this step's tail (the paper's
+    optimizer post-validation removes the synchronisation that would stop it). Zero for
+    t_f = t_i = t_w. A flushed step cannot reach it unless t_i >= 2 t_w
+    (see :func:`zb_h2_bubble_time`). Per-rank times in seconds; returns seconds.
+    """
+    p = check_int("p", p)
+    t_f, t_i, t_w = check_real("t_f", t_f), check_real("t_i", t_i), check_real("t_w", t_w)
+    return max(0.0, (p - 1) * (t_f + t_i - 2 * t_w))
+
+
 def zbv_bubble_time(p: int, m: int, t_f: float, t_i: float, t_w: float) -> float:
     """Idle time per rank in one flushed ZB-V step (qi2024zero, Section 6): (p-1)(t_f+t_i-t_w)/2.
 
@@ -168,7 +208,8 @@ def dualpipe_bubble_time(
 
     ``t_b`` is the *full* backward, ``t_w`` its weight part, ``t_fb`` the time of one overlapped
     forward-and-backward chunk pair (default ``t_f + t_b``, no overlap gain). p must be even.
-    Seconds. Not checked by the simulator here (it does not model the F&B overlap).
+    Seconds. The simulator does not model the F&B overlap; :func:`dualpipev_bubble_time` gives
+    what it finds for the V-shaped variant without it.
     """
     p = check_int("p", p, minimum=2)
     if p % 2:
@@ -176,6 +217,32 @@ def dualpipe_bubble_time(
     t_f, t_b, t_w = check_real("t_f", t_f), check_real("t_b", t_b), check_real("t_w", t_w)
     t_fb = t_f + t_b if t_fb is None else check_real("t_fb", t_fb)
     return (p / 2 - 1) * (t_fb + t_b - 3 * t_w)
+
+
+def dualpipev_bubble_time(p: int, m: int, t_f: float, t_i: float, t_w: float) -> float:
+    """Idle time per rank in one flushed DualPipeV step without F&B overlap:
+    (p-1) max(t_f, t_f + t_i - t_w) / 2.
+
+    Found exact with the simulator (``build_schedule("dualpipev", p, m)``, each overlapped pair
+    run as forward then backward, uniform stages, zero hop latency) for m >= 2p and
+    t_i <= t_f <= t_i + t_w; outside that this is not exact (a warning says so). ``t_f``,
+    ``t_i``, ``t_w`` are per micro-batch through one rank's layers (two V-chunks). Within that
+    condition it equals ZB-V's bubble. Comparable with DeepSeek-V3's Table 2
+    (:func:`dualpipe_bubble_time` with 2p ranks of chunk-sized stages and F&B = F + B,
+    deepseek2024v3) only as a bound: the table's (p-1)(F&B + B - 3W) assumes the overlap.
+    Seconds.
+    """
+    p, m = check_int("p", p), check_int("m", m)
+    t_f, t_i, t_w = check_real("t_f", t_f), check_real("t_i", t_i), check_real("t_w", t_w)
+    if m < 2 * p:
+        raise ValueError(f"DualPipeV needs m >= 2p = {2 * p}, got m={m}")
+    if p > 1 and not (t_i <= t_f <= t_i + t_w):
+        warnings.warn(
+            f"DualPipeV closed form is exact only for t_i <= t_f <= t_i + t_w; got t_f={t_f:g}, "
+            f"t_i={t_i:g}, t_w={t_w:g}",
+            stacklevel=2,
+        )
+    return (p - 1) * max(t_f, t_f + t_i - t_w) / 2
 
 
 def schedule_table(
@@ -249,17 +316,9 @@ def schedule_table(
         warnings.simplefilter("ignore")  # the table reports the formula as published
         zb1 = zb_h1_bubble_time(p, m, t_f, t_i, t_w)
         zbv = zbv_bubble_time(p, m, t_f, t_i, t_w) if m >= 2 * p - 1 else None
+        zb2 = zb_h2_bubble_time(p, m, t_f, t_i, t_w) if m >= 2 * p - 1 else None
     rows.append(row("zb-h1", zb1, float(min(p, m)), 1, p - 1, "qi2024zero"))
-    rows.append(
-        row(
-            "zb-h2",
-            max(0.0, (p - 1) * (t_f + t_i - 2 * t_w)),
-            float(min(2 * p - 1, m)),
-            1,
-            p - 1,
-            "qi2024zero (across steps; not simulated)",
-        )
-    )
+    rows.append(row("zb-h2", zb2, float(min(2 * p - 1, m)), 1, p - 1, "qi2024zero"))
     rows.append(row("zbv", zbv, float(min(p, m)), 1, 2 * (p - 1), "qi2024zero"))
     dual = dualpipe_bubble_time(p, t_f, t_b, t_w) if p % 2 == 0 else None
     rows.append(

@@ -562,8 +562,9 @@ def step_time_with_hops(
     return base + comm
 
 
-def _sim_costs(name: str, t_f: float, t_b: float, v: int, t_w: float | None) -> dict:
-    if name in ("zb-h1", "zbv"):
+def _sim_costs(schedule, t_f: float, t_b: float, v: int, t_w: float | None) -> dict:
+    """Per-action costs for ``schedule``: split I/W costs when its backward is split."""
+    if any(action.kind == "I" for action in schedule.flat_actions):
         w = t_b / 2 if t_w is None else t_w
         return {"F": t_f / v, "I": (t_b - w) / v, "W": w / v}
     return {"F": t_f / v, "B": t_b / v}
@@ -585,15 +586,15 @@ def simulated_comm_time(
     for the named schedule (any of :data:`ppnotes.schedules.SCHEDULE_NAMES`, including
     ``"zbv"``, which has no closed form here). ``t_f`` and ``t_b`` are per micro-batch
     through one rank's layers (seconds); each of the v chunks takes 1/v of them; for
-    ``"zb-h1"`` and ``"zbv"`` the backward is split into I = t_b - t_w and W = t_w
-    (default t_w = t_b / 2). Returns seconds.
+    schedules with a split backward (zb-h1, zb-h2, zbv, dualpipev) it is split into
+    I = t_b - t_w and W = t_w (default t_w = t_b / 2). Returns seconds.
     """
     t_f, t_b = check_real("t_f", t_f), check_real("t_b", t_b)
     t_hop = check_real("t_hop", t_hop)
     if t_w is not None:
         t_w = check_real("t_w", t_w, maximum=t_b)
     schedule = build_schedule(schedule_name, p, m, v)
-    costs = _sim_costs(schedule_name, t_f, t_b, check_int("v", v), t_w)
+    costs = _sim_costs(schedule, t_f, t_b, check_int("v", v), t_w)
     with_hops = simulate(schedule, costs, comm=t_hop).makespan
     return with_hops - simulate(schedule, costs).makespan
 

@@ -599,7 +599,16 @@ def _peak_held(group, acquire, release, num_groups) -> np.ndarray:
 # Named schedules
 # --------------------------------------------------------------------------------------------
 
-SCHEDULE_NAMES = ("gpipe", "1f1b", "interleaved", "zb-h1", "zbv", "forward")
+SCHEDULE_NAMES = (
+    "gpipe",
+    "1f1b",
+    "interleaved",
+    "zb-h1",
+    "zb-h2",
+    "zbv",
+    "dualpipev",
+    "forward",
+)
 
 
 def build_schedule(name: str, p: int, m: int, v: int = 1) -> Schedule:
@@ -608,7 +617,9 @@ def build_schedule(name: str, p: int, m: int, v: int = 1) -> Schedule:
     Names (see each ``*_actions`` function for its order and source):
     ``"gpipe"`` (huang2019gpipe), ``"1f1b"`` (narayanan2021efficient, PipeDream-Flush),
     ``"interleaved"`` (``v`` chunks per rank, narayanan2021efficient; needs m divisible by p
-    when v > 1), ``"zb-h1"`` and ``"zbv"`` (qi2024zero; zbv holds 2 stages per rank in a V),
+    when v > 1), ``"zb-h1"``, ``"zb-h2"`` and ``"zbv"`` (qi2024zero; zbv holds 2 stages per
+    rank in a V), ``"dualpipev"`` (deepseek2024v3's DualPipe cut in half, also a V; needs
+    m >= 2p),
     ``"forward"`` (forward only, as in inference). ``v`` applies to ``"interleaved"`` only.
     """
     name = check_choice("name", name, SCHEDULE_NAMES)
@@ -741,6 +752,33 @@ def zb_h1_actions(rank: int, p: int, m: int) -> list[Action]:
     return order
 
 
+def zb_h2_actions(rank: int, p: int, m: int) -> list[Action]:
+    """ZB-H2 (qi2024zero, Section 3.1): more warm-up forwards fill the wait for the first input
+    gradient, and the last ranks defer their W's to fill the tail.
+
+    Rank r runs 2(p-1-r)+1 warm-up forwards (capped at m): with t_f = t_i that is exactly the
+    wait ``p t_f + (p-1-r) t_i - r t_f`` for its first ``I``. Then, for each micro-batch k:
+    ``I(k)``, ``W(k - 2r)`` once k >= 2r, and the next forward; the 2r deferred W's run at the
+    end. Every rank holds up to 2p-1 micro-batches (warm-up forwards on the first rank, deferred
+    W's on the last), twice ZB-H1's p. With t_f = t_i = t_w each rank is busy without a gap from
+    its first forward to its last action (the paper's parallelogram). Works for any m >= 1; the
+    step time is derived in :func:`ppnotes.bubble.zb_h2_bubble_time`.
+    """
+    warmup = min(2 * (p - 1 - rank) + 1, m)
+    deferred = 2 * rank
+    order = [_act(rank, "F", j) for j in range(warmup)]
+    done_w = 0
+    for k in range(m):
+        order.append(_act(rank, "I", k))
+        if k >= deferred:
+            order.append(_act(rank, "W", done_w))
+            done_w += 1
+        if warmup + k < m:
+            order.append(_act(rank, "F", warmup + k))
+    order += [_act(rank, "W", j) for j in range(done_w, m)]
+    return order
+
+
 def zbv_actions(rank: int, p: int, m: int) -> list[Action]:
     """ZB-V (qi2024zero, Section 6): 2p stages in a V, rank r holds stages r and 2p-1-r.
     Handcrafted for F = I = W, where it has no bubble once m >= 2p-1 (checked by the tests);
@@ -786,10 +824,80 @@ def zbv_actions(rank: int, p: int, m: int) -> list[Action]:
     return [a for a in order if a.microbatch < m]
 
 
+def dualpipev_actions(rank: int, p: int, m: int) -> list[Action]:
+    """DualPipeV (deepseek2024v3's DualPipe "cut in half", as pytorch_pipelining's
+    ScheduleDualPipeV): 2p stages in a V, rank r holds stages r and 2p-1-r, in DualPipe's eight
+    steps: nF0, nF0F1, nB1W1F1 (split backward), the main nF0B1F1B0, nB1F1B0, nB1B0 (the second
+    half with split backward), nWB0, nW. Deferred W's run first in, first out.
+
+    What it models: each overlapped "F&B" pair runs here as the forward, then the full backward
+    (the simulator has no compute-communication overlap), so DualPipe's gain from hiding
+    expert-parallel all-to-all behind compute is not in it. Needs m >= 2p; raises ValueError
+    otherwise (as the original).
+    """
+    if m < 2 * p:
+        raise ValueError(f"dualpipev needs m >= 2p = {2 * p} micro-batches, got m={m}")
+    down, up = rank, 2 * p - 1 - rank
+    forwards = {down: 0, up: 0}
+    backwards = {down: 0, up: 0}
+    pending: list[tuple[int, int]] = []
+    order: list[Action] = []
+
+    def forward(stage):
+        order.append(_act(stage, "F", forwards[stage]))
+        forwards[stage] += 1
+
+    def backward(stage, split=False):
+        j = backwards[stage]
+        backwards[stage] += 1
+        order.append(_act(stage, "I" if split else "B", j))
+        if split:
+            pending.append((stage, j))
+
+    def weight():
+        stage, j = pending.pop(0)
+        order.append(_act(stage, "W", j))
+
+    for _ in range(2 * (p - rank - 1)):  # 1: nF0
+        forward(down)
+    for _ in range(rank + 1):  # 2: nF0F1
+        forward(down)
+        forward(up)
+    for _ in range(p - rank - 1):  # 3: nB1W1F1
+        backward(up, split=True)
+        weight()
+        forward(up)
+    for _ in range(m - 2 * p + rank + 1):  # 4: nF0B1F1B0 (F&B pairs, run in sequence)
+        forward(down)
+        backward(up)
+        forward(up)
+        backward(down)
+    for _ in range(p - rank - 1):  # 5: nB1F1B0
+        backward(up)
+        forward(up)
+        backward(down)
+    split = False
+    for i in range(rank + 1):  # 6: nB1B0, the second half with split backward
+        if i == (rank + 1) // 2 and rank % 2 == 1:
+            split = True
+        backward(up, split)
+        if i == (rank + 1) // 2 and rank % 2 == 0:
+            split = True
+        backward(down, split)
+    for _ in range(p - rank - 1):  # 7: nWB0
+        weight()
+        backward(down, split=True)
+    while pending:  # 8: nW
+        weight()
+    return order
+
+
 _GENERATORS: dict[str, Callable[[int, int, int], list[Action]]] = {
     "gpipe": gpipe_actions,
     "1f1b": one_f_one_b_actions,
     "zb-h1": zb_h1_actions,
+    "zb-h2": zb_h2_actions,
     "zbv": zbv_actions,
+    "dualpipev": dualpipev_actions,
     "forward": forward_actions,
 }

@@ -116,6 +116,96 @@ def test_zb_h1_is_one_third_of_1f1b_bubble_for_equal_times():
     assert bubble.zb_h1_bubble_time(8, 32, 1, 1, 1) == bubble.bubble_time_1f1b(8, 1, 2) / 3
 
 
+# ZB-H2: flushed step = m(F+I+W) + (p-1) max(F, F+I-2W) for m >= 2p-1 and (W <= F or I <= 2F)
+zb_h2_costs = st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0, 3.0])
+
+
+@settings(max_examples=80, deadline=None)
+@given(depths, st.integers(0, 24), zb_h2_costs, zb_h2_costs, zb_h2_costs)
+def test_zb_h2_matches_simulator_in_its_condition(p, extra, t_f, t_i, t_w):
+    m = 2 * p - 1 + extra
+    result = simulate(build_schedule("zb-h2", p, m), {"F": t_f, "I": t_i, "W": t_w})
+    work = m * (t_f + t_i + t_w)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predicted = bubble.zb_h2_bubble_time(p, m, t_f, t_i, t_w)
+    if p == 1 or t_w <= t_f or t_i <= 2 * t_f:
+        assert not caught
+        assert result.makespan == pytest.approx(work + predicted)
+        assert result.idle == pytest.approx([predicted] * p)
+    else:
+        # outside the cost condition the deferred W's no longer fit: strictly slower
+        assert "lower bound" in str(caught[0].message)
+        assert result.makespan > work + predicted + 1e-9
+    # the paper's (across-steps) bubble is reached within a flushed step iff t_i >= 2 t_w
+    steady = bubble.zb_h2_steady_bubble_time(p, t_f, t_i, t_w)
+    if p > 1 and not caught:
+        assert (result.makespan == pytest.approx(work + steady)) == (t_i >= 2 * t_w)
+    # the last rank cannot start before (p-1) forwards: the flushed lower bound
+    assert result.makespan >= work + (p - 1) * t_f - 1e-9
+
+
+def test_zb_h2_hand_values_and_both_sides_of_each_condition():
+    # equal times: the paper's bubble is 0, a flushed step idles (p-1) t_f, as ZB-H1
+    assert bubble.zb_h2_steady_bubble_time(8, 1, 1, 1) == 0.0
+    assert (
+        bubble.zb_h2_bubble_time(8, 32, 1, 1, 1) == 7.0 == bubble.zb_h1_bubble_time(8, 32, 1, 1, 1)
+    )
+    # t_i = 2 t_w: flushed = paper = (p-1)(F + I - 2W)
+    assert (
+        bubble.zb_h2_bubble_time(4, 8, 1, 2, 1)
+        == 3.0
+        == bubble.zb_h2_steady_bubble_time(4, 1, 2, 1)
+    )
+    # m = 2p - 2 is too few micro-batches: the step is longer than the closed form
+    short = simulate(build_schedule("zb-h2", 4, 6), {"F": 1, "I": 2, "W": 1})
+    assert short.makespan > 6 * 4 + 3.0
+    with pytest.raises(ValueError, match=r"needs m >= 2p - 1 = 7, got m=6"):
+        bubble.zb_h2_bubble_time(4, 6, 1, 2, 1)
+    # W > F and I > 2F: the order loses time, the formula is a lower bound
+    slow = simulate(build_schedule("zb-h2", 8, 32), {"F": 1, "I": 3, "W": 1.5})
+    with pytest.warns(UserWarning, match="exact only for t_w <= t_f or t_i <= 2 t_f"):
+        predicted = bubble.zb_h2_bubble_time(8, 32, 1, 3, 1.5)
+    assert slow.makespan > 32 * 5.5 + predicted
+    # just inside: W > F but I = 2F still holds exactly
+    edge = simulate(build_schedule("zb-h2", 8, 32), {"F": 1, "I": 2, "W": 1.5})
+    assert edge.makespan == pytest.approx(32 * 4.5 + bubble.zb_h2_bubble_time(8, 32, 1, 2, 1.5))
+
+
+# DualPipeV without F&B overlap: (p-1) max(F, F+I-W) / 2 for m >= 2p and I <= F <= I + W
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 10), st.integers(0, 20), zb_h2_costs, zb_h2_costs, zb_h2_costs)
+def test_dualpipev_matches_simulator_in_its_condition(p, extra, t_f, t_i, t_w):
+    m = 2 * p + extra
+    chunk = {"F": t_f / 2, "I": t_i / 2, "W": t_w / 2, "B": (t_i + t_w) / 2}
+    result = simulate(build_schedule("dualpipev", p, m), chunk)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predicted = bubble.dualpipev_bubble_time(p, m, t_f, t_i, t_w)
+    if p == 1 or t_i <= t_f <= t_i + t_w:
+        assert not caught
+        assert result.idle == pytest.approx([predicted] * p)
+    else:
+        assert "exact only for t_i <= t_f <= t_i + t_w" in str(caught[0].message)
+
+
+def test_dualpipev_against_table_2():
+    p, m = 8, 32
+    result = simulate(build_schedule("dualpipev", p, m), {"F": 0.5, "I": 0.5, "W": 0.5, "B": 1})
+    # equal times: the same bubble as ZB-V, and half of Table 2's formula with F&B = F + B
+    # (DualPipe on 2p ranks of chunk-sized stages: (p - 1)(F&B + B - 3W) in chunk times)
+    table_2 = bubble.dualpipe_bubble_time(2 * p, 0.5, 1.0, 0.5)
+    assert result.idle.max() == pytest.approx(bubble.zbv_bubble_time(p, m, 1, 1, 1))
+    assert result.idle.max() == pytest.approx(table_2 / 2) == 3.5
+    # both sides of the cost condition: t_i > t_f is not the closed form
+    slow_i = simulate(build_schedule("dualpipev", 4, 16), {"F": 0.5, "I": 1, "W": 0.5, "B": 1.5})
+    with pytest.warns(UserWarning, match="exact only for"):
+        predicted = bubble.dualpipev_bubble_time(4, 16, 1, 2, 1)
+    assert slow_i.idle.max() != pytest.approx(predicted)
+    with pytest.raises(ValueError, match=r"DualPipeV needs m >= 2p = 8, got m=7"):
+        bubble.dualpipev_bubble_time(4, 7, 1, 1, 1)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 8), st.integers(0, 20), times, st.sampled_from([1.0, 1.5, 2.0]))
 def test_zbv_matches_simulator_in_its_condition(p, extra, t_f, i_over_f):
@@ -139,7 +229,7 @@ def test_schedule_table_rows_agree_with_simulator():
     p, m, t_f, t_i, t_w = 4, 8, 1.0, 1.0, 1.0
     rows = {row["schedule"]: row for row in bubble.schedule_table(p, m, t_f, t_i, t_w, v=2)}
     costs = {"F": t_f, "B": t_i + t_w, "I": t_i, "W": t_w}
-    for name in ("gpipe", "1f1b", "zb-h1"):
+    for name in ("gpipe", "1f1b", "zb-h1", "zb-h2"):
         result = simulate(build_schedule(name, p, m), costs)
         assert rows[name]["bubble_time"] == pytest.approx(result.idle.max())
         assert rows[name]["bubble_fraction"] == pytest.approx(result.bubble_fraction)
@@ -158,6 +248,7 @@ def test_schedule_table_marks_rows_outside_their_condition():
     assert rows["interleaved (v=2)"]["bubble_time"] is None  # 4 not divisible by 3
     assert rows["dualpipe"]["bubble_time"] is None  # p odd
     assert rows["zbv"]["bubble_time"] is None  # m < 2p - 1
+    assert rows["zb-h2"]["bubble_time"] is None  # m < 2p - 1
 
 
 # ---- bad inputs -----------------------------------------------------------------------------
@@ -181,6 +272,8 @@ def test_schedule_table_marks_rows_outside_their_condition():
         (bubble.zb_h1_step_time, (4, 8, 1, 1, -1), "t_w must be a finite number >= 0"),
         (bubble.zb_h1_bubble_time, (4, 8, 1, None, 1), "t_i must be a finite number"),
         (bubble.zbv_bubble_time, (0, 8, 1, 1, 1), "p must be an integer >= 1, got 0"),
+        (bubble.zb_h2_bubble_time, (4, 8, 1, 1, -2), "t_w must be a finite number >= 0"),
+        (bubble.zb_h2_steady_bubble_time, (0, 1, 1, 1), "p must be an integer >= 1, got 0"),
         (bubble.dualpipe_bubble_time, (5, 1, 2, 1), "p must be an even integer >= 2 .* got 5"),
         (bubble.dualpipe_bubble_time, (1, 1, 2, 1), "p must be an integer >= 2, got 1"),
         (bubble.dualpipe_bubble_time, (4, 1, 2, 1, -3), "t_fb must be a finite number >= 0"),

@@ -323,3 +323,18 @@ def test_critical_path_bad_input():
         comm.pipeline_comm_breakdown(GPT3_175B, 5, 32, 1, hw.A100_80GB, hw.IB_HDR)
     with pytest.warns(UserWarning, match="zb-h1 closed form needs t_w"):
         comm.critical_path_comm_time("zb-h1", 4, 8, 1.0, 2.0, 0.1, t_w=1.5)
+
+
+@pytest.mark.parametrize("name", ["zb-h1", "zb-h2", "zbv", "dualpipev"])
+def test_split_backward_schedules_get_split_costs(name):
+    from ppnotes.schedules import build_schedule
+
+    p = 2
+    costs = comm._sim_costs(build_schedule(name, p, 4 * p), 1.0, 2.0, 1, 0.5)
+    assert costs == {"F": 1.0, "I": 1.5, "W": 0.5}
+
+
+def test_whole_backward_schedules_get_one_cost():
+    from ppnotes.schedules import build_schedule
+
+    assert comm._sim_costs(build_schedule("1f1b", 2, 4), 1.0, 2.0, 1, None) == {"F": 1, "B": 2}

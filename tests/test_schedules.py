@@ -18,7 +18,7 @@ from ppnotes.schedules import (
     simulate_named,
 )
 
-GENERATORS = ["gpipe", "1f1b", "zb-h1", "zbv", "forward"]
+GENERATORS = ["gpipe", "1f1b", "zb-h1", "zb-h2", "zbv", "forward"]
 
 
 # ---- tokens ---------------------------------------------------------------------------------
@@ -108,11 +108,68 @@ def test_interleaved_places_chunks_round_robin():
     assert schedule.num_stages == 12
 
 
+def test_zb_h2_token_order_for_p2_m4():
+    # rank 0: 2(p-1)+1 = 3 warm-up forwards, W right after I; rank 1 defers its W's by 2r = 2
+    assert build_schedule("zb-h2", 2, 4).tokens() == [
+        ["0F0", "0F1", "0F2", "0I0", "0W0", "0F3", "0I1", "0W1", "0I2", "0W2", "0I3", "0W3"],
+        ["1F0", "1I0", "1F1", "1I1", "1F2", "1I2", "1W0", "1F3", "1I3", "1W1", "1W2", "1W3"],
+    ]
+
+
+@pytest.mark.parametrize("p, m", [(2, 3), (4, 7), (4, 12), (8, 15), (8, 32)])
+def test_zb_h2_is_a_parallelogram_for_equal_times(p, m):
+    result = simulate(build_schedule("zb-h2", p, m), {"F": 1.0, "I": 1.0, "W": 1.0})
+    for r in range(p):
+        on_rank = result.rank == r
+        first, last = result.start[on_rank].min(), result.end[on_rank].max()
+        # rank r starts when the first forward reaches it and then never waits
+        assert (first, last) == (float(r), float(r + 3 * m))
+    assert result.peak_activations.tolist() == [2 * p - 1] * p  # twice ZB-H1's p, minus one
+
+
+def test_zb_h2_peak_is_capped_by_m():
+    result = simulate(build_schedule("zb-h2", 4, 3), {"F": 1.0, "I": 1.0, "W": 1.0})
+    assert result.peak_activations.max() == 3
+
+
 def test_zbv_places_stages_in_a_v():
     assert build_schedule("zbv", 4, 7).rank_stages == ((0, 7), (1, 6), (2, 5), (3, 4))
 
 
 # ---- laws that hold for every generator ----------------------------------------------------
+
+
+def test_dualpipev_places_stages_in_a_v_and_follows_its_steps():
+    schedule = build_schedule("dualpipev", 2, 4)
+    assert schedule.rank_stages == ((0, 3), (1, 2))
+    # rank 0: nF0 (2), nF0F1 (1), nB1W1F1 (1), main F0 B1 F1 B0 (1), nB1F1B0 (1), nB1B0, nWB0, nW
+    assert schedule.tokens()[0] == [
+        *["0F0", "0F1", "0F2", "3F0"],
+        *["3I0", "3W0", "3F1"],
+        *["0F3", "3B1", "3F2", "0B0"],
+        *["3B2", "3F3", "0B1"],
+        *["3B3", "0I2"],
+        *["0W2", "0I3"],
+        "0W3",
+    ]
+
+
+@pytest.mark.parametrize("p, m", [(1, 2), (2, 4), (3, 7), (4, 8), (8, 16)])
+def test_dualpipev_does_all_work_once(p, m):
+    schedule = build_schedule("dualpipev", p, m)
+    result = simulate_named("dualpipev", p, m, t_f=1.0, t_i=1.5, t_w=0.5)
+    assert result.busy == pytest.approx([m * 3.0] * p)  # same work per rank as 1F1B
+    for stage in range(2 * p):
+        kinds = [a.kind for a in schedule.flat_actions if a.stage == stage]
+        assert kinds.count("F") == m
+        assert kinds.count("B") + kinds.count("I") == m
+        assert kinds.count("I") == kinds.count("W")
+
+
+def test_dualpipev_needs_two_microbatches_per_rank():
+    with pytest.raises(ValueError, match=r"dualpipev needs m >= 2p = 8 micro-batches, got m=7"):
+        build_schedule("dualpipev", 4, 7)
+
 
 schedule_cases = st.tuples(
     st.sampled_from(GENERATORS + ["interleaved"]),
@@ -289,7 +346,8 @@ def test_simulate_needs_a_schedule():
 
 
 def test_simulate_named_gives_every_schedule_the_same_work_per_rank():
-    for name, v in [("gpipe", 1), ("1f1b", 1), ("interleaved", 2), ("zb-h1", 1), ("zbv", 1)]:
+    named = [("gpipe", 1), ("1f1b", 1), ("interleaved", 2), ("zb-h1", 1), ("zb-h2", 1), ("zbv", 1)]
+    for name, v in named:
         result = simulate_named(name, 4, 8, v, t_f=1.0, t_i=1.5, t_w=0.5)
         assert result.busy == pytest.approx([8 * 3.0] * 4)
     assert simulate_named("1f1b", 4, 8).makespan == 33.0  # (m + p - 1)(F + I + W)
