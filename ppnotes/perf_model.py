@@ -905,3 +905,40 @@ def run_comparison(runs=None, **kwargs) -> list[dict]:
             }
         )
     return rows
+
+
+# --- sharding over data parallelism: why ZeRO-1 fits pipelines and ZeRO-3 does not -----------
+
+ZERO_STAGES = (1, 2, 3)
+
+
+def sharding_bytes_per_step(model: ModelSpec, config: Config, zero_stage: int) -> float:
+    """Bytes each GPU sends per step to keep its data-parallel shard in sync, by ZeRO stage.
+
+    A ring reduce-scatter or all-gather of a tensor of n bytes sends (d - 1) / d x n bytes per
+    GPU; n is the largest rank's parameters over t, in fp32 for gradients and bf16 for weights.
+
+    - Stage 1 (the distributed optimizer): one gradient reduce-scatter and one weight
+      all-gather per step, after the m micro-batches have accumulated their gradients.
+    - Stage 2 also shards the gradients, so no rank holds the full gradient to accumulate
+      into: the reduce-scatter runs after every micro-batch's backward, m times per step.
+      DeepSpeed therefore refuses ZeRO-2 and ZeRO-3 with its pipeline engine
+      (``deepspeed/runtime/pipe/engine.py``; deepspeed_zero_pp).
+    - Stage 3 (and FSDP) also shards the weights: they are all-gathered before every
+      micro-batch's forward and again before its backward, 2 m times per step.
+
+    A pipeline wants m >= p micro-batches, so stages 2 and 3 pay m times over what stage 1
+    pays once. Returns bytes (float) per GPU per step; 0 for d = 1.
+    """
+    stage = check_choice("zero_stage", zero_stage, ZERO_STAGES)
+    d, m = config.data_parallel, config.num_microbatches
+    params = max(memory.stage_params(model, layers_per_rank(model, config)))
+    params /= config.tensor_parallel
+    share = (d - 1) / d
+    grads = params * GRAD_REDUCE_BYTES * share
+    weights = params * PARAM_GATHER_BYTES * share
+    if stage == 1:
+        return grads + weights
+    if stage == 2:
+        return m * grads + weights
+    return m * grads + weights + 2 * m * weights

@@ -250,3 +250,17 @@ def test_fixing_the_units_divides_compute_by_m_and_keeps_comm():
         assert fix["comm_ratio"] > 10 * lit["comm_ratio"]
     with pytest.raises(ValueError, match="pp_depth"):
         pm.note_performance_model(pp_depth=0, **NOTE)
+
+
+def test_zero_stages_by_hand():
+    cfg = config(data_parallel=4, global_batch=4 * 16)  # m = 16
+    params = max(memory.stage_params(GPT3_175B, [12] * 8)) / 8
+    one = params * (4 + 2) * 3 / 4
+    assert pm.sharding_bytes_per_step(GPT3_175B, cfg, 1) == pytest.approx(one)
+    two = pm.sharding_bytes_per_step(GPT3_175B, cfg, 2)
+    three = pm.sharding_bytes_per_step(GPT3_175B, cfg, 3)
+    assert two == pytest.approx(params * 3 / 4 * (16 * 4 + 2))
+    assert three == pytest.approx(two + 2 * 16 * params * 2 * 3 / 4)
+    assert pm.sharding_bytes_per_step(GPT3_175B, config(data_parallel=1, global_batch=16), 3) == 0
+    with pytest.raises(ValueError, match="zero_stage"):
+        pm.sharding_bytes_per_step(GPT3_175B, cfg, 4)
