@@ -1,4 +1,4 @@
-"""The unified step-time model (chapter 5): limits, hand-checked values, the simulator, bad input."""
+"""The unified step-time model (chapter 5): limits, hand checks, the simulator, bad input."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ppnotes import bubble, comm, memory, perf_model as pm
+from ppnotes import bubble, comm, memory
+from ppnotes import perf_model as pm
 from ppnotes.hardware import A100_80GB, GiB
 from ppnotes.models import GPT3_175B, LLAMA3_70B
 from ppnotes.schedules import build_schedule, simulate
