@@ -14,15 +14,21 @@ import functools
 import math
 from collections.abc import Sequence
 
-from . import schedules
+from . import partition, schedules
 from ._validate import check_choice, check_int, check_real
 from .hardware import GPUSpec
 from .models import ModelSpec
 
 # Mixed-precision Adam (Rajbhandari et al. 2020, ZeRO, sec. 3.1: "16 Psi"): bf16/fp16
 # weights 2 bytes, bf16/fp16 gradients 2 bytes, and fp32 master weights, momentum and
-# variance, 4 + 4 + 4 = 12 bytes. Frameworks that accumulate gradients in fp32 (Megatron-LM's
-# main_grad buffers in bf16 training) make the gradient 4 bytes and the total 18.
+# variance, 4 + 4 + 4 = 12 bytes. Megatron-LM accumulates and all-reduces gradients in fp32
+# for bf16 training (its main_grad buffers; megatron/training/arguments.py sets
+# accumulate_allreduce_grads_in_fp32 for bf16 unless --grad-reduce-in-bf16), so the gradient
+# takes 4 bytes and the total is 18: the book's default. Megatron-LM's distributed optimizer
+# (ZeRO stage 1) shards the 12 optimizer bytes over the d data-parallel ranks and keeps the
+# full weights and gradient buffer: 6 + 12 / d bytes per parameter (NVIDIA/Megatron-LM,
+# docs/user-guide/features/dist_optimizer.md, formerly docs/source/distrib_optimizer.md;
+# megatron/training/theoretical_memory_usage.py uses the same 18 and 6 + 12 / d).
 WEIGHT_BYTES_TRAIN = 2
 GRAD_BYTES = {False: 2, True: 4}  # keyed by fp32_grads
 OPTIMIZER_BYTES = 12
@@ -38,9 +44,17 @@ TRAINING_SCHEDULES = ("gpipe", "1f1b", "interleaved", "zb-h1", "zbv")
 MODES = ("train", "infer")
 MEMORY_KINDS = ("weights", "gradients", "optimizer", "activations", "kv_cache")
 
-# vLLM lets a serving engine use 90% of GPU memory by default (gpu_memory_utilization
-# = 0.9): the rest goes to the CUDA context, NCCL buffers and fragmentation.
-DEFAULT_RESERVE_FRACTION = 0.1
+# Share of each GPU's memory the per-stage counts leave free. These are stated assumptions,
+# not measurements.
+# Training: what stage_memory does not count. The last stage's logits and their softmax in
+# fp32 for the loss (see logits_bytes), NCCL communication buffers, the CUDA context and
+# library workspaces (cuBLAS, cuDNN), and fragmentation in PyTorch's caching allocator.
+TRAINING_RESERVE_FRACTION = 0.1
+# Serving: vLLM's default gpu_memory_utilization of 0.9 leaves 10 % to the CUDA context,
+# NCCL buffers, activations of the forward pass and fragmentation.
+SERVING_RESERVE_FRACTION = 0.1
+# fits() checks training and serving breakdowns alike; its default is the training reserve.
+DEFAULT_RESERVE_FRACTION = TRAINING_RESERVE_FRACTION
 
 
 def _check_model(model) -> ModelSpec:
@@ -81,17 +95,36 @@ def _check_layer_counts(model: ModelSpec, layers_per_stage) -> list[int]:
 # --- bytes per parameter ----------------------------------------------------------------
 
 
-def training_bytes_per_param(fp32_grads: bool = False) -> dict[str, int]:
-    """Bytes per parameter for mixed-precision Adam training, by kind.
+def training_bytes_per_param(
+    fp32_grads: bool = True, distributed_optimizer: bool = False, data_parallel: int = 1
+) -> dict[str, float]:
+    """Bytes per parameter per GPU for mixed-precision (bf16) Adam training, by kind.
 
-    ``{"weights": 2, "gradients": 2, "optimizer": 12}``, 16 in all (Rajbhandari et al.
-    2020, sec. 3.1); with ``fp32_grads=True`` the gradient takes 4 bytes, 18 in all.
+    * ``fp32_grads=True`` (default, Megatron-LM's bf16 training): 2 (bf16 weights) + 4 (fp32
+      gradients, main_grad) + 12 (fp32 master weights, momentum, variance) = 18.
+    * ``fp32_grads=False``: 2-byte gradients, 16 in all, the "16 Psi" of the ZeRO paper
+      (Rajbhandari et al. 2020, sec. 3.1).
+    * ``distributed_optimizer=True`` (ZeRO stage 1, Megatron-LM's distributed optimizer): the
+      12 optimizer bytes are sharded over the d data-parallel ranks, 12 / d each; weights and
+      gradients stay whole. 6 + 12 / d with fp32 gradients, the value in Megatron-LM's
+      docs/user-guide/features/dist_optimizer.md (4 + 12 / d with bf16 gradients).
+
+    Args:
+        fp32_grads: 4-byte (fp32) gradients instead of 2-byte ones.
+        distributed_optimizer: shard the optimizer state over data parallelism.
+        data_parallel: d, the data-parallel ranks sharing the optimizer state (used only
+            with ``distributed_optimizer``).
+
+    Returns:
+        ``{"weights": ..., "gradients": ..., "optimizer": ...}`` in bytes (floats).
     """
     fp32 = _check_bool("fp32_grads", fp32_grads)
+    sharded = _check_bool("distributed_optimizer", distributed_optimizer)
+    d = check_int("data_parallel", data_parallel)
     return {
-        "weights": WEIGHT_BYTES_TRAIN,
-        "gradients": GRAD_BYTES[fp32],
-        "optimizer": OPTIMIZER_BYTES,
+        "weights": float(WEIGHT_BYTES_TRAIN),
+        "gradients": float(GRAD_BYTES[fp32]),
+        "optimizer": OPTIMIZER_BYTES / d if sharded else float(OPTIMIZER_BYTES),
     }
 
 
@@ -142,11 +175,25 @@ def activation_bytes_per_layer(
     tensor_parallel: int = 1,
     sequence_parallel: bool = False,
     recompute: str = "none",
+    flash_attention: bool = True,
+    dropout: bool = False,
 ) -> float:
     """Activation bytes one transformer layer keeps for the backward pass, per micro-batch.
 
-    Korthikanti et al. 2022 (arXiv 2205.05198), table 2, 16-bit activations (the
-    constants already include bytes per value and 1-byte dropout masks):
+    The accounting is Korthikanti et al. 2022 (arXiv 2205.05198), sec. 4.1, for 16-bit
+    activations (2 bytes a value) and 1-byte dropout masks, in units of s b h bytes:
+
+    * kept whole on every tensor-parallel rank (sharded only by sequence parallelism):
+      the two LayerNorm inputs (4), the inputs of the QKV and first MLP linear layers
+      (2 + 2) and the two residual dropout masks (1 + 1): 10;
+    * sharded by tensor parallelism: Q and K (4), V (2), the attention output that feeds the
+      output projection (2), the GeLU input (8) and output (8): 24;
+    * the attention core, sharded by tensor parallelism: the softmax output (2 a s / h),
+      its dropout mask (a s / h) and the dropout output (2 a s / h): 5 a s / h, i.e.
+      5 a s^2 b bytes.
+
+    That gives their table 2, the historical reference (``flash_attention=False,
+    dropout=True``):
 
     ========================================  ========================================
     configuration                             bytes per layer
@@ -157,16 +204,32 @@ def activation_bytes_per_layer(
     tensor parallel + selective recompute     s b h (10 + 24 / t)
     tensor + sequence + selective             s b h 34 / t
     full recomputation                        2 s b h (only the layer input)
-    full recomputation + sequence parallel    2 s b h / t (input stored sharded)
     ========================================  ========================================
 
-    With t = 1 the tensor-parallel rows reduce to the first. Selective recomputation drops
-    the 5 a s / h attention term (softmax, its dropout, attention over values). Full
-    recomputation keeps only the layer input. The table gives 2 s b h; with sequence
-    parallelism that input is sharded over the t ranks, so we use 2 s b h / t (our
-    extension: without it, full recomputation would cost more than selective for t > 17).
-    Excluded, as in the paper's per-layer figure: the embedding output on the first stage
-    and the logits on the last.
+    The baseline people run today (the default) is FlashAttention without dropout.
+    FlashAttention (Dao et al. 2022, arXiv 2205.14135, sec. 3.1) never writes the a s^2 b
+    scores, softmax or dropout tensors to memory: its backward recomputes them from Q, K, V,
+    the output and the softmax statistics, and regenerates the dropout mask from the saved
+    random-number state. The flash-attn library saves q, k, v, out, softmax_lse and
+    rng_state (flash_attn/flash_attn_interface.py): the only new tensor is the log-sum-exp,
+    one fp32 value per query row and head, 4 a s b bytes (4 a / h in units of s b h). So:
+
+    * ``flash_attention=True``: the 5 a s / h term becomes 4 a / h (with or without dropout).
+    * ``dropout=False``: the two 1-byte residual dropout masks go (10 becomes 8); without
+      FlashAttention the attention core keeps only the softmax output, 2 a s / h.
+
+    FlashAttention without dropout: s b h (8 + 24 / t) + 4 a s b / t, and s b h 32 / t +
+    4 a s b / t with sequence parallelism.
+
+    Selective recomputation (Korthikanti et al.) recomputes the attention core, so it drops
+    the attention-core term: 5 a s / h, 2 a s / h, or only the log-sum-exp under
+    FlashAttention, which has already removed the large part. Full recomputation keeps only
+    the layer input, 2 s b h; with sequence parallelism that input is sharded over the t
+    ranks, so we use 2 s b h / t (our extension: without it, full recomputation would cost
+    more than selective for large t). Excluded, as in the paper's per-layer figure: the
+    embedding output on the first stage and the logits on the last (:func:`logits_bytes`).
+    Q, K and V are counted with all a heads (multi-head attention); grouped-query attention
+    stores smaller K and V, so for Llama-type models the count is slightly high.
 
     Args:
         model: gives h, a and (by default) s.
@@ -175,10 +238,13 @@ def activation_bytes_per_layer(
         tensor_parallel: t.
         sequence_parallel: whether sequence parallelism shards the non-TP regions.
         recompute: "none", "selective" or "full".
+        flash_attention: FlashAttention (no stored scores, softmax or dropout tensors).
+        dropout: whether the model trains with dropout (current LLMs do not).
 
     Returns:
-        Bytes (float). GPT-3 175B, b = 1, s = 2048, no parallelism:
-        2048 * 12288 * (34 + 80) = 2,868,903,936 bytes.
+        Bytes (float). GPT-3 175B, b = 1, s = 2048, t = 1: 2048 * 12288 * 32 + 4 * 96 * 2048
+        = 806,092,800 bytes with FlashAttention and no dropout; 2048 * 12288 * (34 + 80) =
+        2,868,903,936 bytes in Korthikanti et al.'s setting.
     """
     model = _check_model(model)
     b = check_int("micro_batch", micro_batch)
@@ -186,16 +252,46 @@ def activation_bytes_per_layer(
     t = check_int("tensor_parallel", tensor_parallel)
     sp = _check_bool("sequence_parallel", sequence_parallel)
     mode = check_choice("recompute", recompute, RECOMPUTE_CHOICES)
+    flash = _check_bool("flash_attention", flash_attention)
+    drop = _check_bool("dropout", dropout)
     h, a = model.hidden_size, model.num_heads
     sbh = s * b * h
-    attention = 5 * a * s / h  # softmax output, its dropout mask, attention over values
     if mode == "full":
         return 2 * sbh / t if sp else float(2 * sbh)
+    replicated = 10 if drop else 8  # norms 4, linear inputs 4, residual dropout masks 2
+    sharded = 24  # Q, K, V, attention output, GeLU input and output
+    # FlashAttention: an fp32 log-sum-exp per query row and head. Otherwise: the softmax
+    # output, plus its dropout mask and dropout output with dropout.
+    core = 4 * a / h if flash else (5 if drop else 2) * a * s / h
     if mode == "selective":
-        attention = 0.0
+        core = 0.0
     if sp:
-        return sbh / t * (34 + attention)
-    return sbh * (10 + 24 / t + attention / t)
+        return sbh / t * (replicated + sharded + core)
+    return sbh * (replicated + (sharded + core) / t)
+
+
+def logits_bytes(
+    model: ModelSpec,
+    micro_batch: int,
+    seq_len: int | None = None,
+    tensor_parallel: int = 1,
+    bytes_per_value: int = 4,
+) -> float:
+    """Bytes of one micro-batch's logits on the last stage: s b V bytes / t.
+
+    Megatron-LM computes the loss from the logits in fp32 (4 bytes), split over the t ranks
+    by its vocabulary-parallel cross-entropy. Not counted by :func:`stage_memory`: it is one
+    of the things the training reserve (:data:`TRAINING_RESERVE_FRACTION`) stands for.
+
+    Returns:
+        Bytes (float). GPT-3 175B, b = 1, t = 8: 2048 * 50257 * 4 / 8 = 51,463,168 bytes.
+    """
+    model = _check_model(model)
+    b = check_int("micro_batch", micro_batch)
+    s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
+    t = check_int("tensor_parallel", tensor_parallel)
+    nbytes = check_int("bytes_per_value", bytes_per_value)
+    return s * b * model.vocab_size * nbytes / t
 
 
 def activation_bytes_per_stage(
@@ -207,6 +303,8 @@ def activation_bytes_per_stage(
     tensor_parallel: int = 1,
     sequence_parallel: bool = False,
     recompute: str = "none",
+    flash_attention: bool = True,
+    dropout: bool = False,
 ) -> float:
     """Peak activation bytes on one stage: sets in flight x layers x bytes per layer.
 
@@ -214,8 +312,8 @@ def activation_bytes_per_stage(
     sets a stage holds at its peak depends on the schedule: see :func:`in_flight_sets`.
 
     Args:
-        model, micro_batch, seq_len, tensor_parallel, sequence_parallel, recompute: as in
-            :func:`activation_bytes_per_layer`.
+        model, micro_batch, seq_len, tensor_parallel, sequence_parallel, recompute,
+            flash_attention, dropout: as in :func:`activation_bytes_per_layer`.
         layers_on_stage: layers on this stage.
         sets_in_flight: micro-batches whose activations are held at the peak (may be
             fractional for interleaved schedules, counted in whole-stage sets).
@@ -226,7 +324,14 @@ def activation_bytes_per_stage(
     layers = check_int("layers_on_stage", layers_on_stage, 0)
     sets = check_real("sets_in_flight", sets_in_flight)
     per_layer = activation_bytes_per_layer(
-        model, micro_batch, seq_len, tensor_parallel, sequence_parallel, recompute
+        model,
+        micro_batch,
+        seq_len,
+        tensor_parallel,
+        sequence_parallel,
+        recompute,
+        flash_attention,
+        dropout,
     )
     return sets * layers * per_layer
 
@@ -282,6 +387,13 @@ def in_flight_sets(
       every rank for ZB-H1, whose deferred weight-gradient passes keep activations alive
       longer on later ranks (Qi et al. 2024); and min(m + 1 + i, 2 m, 2 p) half-rank sets
       for ZB-V, which is at most p ranks' worth, on every rank.
+
+    For ZB-H1 and ZB-V these counts are an upper bound on memory. The simulator frees a
+    micro-batch's set only when its weight-gradient pass W ends, and counts the whole set
+    until then. But after the input-gradient pass B, W needs only part of the layer's
+    activations: the inputs of the linear layers and the output gradients B passes on
+    (Qi et al. 2024, sec. 2), not the attention and activation-function tensors B used. So
+    a deferred W holds less than a full set, and the true peaks lie below these counts.
 
     Args:
         schedule_name: one of :data:`SCHEDULES`.
@@ -481,7 +593,11 @@ def stage_memory(
     seq_len: int | None = None,
     sequence_parallel: bool = False,
     recompute: str = "none",
-    fp32_grads: bool = False,
+    fp32_grads: bool = True,
+    distributed_optimizer: bool = False,
+    data_parallel: int = 1,
+    flash_attention: bool = True,
+    dropout: bool = False,
     weight_precision: str = "bf16",
     batch: int = 1,
     context: int | None = None,
@@ -497,14 +613,20 @@ def stage_memory(
     transient inference activations are small and not counted.
 
     Parameters are divided evenly over the t tensor-parallel GPUs (norms are in fact
-    replicated, a negligible difference). No ZeRO/FSDP sharding over data parallelism.
+    replicated, a negligible difference). The optimizer state is sharded over the d
+    data-parallel ranks only with ``distributed_optimizer=True`` (ZeRO stage 1); weights
+    and gradients are never sharded (no ZeRO-2/3, no FSDP).
+
+    Defaults describe the baseline people run (bf16 with fp32 gradients, 18 bytes per
+    parameter; FlashAttention; no dropout); set ``fp32_grads=False``,
+    ``flash_attention=False`` and ``dropout=True`` for Korthikanti et al.'s 2022 setting.
 
     Args:
         model: the model.
         layers_per_stage: layer count of each stage (sums to ``model.num_layers``).
         mode: "train" or "infer".
         tensor_parallel: t GPUs per stage.
-        micro_batch, seq_len, sequence_parallel, recompute: see
+        micro_batch, seq_len, sequence_parallel, recompute, flash_attention, dropout: see
             :func:`activation_bytes_per_layer` (training).
         num_microbatches: m per step (training); defaults to the number of stages.
         schedule: one of :data:`TRAINING_SCHEDULES` (training; ignored if
@@ -512,7 +634,8 @@ def stage_memory(
         virtual_stages: v chunks per rank for "interleaved" (training).
         sets_in_flight: peak micro-batches held per stage, in whole-stage sets (a stage's
             layers for one micro-batch), overriding ``schedule``.
-        fp32_grads: 4-byte gradients (training).
+        fp32_grads, distributed_optimizer, data_parallel: bytes per parameter, see
+            :func:`training_bytes_per_param` (training).
         weight_precision: "fp32", "bf16", "fp16" or "fp8" (inference).
         batch: sequences being served (inference).
         context: tokens per sequence in the cache (inference); defaults to ``model.seq_len``.
@@ -530,7 +653,7 @@ def stage_memory(
     params = [n / t for n in stage_params(model, counts)]
 
     if kind == "train":
-        per_param = training_bytes_per_param(fp32_grads)
+        per_param = training_bytes_per_param(fp32_grads, distributed_optimizer, data_parallel)
         m = p if num_microbatches is None else check_int("num_microbatches", num_microbatches)
         if sets_in_flight is None:
             check_choice("schedule", schedule, TRAINING_SCHEDULES)
@@ -543,7 +666,7 @@ def stage_memory(
             sets = [check_real(f"sets_in_flight[{i}]", x) for i, x in enumerate(sets_in_flight)]
             held = [k * n for k, n in zip(sets, counts, strict=True)]
         per_layer = activation_bytes_per_layer(
-            model, micro_batch, seq_len, t, sequence_parallel, recompute
+            model, micro_batch, seq_len, t, sequence_parallel, recompute, flash_attention, dropout
         )
         activations = [x * per_layer for x in held]
         kv = [0] * p
@@ -577,9 +700,11 @@ def stage_memory(
 def fits(breakdown, gpu: GPUSpec, reserve_fraction: float = DEFAULT_RESERVE_FRACTION) -> bool:
     """Whether a stage (a dict from :func:`stage_memory`) or every stage (a list) fits.
 
-    A stage fits if its "total" is at most (1 - reserve_fraction) of the GPU's memory;
-    the reserve stands for the CUDA context, NCCL buffers and fragmentation (default 0.1,
-    vLLM's default ``gpu_memory_utilization`` of 0.9).
+    A stage fits if its "total" is at most (1 - reserve_fraction) of the GPU's memory.
+    The default, :data:`TRAINING_RESERVE_FRACTION` = 0.1, is an assumption standing for what
+    the breakdown leaves out in training: the last stage's fp32 logits
+    (:func:`logits_bytes`), NCCL buffers, the CUDA context and workspaces, and allocator
+    fragmentation. For serving breakdowns pass :data:`SERVING_RESERVE_FRACTION`.
 
     Args:
         breakdown: one stage's dict or a list of them.
@@ -637,12 +762,14 @@ def max_batch_that_fits(
     tensor_parallel: int = 1,
     weight_precision: str = "bf16",
     kv_bytes_per_value: int = 2,
-    reserve_fraction: float = DEFAULT_RESERVE_FRACTION,
+    reserve_fraction: float = SERVING_RESERVE_FRACTION,
 ) -> int:
     """Largest number of sequences of ``context`` tokens whose KV cache fits next to the weights.
 
     Inference: on every stage, weights + batch x (KV bytes per sequence of that stage) must
-    stay within (1 - reserve_fraction) of the GPU's memory; the tightest stage decides.
+    stay within (1 - reserve_fraction) of the GPU's memory (default
+    :data:`SERVING_RESERVE_FRACTION`); the tightest stage decides. A sequence's cache is
+    spread over all stages, so this is the number of sequences one pipeline replica holds.
 
     Returns:
         Sequences (int); 0 if even the weights do not fit.
@@ -674,3 +801,60 @@ def max_batch_that_fits(
     if best is None:
         raise ValueError("no stage holds a layer, so the KV cache does not bound the batch")
     return best
+
+
+def kv_capacity_same_gpus(
+    model: ModelSpec,
+    gpu: GPUSpec,
+    context: int,
+    num_stages: int,
+    num_gpus: int,
+    *,
+    tensor_parallel: int = 1,
+    weight_precision: str = "bf16",
+    kv_bytes_per_value: int = 2,
+    reserve_fraction: float = SERVING_RESERVE_FRACTION,
+) -> dict[str, int]:
+    """Sequences whose KV cache fits on ``num_gpus`` GPUs used as p-stage pipeline replicas.
+
+    A fair comparison of depths for serving holds the GPU count fixed: ``num_gpus`` GPUs run
+    d = num_gpus / (t p) data-parallel replicas of a pipeline of p stages (layers split by
+    :func:`ppnotes.partition.balanced_split`), each holding :func:`max_batch_that_fits`
+    sequences. A deeper pipeline stores one copy of the weights where the replicas store d,
+    so it leaves more memory to the cache; the replicas, in exchange, serve d batches
+    independently and add no pipeline hops.
+
+    Args:
+        model, gpu, context, tensor_parallel, weight_precision, kv_bytes_per_value,
+            reserve_fraction: as in :func:`max_batch_that_fits`.
+        num_stages: p.
+        num_gpus: GPUs in all; must be a multiple of t p.
+
+    Returns:
+        ``{"stages": p, "replicas": d, "per_replica": n, "sequences": d * n}`` (ints).
+    """
+    p = check_int("num_stages", num_stages)
+    n_gpus = check_int("num_gpus", num_gpus)
+    t = check_int("tensor_parallel", tensor_parallel)
+    if n_gpus % (t * p) != 0:
+        raise ValueError(
+            f"num_gpus must be a multiple of tensor_parallel x num_stages = {t * p}, got {n_gpus}"
+        )
+    model = _check_model(model)
+    per_replica = max_batch_that_fits(
+        model,
+        partition.balanced_split(model.num_layers, p),
+        gpu,
+        context,
+        tensor_parallel=t,
+        weight_precision=weight_precision,
+        kv_bytes_per_value=kv_bytes_per_value,
+        reserve_fraction=reserve_fraction,
+    )
+    replicas = n_gpus // (t * p)
+    return {
+        "stages": p,
+        "replicas": replicas,
+        "per_replica": per_replica,
+        "sequences": replicas * per_replica,
+    }

@@ -10,8 +10,13 @@ from ppnotes import hardware as hw
 from ppnotes import memory, schedules
 from ppnotes.models import GPT3_175B, LLAMA3_70B, LLAMA31_405B
 
-GPT3_LAYER = 2_868_903_936  # 2048 * 12288 * (34 + 5 * 96 * 2048 / 12288), b = 1
 SBH = 2048 * 12288  # GPT-3, b = 1
+ASB = 96 * 2048  # GPT-3: heads x sequence, b = 1 (rows of the log-sum-exp)
+# FlashAttention, no dropout (the default): 32 s b h + 4 a s b
+GPT3_LAYER = 806_092_800
+# Korthikanti et al. 2022 (stored scores, dropout): 2048 * 12288 * (34 + 5 * 96 * 2048 / 12288)
+GPT3_LAYER_2022 = 2_868_903_936
+KORTHIKANTI = dict(flash_attention=False, dropout=True)
 DIVISORS_OF_96 = [d for d in range(1, 97) if 96 % d == 0]
 
 
@@ -22,10 +27,32 @@ def even_split(model, p):
 # --- bytes per parameter -------------------------------------------------------------
 
 
-def test_mixed_precision_adam_is_16_or_18_bytes():
-    assert memory.training_bytes_per_param() == {"weights": 2, "gradients": 2, "optimizer": 12}
-    assert sum(memory.training_bytes_per_param().values()) == 16
-    assert sum(memory.training_bytes_per_param(fp32_grads=True).values()) == 18
+def test_mixed_precision_adam_is_18_or_16_bytes():
+    # Megatron-LM's bf16 training keeps fp32 gradients: 2 + 4 + 12 = 18 (the default)
+    assert memory.training_bytes_per_param() == {"weights": 2, "gradients": 4, "optimizer": 12}
+    assert sum(memory.training_bytes_per_param().values()) == 18
+    # ZeRO's 16 Psi: bf16 gradients
+    assert sum(memory.training_bytes_per_param(fp32_grads=False).values()) == 16
+    assert all(isinstance(v, float) for v in memory.training_bytes_per_param().values())
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 8, 64, 1024])
+def test_distributed_optimizer_shards_only_the_optimizer_state(d):
+    # Megatron-LM docs/user-guide/features/dist_optimizer.md: 18 -> 6 + 12 / d
+    got = memory.training_bytes_per_param(distributed_optimizer=True, data_parallel=d)
+    assert got == {"weights": 2, "gradients": 4, "optimizer": pytest.approx(12 / d)}
+    assert sum(got.values()) == pytest.approx(6 + 12 / d)
+    bf16 = memory.training_bytes_per_param(False, True, d)
+    assert sum(bf16.values()) == pytest.approx(4 + 12 / d)  # ZeRO-1 with 2-byte gradients
+    # without the distributed optimizer d changes nothing
+    assert sum(memory.training_bytes_per_param(data_parallel=d).values()) == 18
+
+
+def test_training_bytes_bad_input():
+    with pytest.raises(ValueError, match="data_parallel must be an integer >= 1, got 0"):
+        memory.training_bytes_per_param(distributed_optimizer=True, data_parallel=0)
+    with pytest.raises(ValueError, match="distributed_optimizer must be True or False"):
+        memory.training_bytes_per_param(distributed_optimizer=1)
 
 
 def test_inference_bytes_per_param():
@@ -73,17 +100,52 @@ def test_stage_params_bad_input():
 
 
 def test_gpt3_layer_activations_hand_checked():
+    assert GPT3_LAYER == SBH * 32 + 4 * ASB
     assert memory.activation_bytes_per_layer(GPT3_175B, 1) == GPT3_LAYER
     assert memory.activation_bytes_per_layer(GPT3_175B, 4) == 4 * GPT3_LAYER
+    assert memory.activation_bytes_per_layer(GPT3_175B, 1, **KORTHIKANTI) == GPT3_LAYER_2022
 
 
-def test_korthikanti_table_2_rows():
+def test_flash_attention_bytes_by_hand():
     def act(**kw):
         return memory.activation_bytes_per_layer(GPT3_175B, 1, **kw)
 
     t = 8
+    # FlashAttention keeps a 4-byte log-sum-exp per query row and head instead of 5 a s^2 b
+    assert act(dropout=True) == SBH * 34 + 4 * ASB
+    # no dropout: the two 1-byte residual masks go as well
+    assert act() == SBH * 32 + 4 * ASB
+    assert act(tensor_parallel=t) == pytest.approx(SBH * (8 + 24 / t) + 4 * ASB / t)
+    assert act(tensor_parallel=t, sequence_parallel=True) == pytest.approx((SBH * 32 + 4 * ASB) / t)
+    assert act(tensor_parallel=t, dropout=True) == pytest.approx(SBH * (10 + 24 / t) + 4 * ASB / t)
+    # selective recomputation has only the log-sum-exp left to drop
+    assert act(recompute="selective") == SBH * 32
+    assert act(tensor_parallel=t, sequence_parallel=True, recompute="selective") == (
+        pytest.approx(SBH * 32 / t)
+    )
+    # full recomputation does not depend on the attention kernel
+    assert act(recompute="full") == act(recompute="full", **KORTHIKANTI) == 2 * SBH
+    # without FlashAttention and without dropout the softmax output (2 a s^2 b) stays
+    assert act(flash_attention=False) == SBH * 32 + 2 * ASB * 2048
+    # what FlashAttention and no dropout remove from Korthikanti et al.'s count
+    removed = GPT3_LAYER_2022 - GPT3_LAYER
+    assert removed == 5 * ASB * 2048 + 2 * SBH - 4 * ASB
+
+
+def test_flash_attention_bad_input():
+    with pytest.raises(ValueError, match="flash_attention must be True or False, got 'yes'"):
+        memory.activation_bytes_per_layer(GPT3_175B, 1, flash_attention="yes")
+    with pytest.raises(ValueError, match="dropout must be True or False, got 0"):
+        memory.activation_bytes_per_layer(GPT3_175B, 1, dropout=0)
+
+
+def test_korthikanti_table_2_rows():
+    def act(**kw):
+        return memory.activation_bytes_per_layer(GPT3_175B, 1, **KORTHIKANTI, **kw)
+
+    t = 8
     assert act(tensor_parallel=t) == pytest.approx(SBH * (10 + 24 / t + 80 / t))
-    assert act(tensor_parallel=t, sequence_parallel=True) == pytest.approx(GPT3_LAYER / t)
+    assert act(tensor_parallel=t, sequence_parallel=True) == pytest.approx(GPT3_LAYER_2022 / t)
     assert act(tensor_parallel=t, recompute="selective") == pytest.approx(SBH * (10 + 24 / t))
     assert act(tensor_parallel=t, sequence_parallel=True, recompute="selective") == (
         pytest.approx(SBH * 34 / t)
@@ -99,16 +161,29 @@ def test_t1_reduces_to_no_parallelism():
 
 
 @settings(max_examples=50, deadline=None)
-@given(t=st.integers(1, 64), b=st.integers(1, 16), sp=st.booleans())
-def test_recomputation_and_tp_only_ever_save_memory(t, b, sp):
+@given(
+    t=st.integers(1, 64),
+    b=st.integers(1, 16),
+    sp=st.booleans(),
+    flash=st.booleans(),
+    drop=st.booleans(),
+)
+def test_recomputation_and_tp_only_ever_save_memory(t, b, sp, flash, drop):
     def act(**kw):
-        return memory.activation_bytes_per_layer(GPT3_175B, b, sequence_parallel=sp, **kw)
+        return memory.activation_bytes_per_layer(
+            GPT3_175B, b, sequence_parallel=sp, flash_attention=flash, dropout=drop, **kw
+        )
 
     none = act(tensor_parallel=t)
     selective = act(tensor_parallel=t, recompute="selective")
     full = act(tensor_parallel=t, recompute="full")
     assert full <= selective < none
     assert act(tensor_parallel=t + 1) < none
+    # FlashAttention and dropping dropout only ever save memory too
+    base = memory.activation_bytes_per_layer(
+        GPT3_175B, b, tensor_parallel=t, sequence_parallel=sp, flash_attention=False, dropout=True
+    )
+    assert none <= base
 
 
 @settings(max_examples=30, deadline=None)
@@ -289,7 +364,7 @@ def test_stage_memory_training_breakdown():
     for i, row in enumerate(rows):
         assert row["params"] == pytest.approx(params[i] / 8)
         assert row["weights"] == pytest.approx(2 * row["params"])
-        assert row["gradients"] == pytest.approx(2 * row["params"])
+        assert row["gradients"] == pytest.approx(4 * row["params"])
         assert row["optimizer"] == pytest.approx(12 * row["params"])
         assert row["kv_cache"] == 0
         sets = min(8 - i, 64)
@@ -439,3 +514,78 @@ def test_max_batch_grows_with_depth_and_is_zero_when_weights_do_not_fit():
         memory.max_batch_that_fits(LLAMA3_70B, [80], "H100", 8192)
     with pytest.raises(ValueError, match="context must be an integer >= 1"):
         memory.max_batch_that_fits(LLAMA3_70B, [80], hw.H100_SXM, 0)
+
+
+def test_stage_memory_distributed_optimizer_and_2022_setting():
+    layers = even_split(GPT3_175B, 8)
+    base = memory.stage_memory(GPT3_175B, layers, tensor_parallel=8)
+    zero1 = memory.stage_memory(
+        GPT3_175B, layers, tensor_parallel=8, distributed_optimizer=True, data_parallel=8
+    )
+    for a, b in zip(base, zero1, strict=True):
+        assert b["optimizer"] == pytest.approx(a["optimizer"] / 8)
+        assert b["weights"] == a["weights"] and b["gradients"] == a["gradients"]
+        assert b["activations"] == a["activations"]
+        assert a["total"] - b["total"] == pytest.approx(a["params"] * (12 - 12 / 8))
+    old = memory.stage_memory(
+        GPT3_175B, layers, tensor_parallel=8, fp32_grads=False, flash_attention=False, dropout=True
+    )
+    per_layer = memory.activation_bytes_per_layer(GPT3_175B, 1, tensor_parallel=8, **KORTHIKANTI)
+    assert old[0]["activations"] == pytest.approx(8 * 12 * per_layer)
+    assert old[0]["gradients"] == pytest.approx(2 * old[0]["params"])
+
+
+def test_logits_bytes_hand_checked():
+    assert memory.logits_bytes(GPT3_175B, 1, tensor_parallel=8) == 2048 * 50257 * 4 / 8
+    assert memory.logits_bytes(LLAMA3_70B, 2, bytes_per_value=2) == 8192 * 2 * 128256 * 2
+
+
+def test_reserves_are_stated_assumptions():
+    assert memory.DEFAULT_RESERVE_FRACTION == memory.TRAINING_RESERVE_FRACTION == 0.1
+    assert memory.SERVING_RESERVE_FRACTION == 0.1
+    # the last stage's fp32 logits are a small part of the training reserve for GPT-3
+    logits = memory.logits_bytes(GPT3_175B, 1, tensor_parallel=8)
+    assert logits < 0.01 * memory.TRAINING_RESERVE_FRACTION * hw.H100_SXM.memory_bytes
+
+
+def test_kv_capacity_same_gpus_hand_checked():
+    # Llama 3 70B, t = 8, H100, 8192 tokens, 16 GPUs: two replicas of p = 1 or one of p = 2
+    budget = 0.9 * hw.H100_SXM.memory_bytes
+    layer, emb, head = (
+        LLAMA3_70B.params_per_layer,
+        LLAMA3_70B.embedding_params,
+        LLAMA3_70B.head_params,
+    )
+    kv_per_layer = 8192 * 2 * 1 * 128 * 2  # one KV head per GPU at t = 8
+    one = int((budget - LLAMA3_70B.total_params * 2 / 8) // (80 * kv_per_layer))
+    two = min(
+        int((budget - (40 * layer + emb) * 2 / 8) // (40 * kv_per_layer)),
+        int((budget - (40 * layer + head) * 2 / 8) // (40 * kv_per_layer)),
+    )
+    shallow = memory.kv_capacity_same_gpus(LLAMA3_70B, hw.H100_SXM, 8192, 1, 16, tensor_parallel=8)
+    deep = memory.kv_capacity_same_gpus(LLAMA3_70B, hw.H100_SXM, 8192, 2, 16, tensor_parallel=8)
+    assert shallow == {"stages": 1, "replicas": 2, "per_replica": one, "sequences": 2 * one}
+    assert deep == {"stages": 2, "replicas": 1, "per_replica": two, "sequences": two}
+    # the deeper pipeline stores the weights once instead of twice: more room for the cache,
+    # but far less than the per-replica numbers (one against two) suggest
+    assert 2 * one < two < 2.5 * one
+
+
+@settings(max_examples=20, deadline=None)
+@given(p=st.sampled_from([1, 2, 4, 5, 8, 10]), k=st.integers(1, 4))
+def test_kv_capacity_same_gpus_grows_with_depth_at_equal_gpus(p, k):
+    # with the GPU count fixed, fewer copies of the weights leave more room for the cache
+    n = 8 * 40 * k
+
+    def seqs(q):
+        return memory.kv_capacity_same_gpus(LLAMA3_70B, hw.H100_SXM, 8192, q, n, tensor_parallel=8)[
+            "sequences"
+        ]
+
+    if n % (8 * 2 * p) == 0:
+        assert seqs(2 * p) >= seqs(p)
+
+
+def test_kv_capacity_same_gpus_bad_input():
+    with pytest.raises(ValueError, match=r"num_gpus must be a multiple of .* = 16, got 24"):
+        memory.kv_capacity_same_gpus(LLAMA3_70B, hw.H100_SXM, 8192, 2, 24, tensor_parallel=8)

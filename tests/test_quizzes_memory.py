@@ -17,20 +17,32 @@ def test_quiz_validates_and_is_long_enough():
 def test_numeric_answers_recomputed_by_hand():
     numeric = [q for q in memory_quiz.questions() if q["type"] == "numeric"]
     answers = [quiz.numeric_answer(q) for q in numeric]
-    assert answers[0] == pytest.approx(2 + 2 + 12)
-    assert answers[1] == pytest.approx(2048 * 12288 * (34 + 5 * 96 * 2048 / 12288) / 1e9)
-    assert answers[2] == pytest.approx(min(8, 32))
-    assert answers[3] == pytest.approx(2 * 80 * 8 * 128 * 2 / 1024)
-    assert answers[4] == pytest.approx((34 + 80) / 2)
-    assert answers[5] == memory_quiz.smallest_fitting_depth()
+    assert answers[0] == pytest.approx(2 + 4 + 12)
+    assert answers[1] == pytest.approx(2 + 4 + 12 / 8)
+    assert answers[2] == pytest.approx((2048 * 12288 * 32 + 4 * 96 * 2048) / 1e9)
+    assert answers[3] == pytest.approx(min(8, 32))
+    assert answers[4] == pytest.approx(2 * 80 * 8 * 128 * 2 / 1024)
+    assert answers[5] == pytest.approx((32 + 4 * 96 / 12288) / 2)
+    assert answers[6] == memory_quiz.smallest_fitting_depth(recompute="none")
 
 
 def test_traps_catch_the_notes_answers():
     numeric = [q for q in memory_quiz.questions() if q["type"] == "numeric"]
-    # the note's S x H x 2 bytes for one layer, and its M/PP + 1 micro-batches, are wrong
-    assert not quiz.accepts(numeric[1], 2048 * 12288 * 2 / 1e9)
-    assert not quiz.accepts(numeric[2], 32 / 8 + 1)
-    assert not quiz.accepts(numeric[3], 2 * 80 * 64 * 128 * 2 / 1024)  # MHA, not GQA
+    # 16 bytes (bf16 gradients) and ZeRO-3's 18 / d are not the configuration asked about
+    assert not quiz.accepts(numeric[0], 16)
+    assert not quiz.accepts(numeric[1], 18 / 8)
+    # Korthikanti et al.'s stored scores, the note's S x H x 2 bytes, and M/PP + 1 are wrong
+    assert not quiz.accepts(numeric[2], 2048 * 12288 * (34 + 80) / 1e9)
+    assert not quiz.accepts(numeric[2], 2048 * 12288 * 2 / 1e9)
+    assert not quiz.accepts(numeric[3], 32 / 8 + 1)
+    assert not quiz.accepts(numeric[4], 2 * 80 * 64 * 128 * 2 / 1024)  # MHA, not GQA
+    assert not quiz.accepts(numeric[5], (34 + 80) / 2)
+
+
+def test_questions_state_their_inputs():
+    text = " ".join(q["question"] for q in memory_quiz.questions())
+    for phrase in ("FlashAttention", "no dropout", "fp32 gradients", "d = 8", "10 % kept free"):
+        assert phrase in text
 
 
 def test_smallest_fitting_depth_is_the_first_that_fits():
