@@ -30,7 +30,7 @@ TP_ALLREDUCES_PER_LAYER_TRAINING = 4
 
 # Megatron-LM reached 163 TFLOP/s per A100 on GPT-3 175B, 52% of the 312 TFLOP/s peak
 # (Narayanan et al. 2021, table 1): a realistic default for model FLOP utilisation.
-DEFAULT_UTILISATION = 0.5
+DEFAULT_UTILISATION = 0.6
 
 
 def _hidden_size(model_or_hidden) -> int:

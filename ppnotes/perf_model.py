@@ -942,3 +942,33 @@ def sharding_bytes_per_step(model: ModelSpec, config: Config, zero_stage: int) -
     if stage == 2:
         return m * grads + weights
     return m * grads + weights + 2 * m * weights
+
+
+def rank_agreement(rows) -> float:
+    """Spearman's rank correlation between measured and predicted throughput in
+    :func:`run_comparison` rows: 1 when the model orders the runs as the papers do.
+    Ties share their mean rank. Dimensionless, in [-1, 1]."""
+
+    def ranks(values):
+        order = sorted(range(len(values)), key=values.__getitem__)
+        out = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                out[order[k]] = (i + j) / 2
+            i = j + 1
+        return out
+
+    rows = list(rows)
+    if len(rows) < 2:
+        raise ValueError(f"rows must hold at least two runs, got {len(rows)}")
+    a = ranks([r["measured"] for r in rows])
+    b = ranks([r["predicted"] for r in rows])
+    mean = (len(rows) - 1) / 2
+    cov = sum((x - mean) * (y - mean) for x, y in zip(a, b, strict=True))
+    var_a = sum((x - mean) ** 2 for x in a)
+    var_b = sum((y - mean) ** 2 for y in b)
+    return cov / (var_a * var_b) ** 0.5

@@ -265,3 +265,25 @@ def test_zero_stages_by_hand():
     assert pm.sharding_bytes_per_step(GPT3_175B, config(data_parallel=1, global_batch=16), 3) == 0
     with pytest.raises(ValueError, match="zero_stage"):
         pm.sharding_bytes_per_step(GPT3_175B, cfg, 4)
+
+
+# --- published runs ------------------------------------------------------------------------------
+
+
+def test_published_runs_within_the_chapters_tolerance():
+    """Chapter 5's claim, with the book's one efficiency (never fitted per run): the median
+    run within 10 %, every run within 20 %, and the ranking of runs by throughput mostly kept
+    (Spearman's rho >= 0.6)."""
+    rows = pm.run_comparison()
+    errors = sorted(abs(r["error"]) for r in rows)
+    assert len(rows) >= 5
+    assert errors[len(errors) // 2] <= 0.10
+    assert errors[-1] <= 0.20
+    assert pm.rank_agreement(rows) >= 0.6
+
+
+def test_rank_agreement_by_hand():
+    rows = [{"measured": x, "predicted": y} for x, y in ((1, 10), (2, 20), (3, 30))]
+    assert pm.rank_agreement(rows) == pytest.approx(1.0)
+    rows = [{"measured": x, "predicted": -x} for x in (1, 2, 3, 4)]
+    assert pm.rank_agreement(rows) == pytest.approx(-1.0)
