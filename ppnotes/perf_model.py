@@ -2,7 +2,7 @@
 
 :func:`step_time` takes a model (:mod:`ppnotes.models`), a :class:`Cluster` and a
 :class:`Config` (tensor, pipeline and data parallel sizes t, p, d, micro-batch size b, global
-batch B, schedule, recomputation, ...) and returns the step time split into parts, tokens per
+batch G, schedule, recomputation, ...) and returns the step time split into parts, tokens per
 second, model and hardware FLOPs utilisation (MFU, HFU) and the memory of every stage.
 
 Every term comes from the chapter that introduced it:
@@ -111,8 +111,8 @@ class Config:
         pipeline_parallel: p, pipeline stages (ranks in the pipeline).
         data_parallel: d, model replicas.
         micro_batch: b, sequences per micro-batch.
-        global_batch: B, sequences per step over all replicas; B must be a multiple of d b,
-            and m = B / (d b) micro-batches run through each pipeline.
+        global_batch: G, sequences per step over all replicas; G must be a multiple of d b,
+            and m = G / (d b) micro-batches run through each pipeline.
         schedule: "gpipe", "1f1b", "interleaved", "zb-h1" or "zbv".
         virtual_stages: v, model chunks per rank ("interleaved" only).
         recompute: activation recomputation, "none", "selective" or "full".
@@ -165,7 +165,7 @@ class Config:
         if batch % (d * b):
             raise ValueError(
                 f"global_batch must be a multiple of data_parallel x micro_batch = {d * b} "
-                f"(so that m = B / (d b) is an integer), got {batch}"
+                f"(so that m = G / (d b) is an integer), got {batch}"
             )
         m = batch // (d * b)
         if v != 1 and name != "interleaved":
@@ -175,18 +175,18 @@ class Config:
             )
         if name == "interleaved" and v > 1 and m % p:
             raise ValueError(
-                f"interleaved with virtual_stages={v} needs m = B / (d b) divisible by p = {p} "
+                f"interleaved with virtual_stages={v} needs m = G / (d b) divisible by p = {p} "
                 f"(Megatron-LM's order), got m = {m}"
             )
         if name == "zbv" and m < 2 * p - 1:
             raise ValueError(
-                f"schedule 'zbv' needs m = B / (d b) >= 2p - 1 = {2 * p - 1} micro-batches, "
+                f"schedule 'zbv' needs m = G / (d b) >= 2p - 1 = {2 * p - 1} micro-batches, "
                 f"got m = {m}"
             )
 
     @property
     def num_microbatches(self) -> int:
-        """m = B / (d b), micro-batches through each pipeline per step."""
+        """m = G / (d b), micro-batches through each pipeline per step."""
         return self.global_batch // (self.data_parallel * self.micro_batch)
 
     @property
