@@ -36,8 +36,10 @@ def test_numeric_answers_recomputed_by_hand():
     h = 12288
     assert answers[3] == pytest.approx(1e6 * (2 * h * h + 4 * h) / 2039e9, rel=1e-9)
     assert 1.30 < answers[4] < 4 / 3  # the LM head is not recomputed
-    assert answers[5] == pytest.approx(100 * 7 / (2 * 32 + 7))
-    assert answers[6] == pytest.approx(64 * 2048 / 13.75)
+    m = 1536 // 16  # d = 1024 / (8 x 8) = 16 replicas, b = 1
+    assert answers[5] == pytest.approx((4 * m + 2 + 2 * 2 * m) / (4 + 2))
+    assert answers[6] == pytest.approx(100 * 7 / (2 * 32 + 7))
+    assert answers[7] == pytest.approx(64 * 2048 / 13.75)
 
 
 def test_the_roofline_question_is_memory_bound():
@@ -52,7 +54,8 @@ def test_traps_catch_the_common_wrong_answers():
     assert not quiz.accepts(q[2], 100 * _note(16, False)[1])  # the literal comm share
     assert not quiz.accepts(q[3], pm_quiz.one_token_projection_us()[1])
     assert not quiz.accepts(q[4], 1.0) and not quiz.accepts(q[4], 2.0)
-    assert not quiz.accepts(q[5], 100 * 7 / (32 + 7))  # plain 1F1B
+    assert not quiz.accepts(q[5], 1.0) and not quiz.accepts(q[5], 3.0)
+    assert not quiz.accepts(q[6], 100 * 7 / (32 + 7))  # plain 1F1B
 
 
 def test_gradient_volume_per_gpu_falls_with_depth():
@@ -61,8 +64,9 @@ def test_gradient_volume_per_gpu_falls_with_depth():
     assert g[3] / g[2] == pytest.approx(0.5, rel=0.08)  # about 1/p, plus the embedding
 
 
-def test_multiple_choice_questions_have_one_right_answer():
+def test_choice_questions():
     mc = [q for q in pm_quiz.questions() if q["type"] == "multiple_choice"]
-    assert len(mc) == 2
-    assert all(sum(a["correct"] for a in q["answers"]) == 1 for q in mc)
-    assert "ZeRO-3" in next(a["answer"] for a in mc[1]["answers"] if a["correct"])
+    assert len(mc) == 1 and sum(a["correct"] for a in mc[0]["answers"]) == 1
+    many = next(q for q in pm_quiz.questions() if q["type"] == "many_choice")
+    correct = {a["answer"].split(" (")[0] for a in many["answers"] if a["correct"]}
+    assert correct == {"ZeRO-2", "ZeRO-3 / FSDP with resharding"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import bubble, memory, partition, perf_model, runs
 from ..hardware import A100_80GB, GB
 from ..models import GPT3_175B
-from ..quiz import choice, multiple_choice, numeric
+from ..quiz import choice, many_choice, multiple_choice, numeric
 
 # The note's own inputs (section 5): GPT-3 175B shape, batch 32, M = 32, 25 GB/s, 312 TFLOP/s.
 NOTE_INPUTS = dict(
@@ -59,6 +59,16 @@ def gradient_gb_per_gpu(depth: int, tensor_parallel: int = 8) -> float:
     return max(memory.stage_params(GPT3_175B, split)) / tensor_parallel * 4 / GB
 
 
+ZERO_GPUS = 1024
+
+
+def zero_bytes_ratio(config) -> float:
+    """ZeRO-3 over ZeRO-1 bytes per GPU per step for GPT-3 175B (perf_model.sharding_bytes)."""
+    return perf_model.sharding_bytes_per_step(
+        GPT3_175B, config, 3
+    ) / perf_model.sharding_bytes_per_step(GPT3_175B, config, 1)
+
+
 def questions() -> list[dict]:
     """The chapter 5 quiz; every answer comes from the book's functions."""
     literal8, fixed8 = note_efficiency(8), note_efficiency(8, fixed=True)
@@ -73,6 +83,8 @@ def questions() -> list[dict]:
     interleaved = bubble.bubble_fraction(8, 32, 2)
     plain = bubble.bubble_fraction(8, 32)
     sp175 = runs.get_run("Megatron 175B (SP + selective)")
+    zero_cfg = perf_model.Config.for_gpus(ZERO_GPUS, 8, 8, micro_batch=1, global_batch=1536)
+    zero_ratio = zero_bytes_ratio(zero_cfg)
     tokens = sp175.measured_tokens_per_second
     return [
         numeric(
@@ -180,28 +192,47 @@ def questions() -> list[dict]:
                 ),
             ],
         ),
-        multiple_choice(
-            "Which data-parallel sharding combines badly with a deep pipeline of many "
-            "micro-batches, and why?",
+        numeric(
+            f"GPT-3 175B on {ZERO_GPUS} GPUs with t = 8, p = 8 (so d = {zero_cfg.data_parallel}), "
+            f"b = 1 and a global batch of {zero_cfg.global_batch} sequences (m = "
+            f"{zero_cfg.num_microbatches} micro-batches per pipeline). How many times more bytes "
+            "per step does each GPU send to keep its data-parallel shard in sync under ZeRO-3 "
+            "(weights gathered before every micro-batch's forward and backward) than under "
+            "ZeRO-1 (one gradient reduce-scatter and one weight all-gather per step)?",
+            zero_ratio,
+            rel_tol=0.03,
+            correct_feedback="Right: ZeRO-3 reduce-scatters the gradients after every "
+            "micro-batch and gathers the weights twice per micro-batch, so its traffic grows "
+            "with m while ZeRO-1's does not.",
+            wrong_feedback="ZeRO-1 per step: fp32 gradients (4 bytes per parameter) + bf16 "
+            "weights (2). ZeRO-3: m x 4 + 2 + 2 m x 2 bytes per parameter.",
+            traps=[
+                (1.0, "The bytes per gather are the same, but ZeRO-3 gathers 2m times per step."),
+                (3.0, "That is one forward and one backward gather; there are m micro-batches."),
+            ],
+        ),
+        many_choice(
+            "A deep pipeline runs many micro-batches per step. Which data-parallel shardings "
+            "communicate more as the number of micro-batches m grows? Pick all that apply.",
             [
                 choice(
-                    "ZeRO-3 / FSDP with resharding: it all-gathers every layer's weights again "
-                    "for every micro-batch, m times per step",
+                    "ZeRO-1 (sharded optimizer state)",
+                    False,
+                    "No: gradients accumulate over the m micro-batches and are reduce-scattered "
+                    "once per step; the updated weights are gathered once.",
+                ),
+                choice(
+                    "ZeRO-2 (also sharded gradients)",
                     True,
-                    "Yes: the weight gathers grow with m, while ZeRO-1/2 communicate once per "
-                    "step whatever m is (Llama 3 keeps weights after the forward for this "
-                    "reason).",
+                    "Yes: no rank holds the full gradient to accumulate into, so the "
+                    "reduce-scatter runs after every micro-batch (DeepSpeed's pipeline engine "
+                    "refuses it).",
                 ),
                 choice(
-                    "ZeRO-1: sharding the optimizer state stalls every micro-batch",
-                    False,
-                    "ZeRO-1 touches the optimizer state once per step, after the last micro-batch.",
-                ),
-                choice(
-                    "ZeRO-2: its gradient reduce-scatter runs after every micro-batch",
-                    False,
-                    "Gradients accumulate over the micro-batches and are reduced once per "
-                    "step (overlapped with the last backward passes).",
+                    "ZeRO-3 / FSDP with resharding (also sharded weights)",
+                    True,
+                    "Yes: every micro-batch gathers the weights before its forward and again "
+                    "before its backward, 2m gathers per step.",
                 ),
             ],
         ),
