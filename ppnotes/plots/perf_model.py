@@ -355,7 +355,7 @@ def breakdown_svg(
     left, right, bar_h = 10, 10, 28
     plot_w = width - left - right
     top = 24 if title else 6
-    legend_rows = (len(parts) + 2) // 3
+    legend_rows = (len(parts) + 1) // 2
     height = top + bar_h + 24 + 18 * legend_rows + 4
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -377,8 +377,8 @@ def breakdown_svg(
         f" (bar width = {_fmt_seconds(scale)})</text>"
     )
     for i, part in enumerate(parts):
-        col, row = i % 3, i // 3
-        lx = left + col * (plot_w / 3)
+        col, row = i % 2, i // 2
+        lx = left + col * (plot_w / 2)
         ly = top + bar_h + 24 + 18 * row
         share = r.parts[part] / total
         out.append(
