@@ -364,26 +364,28 @@ def breakdown_svg(
     if title:
         out.append(f'<text x="{left}" y="16">{html.escape(title)}</text>')
     x = float(left)
+    out.append(f'<g stroke="{_EDGE}" stroke-width="0.4">')
     for part in parts:
         w = plot_w * r.parts[part] / scale
         out.append(
             f'<rect x="{x:.1f}" y="{top}" width="{max(w, 0.5):.1f}" height="{bar_h}" '
-            f'fill="{PART_COLORS[part]}" stroke="{_EDGE}" stroke-width="0.4">'
-            f"<title>{PART_LABELS[part]}: {_fmt_seconds(r.parts[part])}</title></rect>"
+            f'fill="{PART_COLORS[part]}"/>'
         )
         x += w
+    out.append("</g>")
     out.append(
         f'<text x="{left}" y="{top + bar_h + 16}">step time {_fmt_seconds(total)}'
         f" (bar width = {_fmt_seconds(scale)})</text>"
     )
+    outline = f' stroke="{_EDGE}"'  # the light-grey swatch needs an edge on white
     for i, part in enumerate(parts):
         col, row = i % 2, i // 2
         lx = left + col * (plot_w / 2)
         ly = top + bar_h + 24 + 18 * row
         share = r.parts[part] / total
         out.append(
-            f'<rect x="{lx:.0f}" y="{ly:.0f}" width="12" height="12" fill="{PART_COLORS[part]}" '
-            f'stroke="{_EDGE}" stroke-width="0.4"/>'
+            f'<rect x="{lx:.0f}" y="{ly:.0f}" width="12" height="12" '
+            f'fill="{PART_COLORS[part]}"{outline if part == "bubble" else ""}/>'
             f'<text x="{lx + 16:.0f}" y="{ly + 10:.0f}">{PART_LABELS[part]} '
             f"{_fmt_seconds(r.parts[part])} ({share:.0%})</text>"
         )
