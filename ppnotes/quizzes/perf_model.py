@@ -7,7 +7,7 @@ all of its inputs.
 
 from __future__ import annotations
 
-from .. import bubble, memory, partition, perf_model, runs
+from .. import bubble, comm, memory, partition, perf_model, runs
 from ..hardware import A100_80GB, GB
 from ..models import GPT3_175B
 from ..quiz import choice, many_choice, multiple_choice, numeric
@@ -22,7 +22,7 @@ NOTE_INPUTS = dict(
     bandwidth=25e9,
     flops=312e12,
 )
-EFFICIENCY = 0.5  # the achieved fraction of peak the roofline question states
+EFFICIENCY = comm.DEFAULT_UTILISATION  # the book's achieved fraction of peak
 
 
 def note_efficiency(depth: int, fixed: bool = False) -> float:
