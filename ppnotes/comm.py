@@ -368,8 +368,9 @@ def stage_compute_time(
         gpu: the GPU (its ``bf16_flops``).
         seq_len: s; defaults to the model's training context.
         tensor_parallel: t GPUs share the stage's work.
-        utilisation: achieved fraction of peak, in (0, 1]; default 0.5 from Megatron-LM's
-            52% on GPT-3 175B (Narayanan et al. 2021).
+        utilisation: achieved fraction of peak, in (0, 1]; default
+            :data:`DEFAULT_UTILISATION` (0.5, a hardware-FLOPs utilisation; see its comment
+            for the Megatron-LM rows it stands for).
 
     Returns:
         Seconds (float). Backward is about twice this (see :func:`compute_to_comm_ratio`).
