@@ -166,7 +166,7 @@ def per_nic_bytes(
 
 
 def transfer_time(nbytes: float, link, achievable: bool = True) -> float:
-    """Seconds to send ``nbytes`` over one link: latency + bytes / bandwidth (alpha-beta).
+    """Seconds to send ``nbytes`` over one link: latency + bytes / bandwidth, T = alpha + n / BW.
 
     Args:
         nbytes: message size, bytes (>= 0).
@@ -852,8 +852,12 @@ def pipeline_comm_breakdown(
         dict with ``bytes_per_hop`` (per card, bytes), ``t_hop``, ``t_f``, ``t_b`` (s),
         ``total_traffic`` (bytes crossing all boundaries in a step, both directions),
         ``note`` (s), ``gpipe``, ``1f1b``, ``zb-h1`` and ``interleaved`` (s on the critical
-        path; ``interleaved`` is None unless m % p == 0 and the layers split into 2 p chunks),
-        ``step_1f1b`` (s, 1F1B step with hops) and ``ratio`` (compute over hop, training).
+        path with asynchronous sends; ``interleaved`` is None unless m % p == 0 and the
+        layers split into 2 p chunks), the same four with the suffix ``_blocking`` (s added
+        when sends block, :func:`exposed_pipeline_comm_time` with ``overlap=False``),
+        ``step_1f1b`` and ``step_1f1b_blocking`` (s, 1F1B step with hops) and ``ratio``
+        (compute over hop, training). The receiver's all-gather after scatter/gather is not
+        included (see :func:`receiver_allgather_time`).
     """
     model = _check_model(model)
     p = check_int("num_stages", num_stages)
@@ -888,6 +892,16 @@ def pipeline_comm_breakdown(
         critical_path_comm_time("interleaved", p, m, t_f, t_b, t_hop, 2) if (fits) else None
     )
     out["step_1f1b"] = step_time_with_hops("1f1b", p, m, t_f, t_b, t_hop)
+    for name in ("gpipe", "1f1b", "zb-h1"):
+        out[f"{name}_blocking"] = exposed_pipeline_comm_time(
+            name, p, m, t_f, t_b, t_hop, overlap=False
+        )
+    out["interleaved_blocking"] = (
+        exposed_pipeline_comm_time("interleaved", p, m, t_f, t_b, t_hop, 2, overlap=False)
+        if fits
+        else None
+    )
+    out["step_1f1b_blocking"] = bubble.step_time(p, m, t_f, t_b) + out["1f1b_blocking"]
     out["ratio"] = (t_f + t_b) / (2 * t_hop) if t_hop > 0 else math.inf
     return out
 

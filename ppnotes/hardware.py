@@ -81,7 +81,7 @@ class LinkSpec:
             (NVLink, PCIe as NVIDIA quotes it); ``False`` if it is already per direction
             (InfiniBand data rates).
         achievable_bandwidth: a published measurement, bytes/s per direction, or ``None``.
-        latency: alpha of the alpha-beta model, seconds: the fixed cost of one small
+        latency: alpha in T = alpha + n / BW, seconds: the fixed cost of one small
             NCCL send/receive, not the wire latency.
         source: bib key(s) for the vendor figure.
         achievable_source: bib key(s) for the measurement, or ``None``.

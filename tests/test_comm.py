@@ -1,4 +1,5 @@
-"""Tests for ppnotes.comm: hand-checked bytes, alpha-beta times, TP all-reduce, ratios."""
+"""Tests for ppnotes.comm: hand-checked bytes, latency + bytes/bandwidth times, TP all-reduce,
+blocking and asynchronous sends, the communication left out, the Megatron-LM figure 18 check."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_scatter_gather_divides_by_t():
     assert comm.per_nic_bytes(GPT3_175B, 1) == GPT3_HOP
 
 
-def test_transfer_time_alpha_beta():
+def test_transfer_time_latency_plus_bytes_over_bandwidth():
     link = hw.NVLINK4
     assert comm.transfer_time(0, link) == link.latency
     expected = link.latency + GPT3_HOP / 376e9
@@ -312,8 +313,15 @@ def test_breakdown_gpt3_hdr():
     assert out["note"] > 10 * out["1f1b"]
     assert out["total_traffic"] == 2 * 7 * 32 * GPT3_HOP
     assert out["interleaved"] == pytest.approx(30 * out["t_hop"])
+    # blocking sends: 1F1B 2 m + 2 p - 5 = 75 hops, GPipe 2 (m + p - 2) = 76,
+    # interleaved v = 2: (2 v - 1) m + 2 p - 3 = 109
+    assert out["1f1b_blocking"] == pytest.approx(75 * out["t_hop"])
+    assert out["zb-h1_blocking"] == pytest.approx(75 * out["t_hop"])
+    assert out["gpipe_blocking"] == pytest.approx(76 * out["t_hop"])
+    assert out["interleaved_blocking"] == pytest.approx(109 * out["t_hop"])
+    assert out["step_1f1b_blocking"] == pytest.approx(39 * 3 * out["t_f"] + out["1f1b_blocking"])
     odd = comm.pipeline_comm_breakdown(GPT3_175B, 3, 32, 1, hw.A100_80GB, hw.IB_HDR, 2048, 8)
-    assert odd["interleaved"] is None
+    assert odd["interleaved"] is None and odd["interleaved_blocking"] is None
     one = comm.pipeline_comm_breakdown(GPT3_175B, 1, 32, 1, hw.A100_80GB, hw.IB_HDR, 2048, 8)
     assert one["t_hop"] == 0 and one["1f1b"] == 0 and one["note"] == 0
 
