@@ -122,7 +122,8 @@ def questions() -> list[dict]:
             traps=[(emb_mib * 8, "That is the whole embedding; each TP rank holds 1/t.")],
         ),
         multiple_choice(
-            "Why can hop latency lengthen every steady-state cycle of 1F1B but not of GPipe?",
+            "Sends are asynchronous (a hop delays only its receiver) and stages uniform. Why "
+            "can hop latency lengthen every steady-state cycle of 1F1B but not of GPipe?",
             [
                 choice(
                     "1F1B's warm-up keeps just enough micro-batches in flight to cover compute, "
