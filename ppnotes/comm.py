@@ -692,14 +692,15 @@ def _blocking_exactness(name, p, m, v, t_f, t_b, t_hop, t_w) -> str | None:
     if name == "zb-h1" and t_w > min(t_f, t_b - t_w):
         return (
             f"zb-h1 blocking closed form needs t_w <= min(t_f, t_b - t_w); got t_w={t_w:g}, "
-            f"t_f={t_f:g}, t_b={t_b:g}"
+            f"t_f={t_f:g}, t_b={t_b:g}: the result is an estimate that can be off either way"
         )
     if name == "interleaved" and v > 1 and p > 2 and m > 2:
         limit = 2 * min(t_f, t_b) / (v * (m - 2))
         if t_hop > limit:
             return (
                 f"interleaved blocking closed form is exact only for t_hop <= "
-                f"2 min(t_f, t_b) / (v (m - 2)) = {limit:g}; got t_hop={t_hop:g}"
+                f"2 min(t_f, t_b) / (v (m - 2)) = {limit:g}; got t_hop={t_hop:g}: "
+                f"the result is a lower bound"
             )
     return None
 
@@ -724,9 +725,10 @@ def blocking_comm_time(
 
     the first exact for t_hop <= 2 min(t_f, t_b) / (v (m - 2)), the second the busiest rank's
     own sends (2 v m per step, a bound that the simulator approaches for long hops). Outside
-    the exactness conditions of :func:`blocking_comm_hops` the result is a lower bound (the
-    step time is a maximum of lines in t_hop, so convex) and a ``UserWarning`` says so;
-    :func:`exposed_pipeline_comm_time` then uses the simulator instead.
+    the exactness conditions of :func:`blocking_comm_hops` a ``UserWarning`` says why: for
+    interleaving the result is then a lower bound (the step time is a maximum of lines in
+    t_hop, so convex); for ZB-H1 with t_w > min(t_f, t_i) an estimate that can be off either
+    way. :func:`exposed_pipeline_comm_time` uses the simulator in both cases.
 
     Args:
         as :func:`critical_path_comm_time` (t_f, t_b per micro-batch through one rank's layers,
@@ -741,7 +743,7 @@ def blocking_comm_time(
     t_w = t_b / 2 if t_w is None else check_real("t_w", t_w, maximum=t_b)
     why = _blocking_exactness(name, p, m, v, t_f, t_b, t_hop, t_w)
     if why is not None:
-        warnings.warn(why + ": the result is a lower bound", stacklevel=2)
+        warnings.warn(why, stacklevel=2)
     comm = blocking_comm_hops(name, p, m, v) * t_hop
     if name == "interleaved" and v > 1 and p > 2:
         comm = max(comm, (2 * v * m + 2 * p - 5) * t_hop - (t_f + t_b) / v)
@@ -793,13 +795,18 @@ def exposed_pipeline_comm_time(
     name = check_choice("schedule_name", schedule_name, EXPOSED_COMM_SCHEDULES)
     if not isinstance(overlap, bool):
         raise ValueError(f"overlap must be True or False, got {overlap!r}")
-    if check_int("p", p) == 1:
-        return 0.0
     t_f, t_b = check_real("t_f", t_f), check_real("t_b", t_b)
     t_hop = check_real("t_hop", t_hop)
     w = t_b / 2 if t_w is None else check_real("t_w", t_w, maximum=t_b)
-    if name != "zbv":
+    if name == "zbv":
+        p, m, v = check_int("p", p), check_int("m", m), check_int("v", v)
+        if v != 1:
+            raise ValueError(f"v applies only to 'interleaved', got v={v} for 'zbv'")
+    else:
         _, p, m, v = _check_schedule_args(name, p, m, v)
+    if p == 1:
+        return 0.0
+    if name != "zbv":
         if overlap and _exactness(name, p, m, v, t_f, t_b, t_hop, w) is None:
             return critical_path_hops(name, p, m, v) * t_hop
         if not overlap and _blocking_exactness(name, p, m, v, t_f, t_b, t_hop, w) is None:

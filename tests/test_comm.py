@@ -474,6 +474,25 @@ def test_exposed_pipeline_comm_time_is_exact(name, p, groups, t_f, ratio, t_hop,
         assert got == 0.0
 
 
+def test_blocking_zb_h1_outside_its_condition_warns_and_exposed_uses_the_simulator():
+    p, m, t_f, t_b, t_w, hop = 5, 3, 0.9, 2.1, 0.95, 0.13  # t_w > min(t_f, t_b - t_w)
+    with pytest.warns(UserWarning, match="off either way"):
+        comm.blocking_comm_time("zb-h1", p, m, t_f, t_b, hop, t_w=t_w)
+    got = comm.exposed_pipeline_comm_time("zb-h1", p, m, t_f, t_b, hop, t_w=t_w, overlap=False)
+    want = comm.simulated_comm_time("zb-h1", p, m, t_f, t_b, hop, t_w=t_w, blocking=True)
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_exposed_pipeline_comm_time_validates_before_p_1():
+    with pytest.raises(ValueError, match="m must be an integer >= 1, got 0"):
+        comm.exposed_pipeline_comm_time("1f1b", 1, 0, 1.0, 2.0, 0.1)
+    with pytest.raises(ValueError, match="v applies only to 'interleaved'"):
+        comm.exposed_pipeline_comm_time("zbv", 1, 4, 1.0, 2.0, 0.1, v=2)
+    with pytest.raises(ValueError, match="t_hop must be a finite number >= 0"):
+        comm.exposed_pipeline_comm_time("gpipe", 1, 4, 1.0, 2.0, -0.1)
+    assert comm.exposed_pipeline_comm_time("zbv", 1, 4, 1.0, 2.0, 0.1, overlap=False) == 0.0
+
+
 def test_exposed_pipeline_comm_time_is_fast_where_a_closed_form_exists():
     import time
 
