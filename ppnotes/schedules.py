@@ -410,6 +410,12 @@ class SimResult:
     peak_activations: np.ndarray
     peak_activations_per_stage: np.ndarray
     _latency: np.ndarray
+    send_time: np.ndarray | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """Whether sends occupied their sender (``simulate(..., blocking=True)``)."""
+        return self.send_time is not None
 
     def critical_path(self) -> list[tuple[Action, bool]]:
         """The chain of actions that sets the makespan, first to last.
@@ -429,11 +435,15 @@ class SimResult:
             path.append((self.actions[i], bool(via_data and plan.crosses_ranks[i])))
             if via_data:
                 i = d
-            elif rank_pred[i] >= 0 and abs(self.end[rank_pred[i]] - self.start[i]) <= tolerance:
+            elif rank_pred[i] >= 0 and abs(self._free(rank_pred[i]) - self.start[i]) <= tolerance:
                 i = rank_pred[i]
             else:
                 i = -1
         return path[::-1]
+
+    def _free(self, i: int) -> float:
+        """When action i's rank may start its next action (after a blocking send)."""
+        return float(self.end[i] + (self.send_time[i] if self.send_time is not None else 0.0))
 
 
 def _rank_predecessors(schedule: Schedule) -> list[int]:
@@ -481,6 +491,7 @@ def simulate(
     schedule: Schedule,
     costs: Mapping[str, float | Sequence[float]] | None = None,
     comm: float | Sequence[float] = 0.0,
+    blocking: bool = False,
 ) -> SimResult:
     """Time ``schedule`` as soon as possible: each action starts when its rank is free and
     its inputs have arrived.
@@ -498,6 +509,16 @@ def simulate(
             turnaround) and never occupies the rank: sends overlap compute and links have no
             contention, so ``comm`` delays only the receiver. A list gives one latency per
             stage boundary s -> s+1 (``num_stages - 1`` numbers).
+        blocking: how a hop occupies the ranks. ``False`` (the default, asynchronous): as
+            above, a hop only delays its receiver, as when sends are posted and waited for
+            later (``torch.distributed.pipelining``'s multi-stage runtime). ``True``
+            (blocking): the sender also waits for its own send to finish before it starts
+            its next action, so each action that feeds another rank occupies its rank for
+            ``comm`` longer; the receiver gets the data when the send ends, as before. This
+            is Megatron-LM's non-interleaved 1F1B (``batch_isend_irecv`` then ``wait`` after
+            every forward and backward); a send and the receive batched with it share the
+            same interval (full-duplex links). The send time is not counted in ``busy``, and
+            it is in :attr:`SimResult.send_time`.
 
     Returns:
         a :class:`SimResult`.
@@ -515,40 +536,70 @@ def simulate(
     producer_stage = np.where(crosses, stage[np.maximum(plan.data_pred, 0)], stage)
     latency = np.where(crosses, hops[np.minimum(stage, producer_stage)], 0.0)
 
-    start, end = _earliest_times(plan, duration, latency)
-    return _summarise(schedule, start, end, duration, latency)
+    if not isinstance(blocking, bool):
+        raise ValueError(f"blocking must be True or False, got {blocking!r}")
+    send = _send_times(plan, latency) if blocking else None
+    start, end = _earliest_times(plan, duration, latency, send)
+    return _summarise(schedule, start, end, duration, latency, send)
 
 
-def _earliest_times(plan: _Plan, duration: np.ndarray, latency: np.ndarray):
-    """One pass in topological order; ``end[-1]`` is a 0.0 sentinel for "no predecessor"."""
+def _send_times(plan: _Plan, latency: np.ndarray) -> np.ndarray:
+    """Per action, how long its rank stays blocked sending its output to another rank."""
+    send = np.zeros(len(plan.kind))
+    receivers = np.flatnonzero(np.asarray(plan.crosses_ranks, dtype=bool))
+    if len(receivers):
+        senders = np.asarray(plan.data_pred)[receivers]
+        np.maximum.at(send, senders, latency[receivers])
+    return send
+
+
+def _earliest_times(
+    plan: _Plan, duration: np.ndarray, latency: np.ndarray, send: np.ndarray | None = None
+):
+    """One pass in topological order; ``end[-1]`` is a 0.0 sentinel for "no predecessor".
+
+    ``send`` (blocking mode) delays the rank's next action: it starts no earlier than
+    ``end + send`` of the action before it on the rank.
+    """
     n = len(plan.kind)
     order = plan.order
     durations = duration[order].tolist()
     latencies = latency[order].tolist()
     start = [0.0] * n
     end = [0.0] * (n + 1)
-    for i, a, b, lat, dur in zip(
+    if send is None:
+        free = end  # asynchronous: the rank is free when its action ends
+        blocked = [0.0] * n
+    else:
+        free = [0.0] * (n + 1)
+        blocked = send[order].tolist()
+    for i, a, b, lat, dur, snd in zip(
         order,
         plan.rank_pred_in_order,
         plan.data_pred_in_order,
         latencies,
         durations,
+        blocked,
         strict=True,
     ):
-        t = end[a]
+        t = free[a]
         u = end[b] + lat
         if u > t:
             t = u
         start[i] = t
         end[i] = t + dur
+        if free is not end:
+            free[i] = t + dur + snd
     end.pop()
     return np.array(start), np.array(end)
 
 
-def _summarise(schedule, start, end, duration, latency) -> SimResult:
+def _summarise(schedule, start, end, duration, latency, send=None) -> SimResult:
     plan = schedule._plan
     rank = np.asarray(plan.rank)
     makespan = float(end.max()) if len(end) else 0.0
+    if send is not None and len(end):
+        makespan = max(makespan, float((end + send).max()))  # a last send still blocks
     busy = np.bincount(rank, weights=duration, minlength=schedule.num_ranks)
     idle = makespan - busy
     total_idle, total_busy = float(idle.sum()), float(busy.sum())
@@ -581,6 +632,7 @@ def _summarise(schedule, start, end, duration, latency) -> SimResult:
         per_rank,
         per_stage,
         latency,
+        send,
     )
 
 
