@@ -70,8 +70,8 @@ def questions() -> list[dict]:
             traps=[(25.0, "25 % is idle over ideal; the step also contains the idle time.")],
         ),
         numeric(
-            "With m = 32, by what factor does the idle share of the step grow when the depth "
-            "goes from p = 2 to p = 4? (Two decimals.)",
+            "GPipe or 1F1B with equal stages and m = 32: by what factor does the idle share of "
+            "the step grow when the depth goes from p = 2 to p = 4? (Two decimals.)",
             doubling,
             rel_tol=0.01,
             correct_feedback="Right: (p-1) triples from 1 to 3, and the step grows only a little, "
