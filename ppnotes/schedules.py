@@ -49,6 +49,7 @@ _TOKEN = re.compile(r"(\d+)([FBIW])(\d+)")
 TOKEN_FORMAT = "'{stage}{kind}{microbatch}' with kind in F, B, I, W, e.g. '5F3'"
 
 DEFAULT_COSTS = {"F": 1.0, "B": 2.0, "I": 1.0, "W": 1.0}
+_REPR_TOKENS = 24  # tokens per rank shown by repr(Schedule)
 
 
 class _ActionFields(NamedTuple):
@@ -155,6 +156,55 @@ class Schedule:
     def tokens(self) -> list[list[str]]:
         """Per-rank lists of tokens, the form :meth:`from_actions` accepts."""
         return [[str(a) for a in rank_actions] for rank_actions in self.actions]
+
+    def to_strings(self) -> list[str]:
+        """One string per rank, its tokens in order separated by spaces (what
+        :meth:`from_strings` reads), e.g. ``["0F0 0F1 0B0 0B1", "1F0 1B0 1F1 1B1"]``."""
+        return [" ".join(rank_tokens) for rank_tokens in self.tokens()]
+
+    def __repr__(self) -> str:
+        """The schedule as it reads: one line per rank (long ranks cut after 24 tokens)."""
+        head = (
+            f"Schedule({self.name!r}: {self.num_ranks} ranks, {self.num_stages} stages, "
+            f"{self.num_microbatches} micro-batches)"
+        )
+        lines = []
+        for rank, rank_tokens in enumerate(self.tokens()):
+            shown = " ".join(rank_tokens[:_REPR_TOKENS])
+            more = len(rank_tokens) - _REPR_TOKENS
+            lines.append(f"  rank {rank}: {shown}" + (f" ... (+{more})" if more > 0 else ""))
+        return "\n".join([head, *lines])
+
+    @classmethod
+    def from_strings(
+        cls, per_rank: Sequence[str], *, name: str = "custom", forward_only: bool = False
+    ) -> Schedule:
+        """Build a schedule from one string per rank of whitespace-separated tokens.
+
+        ``Schedule.from_strings(["0F0 0F1 0B0 0B1", "1F0 1B0 1F1 1B1"])`` is the same schedule
+        as :meth:`from_actions` with the token lists; :meth:`to_strings` gives the strings back.
+        Raises ``ValueError`` naming the rank, position and text of a malformed token, and
+        everything :meth:`from_actions` raises.
+        """
+        if isinstance(per_rank, str | bytes) or not isinstance(per_rank, Sequence):
+            raise ValueError(
+                "per_rank must be a list with one string of tokens per rank, e.g. "
+                f'["0F0 0B0", "1F0 1B0"], got {per_rank!r}'
+            )
+        rows = []
+        for rank, line in enumerate(per_rank):
+            if not isinstance(line, str):
+                raise ValueError(
+                    f"per_rank[{rank}] must be a string of space-separated tokens, got {line!r}"
+                )
+            tokens = line.split()
+            for position, token in enumerate(tokens):
+                if _TOKEN.fullmatch(token) is None:
+                    raise ValueError(
+                        f"per_rank[{rank}] token {position} is {token!r}: expected {TOKEN_FORMAT}"
+                    )
+            rows.append(tokens)
+        return cls.from_actions(rows, name=name, forward_only=forward_only)
 
     @classmethod
     def from_actions(
