@@ -717,7 +717,7 @@ def build_schedule(name: str, p: int, m: int, v: int = 1) -> Schedule:
     """Build a named schedule for ``p`` ranks and ``m`` micro-batches.
 
     Names (see each ``*_actions`` function for its order and source):
-    ``"gpipe"`` (huang2019gpipe), ``"1f1b"`` (narayanan2021efficient, PipeDream-Flush),
+    ``"gpipe"`` (huang2019gpipe), ``"1f1b"`` (narayanan2021memory, PipeDream-Flush),
     ``"interleaved"`` (``v`` chunks per rank, narayanan2021efficient; needs m divisible by p
     when v > 1), ``"zb-h1"``, ``"zb-h2"`` and ``"zbv"`` (qi2024zero; zbv holds 2 stages per
     rank in a V), ``"dualpipev"`` (deepseek2024v3's DualPipe cut in half, also a V; needs
@@ -796,7 +796,7 @@ def forward_actions(rank: int, p: int, m: int) -> list[Action]:
 
 
 def one_f_one_b_actions(rank: int, p: int, m: int) -> list[Action]:
-    """1F1B (PipeDream-Flush, narayanan2021efficient): min(p-1-rank, m) warm-up forwards,
+    """1F1B (PipeDream-Flush, narayanan2021memory): min(p-1-rank, m) warm-up forwards,
     then alternate one forward and one backward, then the remaining backwards. Works for any
     m >= 1 (with m < p the warm-up is capped at m)."""
     warmup = min(p - 1 - rank, m)

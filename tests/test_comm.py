@@ -116,7 +116,7 @@ def test_stage_compute_time_scales():
         GPT3_175B, 12, 1, hw.A100_80GB, tensor_parallel=8
     ) == pytest.approx(12 * one / 8)
     assert comm.stage_compute_time(GPT3_175B, 1, 1, hw.A100_80GB, utilisation=1.0) == (
-        pytest.approx(one / 2)
+        pytest.approx(one * comm.DEFAULT_UTILISATION)
     )
 
 
