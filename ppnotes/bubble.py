@@ -114,6 +114,7 @@ def zb_h1_step_time(p: int, m: int, t_f: float, t_i: float, t_w: float) -> float
     last one. ``t_i``, ``t_w``: input- and weight-gradient backward per micro-batch and rank
     (seconds). Exact for uniform stages, zero hop latency and t_w <= min(t_f, t_i); with a
     larger t_w the W's no longer fit the gaps and this is only a lower bound (a warning says so).
+    That condition is this book's finding with the simulator, not a statement of qi2024zero.
     """
     p, m = check_int("p", p), check_int("m", m)
     t_f, t_i, t_w = check_real("t_f", t_f), check_real("t_i", t_i), check_real("t_w", t_w)
@@ -253,7 +254,9 @@ def schedule_table(
     Columns: ``schedule``; ``bubble_time`` (idle seconds per rank in one flushed step, or None
     where the formula does not apply); ``bubble_fraction`` (bubble_time / step time);
     ``peak_activations`` (most activation sets a rank holds at once, in units of one
-    micro-batch through L/p layers, i.e. one 1F1B stage's worth; worst rank);
+    micro-batch through L/p layers, i.e. one 1F1B stage's worth; worst rank; the "gpipe" row is
+    the all-forward-all-backward order without recomputation, whereas GPipe as published,
+    huang2019gpipe, keeps only each stage's inputs and re-materialises the rest);
     ``parameter_copies``; ``p2p_vs_1f1b`` (rank-to-rank sends per micro-batch relative to 1F1B's
     p-1; 1 when p = 1); ``source``. Per-rank times ``t_f``, ``t_i``, ``t_w`` in seconds;
     ``t_b = t_i + t_w``. ``v`` is the interleaved row's chunks per rank (needs m % p == 0,

@@ -28,8 +28,21 @@ from .schedules import build_schedule, simulate
 TP_ALLREDUCES_PER_LAYER_FORWARD = 2
 TP_ALLREDUCES_PER_LAYER_TRAINING = 4
 
-# Megatron-LM reached 163 TFLOP/s per A100 on GPT-3 175B, 52% of the 312 TFLOP/s peak
-# (Narayanan et al. 2021, table 1): a realistic default for model FLOP utilisation.
+# The book's one compute-efficiency assumption, eta: the fraction of the GPU's dense BF16 peak
+# that a rank's kernels sustain while it computes (chapter 5's roofline divides FLOPs by
+# peak x eta; chapter 3's stage times use it too). It is not an end-to-end utilisation: the
+# bubble, communication and optimizer step come on top, so a run's MFU is always below it.
+# Bounds: the best-shaped bf16 matrix multiplies reach 86 % of peak on A100 SXM and 80 % on
+# H100 SXM (maximum achievable matmul FLOPS, bekman2024mamf); attention, normalisation and
+# element-wise kernels and the gaps between kernels run lower. Two measures of utilisation
+# exist (Korthikanti et al. 2022, sec. 6): model FLOPs utilisation (MFU) counts the model's
+# FLOPs only; hardware FLOPs utilisation (HFU) also counts recomputed work. Megatron-LM
+# SC'21's TFLOP/s (Narayanan et al. 2021, table 1) count the recomputed forward, so they are
+# HFU: 163 TFLOP/s (52 %) for its largest rows (530B on 2520 GPUs, 1T on 3072), 148 TFLOP/s
+# (47 %) for the row nearest GPT-3 (145.6B, t = 8, p = 8). With full recomputation MFU is 3/4
+# of HFU. We take eta = 0.6 once for the whole book; chapter 5 shows how each prediction moves
+# with it, and that 0.6 is where the mid-size Megatron-LM runs land (so the level of those
+# predictions is not an independent check; the trend across sizes and the ranking are).
 DEFAULT_UTILISATION = 0.6
 
 
@@ -154,7 +167,7 @@ def per_nic_bytes(
 
 
 def transfer_time(nbytes: float, link, achievable: bool = True) -> float:
-    """Seconds to send ``nbytes`` over one link: latency + bytes / bandwidth (alpha-beta).
+    """Seconds to send ``nbytes`` over one link: latency + bytes / bandwidth, T = alpha + n / BW.
 
     Args:
         nbytes: message size, bytes (>= 0).
@@ -225,29 +238,51 @@ def note_comm_time(
     return total / _bandwidth(link, achievable)
 
 
-def ring_allreduce_time(
-    nbytes: float, tensor_parallel: int, link, achievable: bool = True
-) -> float:
-    """Seconds for a ring all-reduce of ``nbytes`` over t GPUs.
+def ring_allreduce_time(nbytes: float, ranks: int, link, achievable: bool = True) -> float:
+    """Seconds for a ring all-reduce of ``nbytes`` over ``ranks`` GPUs.
 
-    2 (t - 1) / t * nbytes / bandwidth + 2 (t - 1) * latency: each rank sends and receives
-    2 (t - 1) chunks of nbytes / t (reduce-scatter then all-gather), one step after another
-    (nccl-tests PERFORMANCE.md). t = 1 costs nothing.
+    2 (n - 1) / n * nbytes / bandwidth + 2 (n - 1) * latency for n = ``ranks``: each rank
+    sends and receives 2 (n - 1) chunks of nbytes / n (reduce-scatter then all-gather), one
+    step after another (nccl-tests PERFORMANCE.md). One rank costs nothing. Used for the
+    tensor-parallel all-reduces (n = t, over NVLink) and for data-parallel gradient
+    all-reduces (n = d, over the network).
 
     Args:
         nbytes: size of the tensor being reduced, bytes (>= 0).
-        tensor_parallel: t, GPUs in the ring.
-        link: a LinkSpec or preset name (the per-GPU link, usually NVLink).
+        ranks: n, GPUs in the ring (t for tensor parallelism, d for data parallelism).
+        link: a LinkSpec or preset name (the per-GPU link of the ring).
         achievable: use the measured bandwidth where published.
 
     Returns:
         Seconds (float).
     """
     size = check_real("nbytes", nbytes)
-    t = check_int("tensor_parallel", tensor_parallel)
+    n = check_int("ranks", ranks)
     spec = _link(link)
-    steps = 2 * (t - 1)
-    return steps / t * size / spec.bandwidth(achievable) + steps * spec.latency
+    steps = 2 * (n - 1)
+    return steps / n * size / spec.bandwidth(achievable) + steps * spec.latency
+
+
+def ring_allgather_time(nbytes: float, ranks: int, link, achievable: bool = True) -> float:
+    """Seconds for a ring all-gather that assembles ``nbytes`` on each of ``ranks`` GPUs.
+
+    (n - 1) / n * nbytes / bandwidth + (n - 1) * latency: each rank starts with nbytes / n
+    and receives the other n - 1 slices, one step after another (nccl-tests PERFORMANCE.md).
+    Half a ring all-reduce. One rank costs nothing.
+
+    Args:
+        nbytes: size of the assembled tensor, bytes (>= 0).
+        ranks: n, GPUs in the ring.
+        link: a LinkSpec or preset name (the per-GPU link of the ring).
+        achievable: use the measured bandwidth where published.
+
+    Returns:
+        Seconds (float).
+    """
+    size = check_real("nbytes", nbytes)
+    n = check_int("ranks", ranks)
+    spec = _link(link)
+    return (n - 1) / n * size / spec.bandwidth(achievable) + (n - 1) * spec.latency
 
 
 def tp_allreduce_bytes_per_layer(
@@ -334,8 +369,9 @@ def stage_compute_time(
         gpu: the GPU (its ``bf16_flops``).
         seq_len: s; defaults to the model's training context.
         tensor_parallel: t GPUs share the stage's work.
-        utilisation: achieved fraction of peak, in (0, 1]; default 0.5 from Megatron-LM's
-            52% on GPT-3 175B (Narayanan et al. 2021).
+        utilisation: achieved fraction of peak, in (0, 1]; default
+            :data:`DEFAULT_UTILISATION` (0.6, the book's compute efficiency while computing;
+            see its comment for its bounds and the Megatron-LM rows).
 
     Returns:
         Seconds (float). Backward is about twice this (see :func:`compute_to_comm_ratio`).
@@ -579,15 +615,18 @@ def simulated_comm_time(
     t_hop: float,
     v: int = 1,
     t_w: float | None = None,
+    blocking: bool = False,
 ) -> float:
     """Time communication adds to one step, measured with the chapter 2 simulator.
 
-    ``simulate(schedule, costs, comm=t_hop).makespan - simulate(schedule, costs).makespan``
-    for the named schedule (any of :data:`ppnotes.schedules.SCHEDULE_NAMES`, including
-    ``"zbv"``, which has no closed form here). ``t_f`` and ``t_b`` are per micro-batch
-    through one rank's layers (seconds); each of the v chunks takes 1/v of them; for
-    schedules with a split backward (zb-h1, zb-h2, zbv, dualpipev) it is split into
-    I = t_b - t_w and W = t_w (default t_w = t_b / 2). Returns seconds.
+    ``simulate(schedule, costs, comm=t_hop, blocking=blocking).makespan -
+    simulate(schedule, costs).makespan`` for the named schedule (any of
+    :data:`ppnotes.schedules.SCHEDULE_NAMES`, including ``"zbv"``, which has no closed form
+    here). ``t_f`` and ``t_b`` are per micro-batch through one rank's layers (seconds); each of
+    the v chunks takes 1/v of them; for schedules with a split backward (zb-h1, zb-h2, zbv,
+    dualpipev) it is split into I = t_b - t_w and W = t_w (default t_w = t_b / 2).
+    ``blocking``: whether a send also occupies its sender (see
+    :func:`ppnotes.schedules.simulate`). Returns seconds.
     """
     t_f, t_b = check_real("t_f", t_f), check_real("t_b", t_b)
     t_hop = check_real("t_hop", t_hop)
@@ -595,8 +634,185 @@ def simulated_comm_time(
         t_w = check_real("t_w", t_w, maximum=t_b)
     schedule = build_schedule(schedule_name, p, m, v)
     costs = _sim_costs(schedule, t_f, t_b, check_int("v", v), t_w)
-    with_hops = simulate(schedule, costs, comm=t_hop).makespan
+    with_hops = simulate(schedule, costs, comm=t_hop, blocking=blocking).makespan
     return with_hops - simulate(schedule, costs).makespan
+
+
+# --------------------------------------------------------------------------------------------
+# Blocking sends: each hop also occupies the ranks (Megatron-LM's batched send/receive + wait)
+# --------------------------------------------------------------------------------------------
+
+
+def blocking_comm_hops(schedule_name: str, p: int, m: int, v: int = 1) -> int:
+    """How many hop times one step gains when every send blocks its sender (closed form).
+
+    With blocking point-to-point communication (``simulate(..., blocking=True)``: a rank
+    waits for its own send before its next action, as Megatron-LM's ``batch_isend_irecv``
+    followed by ``wait``), every rank pays one hop after each action that feeds another
+    rank: 2 v m per middle rank per step, v m on the two end ranks, which send in one
+    direction only. Found with the simulator and derived from it (uniform stages, p > 1):
+
+    - ``"forward"``: m + p - 2 (the m sends of a rank plus the fill of the others).
+    - ``"gpipe"``: 2 (m + p - 2).
+    - ``"1f1b"`` (and ``"zb-h1"`` while t_w <= min(t_f, t_i); ``"interleaved"`` with v = 1):
+      2 (p - 1) for m = 1; m + 1 for p = 2 (both ranks are end ranks); otherwise
+      2 m + 2 p - 5. Exact for any t_f, t_b, t_hop.
+    - ``"interleaved"``, v > 1 (m divisible by p): (2 v - 1) m + 2 p - 3, exact for
+      t_hop <= 2 min(t_f, t_b) / (v (m - 2)) (any t_hop for p = 2). The deeper warm-up's slack
+      absorbs one send per micro-batch while hops are that short; beyond, the busiest rank's
+      own 2 v m sends set the pace (see :func:`blocking_comm_time`).
+
+    The asynchronous count (:func:`critical_path_hops`) for comparison: GPipe pays 2 (p - 1)
+    hops, not 2 (m + p - 2); 1F1B about 2 m (p - 1) / p, not about 2 m.
+
+    Args:
+        schedule_name: one of :data:`CLOSED_FORM_SCHEDULES`.
+        p, m, v: depth, micro-batches per step, chunks per rank (interleaved only).
+
+    Returns:
+        Number of hop times (int).
+    """
+    name, p, m, v = _check_schedule_args(schedule_name, p, m, v)
+    if p == 1:
+        return 0
+    if name == "forward":
+        return m + p - 2
+    if name == "gpipe":
+        return 2 * (m + p - 2)
+    if name == "interleaved" and v > 1:
+        return (2 * v - 1) * m + 2 * p - 3
+    if m == 1:
+        return 2 * (p - 1)
+    if p == 2:
+        return m + 1
+    return 2 * m + 2 * p - 5
+
+
+def _blocking_exactness(name, p, m, v, t_f, t_b, t_hop, t_w) -> str | None:
+    """Why the blocking closed form is not exact for these inputs, or None if it is."""
+    if name == "zb-h1" and t_w > min(t_f, t_b - t_w):
+        return (
+            f"zb-h1 blocking closed form needs t_w <= min(t_f, t_b - t_w); got t_w={t_w:g}, "
+            f"t_f={t_f:g}, t_b={t_b:g}: the result is an estimate that can be off either way"
+        )
+    if name == "interleaved" and v > 1 and p > 2 and m > 2:
+        limit = 2 * min(t_f, t_b) / (v * (m - 2))
+        if t_hop > limit:
+            return (
+                f"interleaved blocking closed form is exact only for t_hop <= "
+                f"2 min(t_f, t_b) / (v (m - 2)) = {limit:g}; got t_hop={t_hop:g}: "
+                f"the result is a lower bound"
+            )
+    return None
+
+
+def blocking_comm_time(
+    schedule_name: str,
+    p: int,
+    m: int,
+    t_f: float,
+    t_b: float,
+    t_hop: float,
+    v: int = 1,
+    t_w: float | None = None,
+) -> float:
+    """Time blocking point-to-point communication adds to one step (closed form).
+
+    :func:`blocking_comm_hops` x ``t_hop``: the step time of ``simulate(..., comm=t_hop,
+    blocking=True)`` minus the step time without hops, for uniform stages. For
+    ``"interleaved"`` with v > 1 and p > 2 it is the larger of two lines,
+
+        ((2 v - 1) m + 2 p - 3) t_hop    and    (2 v m + 2 p - 5) t_hop - (t_f + t_b) / v,
+
+    the first exact for t_hop <= 2 min(t_f, t_b) / (v (m - 2)), the second the busiest rank's
+    own sends (2 v m per step, a bound that the simulator approaches for long hops). Outside
+    the exactness conditions of :func:`blocking_comm_hops` a ``UserWarning`` says why: for
+    interleaving the result is then a lower bound (the step time is a maximum of lines in
+    t_hop, so convex); for ZB-H1 with t_w > min(t_f, t_i) an estimate that can be off either
+    way. :func:`exposed_pipeline_comm_time` uses the simulator in both cases.
+
+    Args:
+        as :func:`critical_path_comm_time` (t_f, t_b per micro-batch through one rank's layers,
+        seconds; t_hop seconds per transfer; t_w the weight-gradient part for ``"zb-h1"``).
+
+    Returns:
+        Seconds (float).
+    """
+    name, p, m, v = _check_schedule_args(schedule_name, p, m, v)
+    t_f, t_b = check_real("t_f", t_f), check_real("t_b", t_b)
+    t_hop = check_real("t_hop", t_hop)
+    t_w = t_b / 2 if t_w is None else check_real("t_w", t_w, maximum=t_b)
+    why = _blocking_exactness(name, p, m, v, t_f, t_b, t_hop, t_w)
+    if why is not None:
+        warnings.warn(why, stacklevel=2)
+    comm = blocking_comm_hops(name, p, m, v) * t_hop
+    if name == "interleaved" and v > 1 and p > 2:
+        comm = max(comm, (2 * v * m + 2 * p - 5) * t_hop - (t_f + t_b) / v)
+    return comm
+
+
+EXPOSED_COMM_SCHEDULES = CLOSED_FORM_SCHEDULES + ("zbv",)
+
+
+def exposed_pipeline_comm_time(
+    schedule_name: str,
+    p: int,
+    m: int,
+    t_f: float,
+    t_b: float,
+    t_hop: float,
+    v: int = 1,
+    t_w: float | None = None,
+    overlap: bool = True,
+) -> float:
+    """Seconds that pipeline point-to-point communication adds to one training step.
+
+    ``overlap=True``: the asynchronous model. Sends are posted and waited for later, so a hop
+    only delays its receiver and only the hops on the critical path count
+    (:func:`critical_path_comm_time`; ``torch.distributed.pipelining``'s multi-stage
+    runtime, Megatron-LM's interleaved schedule with ``overlap_p2p_comm``).
+    ``overlap=False``: the blocking model. Each rank also waits for its own sends, one hop
+    after every action that feeds another rank (:func:`blocking_comm_time`; Megatron-LM's
+    non-interleaved 1F1B, and every Megatron-LM schedule at the SC'21 commit).
+
+    The closed form is used wherever it is exact (microseconds); otherwise, and always for
+    ``"zbv"``, the chapter 2 simulator gives the exact value (milliseconds for thousands of
+    actions). Uniform stages; each of v chunks takes 1/v of t_f and t_b.
+
+    Args:
+        schedule_name: "gpipe", "1f1b", "interleaved", "zb-h1", "zbv" or "forward".
+        p: pipeline depth (ranks); p = 1 returns 0.0.
+        m: micro-batches per step.
+        t_f, t_b: forward and full backward time of one micro-batch through one rank's
+            layers, seconds (t_b includes any recomputation).
+        t_hop: time of one transfer over one stage boundary, seconds.
+        v: chunks per rank ("interleaved" only; m must be divisible by p when v > 1).
+        t_w: weight-gradient part of t_b for "zb-h1" and "zbv" (default t_b / 2).
+        overlap: True for asynchronous sends, False for blocking sends.
+
+    Returns:
+        Seconds (float).
+    """
+    name = check_choice("schedule_name", schedule_name, EXPOSED_COMM_SCHEDULES)
+    if not isinstance(overlap, bool):
+        raise ValueError(f"overlap must be True or False, got {overlap!r}")
+    t_f, t_b = check_real("t_f", t_f), check_real("t_b", t_b)
+    t_hop = check_real("t_hop", t_hop)
+    w = t_b / 2 if t_w is None else check_real("t_w", t_w, maximum=t_b)
+    if name == "zbv":
+        p, m, v = check_int("p", p), check_int("m", m), check_int("v", v)
+        if v != 1:
+            raise ValueError(f"v applies only to 'interleaved', got v={v} for 'zbv'")
+    else:
+        _, p, m, v = _check_schedule_args(name, p, m, v)
+    if p == 1:
+        return 0.0
+    if name != "zbv":
+        if overlap and _exactness(name, p, m, v, t_f, t_b, t_hop, w) is None:
+            return critical_path_hops(name, p, m, v) * t_hop
+        if not overlap and _blocking_exactness(name, p, m, v, t_f, t_b, t_hop, w) is None:
+            return blocking_comm_hops(name, p, m, v) * t_hop
+    return simulated_comm_time(name, p, m, t_f, t_b, t_hop, v, t_w, blocking=not overlap)
 
 
 def exposed_comm_fraction(
@@ -644,8 +860,12 @@ def pipeline_comm_breakdown(
         dict with ``bytes_per_hop`` (per card, bytes), ``t_hop``, ``t_f``, ``t_b`` (s),
         ``total_traffic`` (bytes crossing all boundaries in a step, both directions),
         ``note`` (s), ``gpipe``, ``1f1b``, ``zb-h1`` and ``interleaved`` (s on the critical
-        path; ``interleaved`` is None unless m % p == 0 and the layers split into 2 p chunks),
-        ``step_1f1b`` (s, 1F1B step with hops) and ``ratio`` (compute over hop, training).
+        path with asynchronous sends; ``interleaved`` is None unless m % p == 0 and the
+        layers split into 2 p chunks), the same four with the suffix ``_blocking`` (s added
+        when sends block, :func:`exposed_pipeline_comm_time` with ``overlap=False``),
+        ``step_1f1b`` and ``step_1f1b_blocking`` (s, 1F1B step with hops) and ``ratio``
+        (compute over hop, training). The receiver's all-gather after scatter/gather is not
+        included (see :func:`receiver_allgather_time`).
     """
     model = _check_model(model)
     p = check_int("num_stages", num_stages)
@@ -680,5 +900,285 @@ def pipeline_comm_breakdown(
         critical_path_comm_time("interleaved", p, m, t_f, t_b, t_hop, 2) if (fits) else None
     )
     out["step_1f1b"] = step_time_with_hops("1f1b", p, m, t_f, t_b, t_hop)
+    for name in ("gpipe", "1f1b", "zb-h1"):
+        out[f"{name}_blocking"] = exposed_pipeline_comm_time(
+            name, p, m, t_f, t_b, t_hop, overlap=False
+        )
+    out["interleaved_blocking"] = (
+        exposed_pipeline_comm_time("interleaved", p, m, t_f, t_b, t_hop, 2, overlap=False)
+        if fits
+        else None
+    )
+    out["step_1f1b_blocking"] = bubble.step_time(p, m, t_f, t_b) + out["1f1b_blocking"]
     out["ratio"] = (t_f + t_b) / (2 * t_hop) if t_hop > 0 else math.inf
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Communication the pipeline model leaves out
+# --------------------------------------------------------------------------------------------
+
+
+def receiver_allgather_bytes(
+    model_or_hidden,
+    micro_batch: int,
+    seq_len: int | None = None,
+    bytes_per_value: int = 2,
+    tensor_parallel: int = 1,
+    sequence_parallel: bool = False,
+) -> float:
+    """Bytes each GPU of the receiving stage takes in over NVLink after scatter/gather.
+
+    Scatter/gather sends 1/t of the b x s x h boundary tensor over each network card; the
+    receiving stage's t GPUs then all-gather the slices, so each GPU receives the other
+    (t - 1)/t of the tensor from its peers (Narayanan et al. 2021, sec. 4.1; Megatron-LM
+    ``gather_split_1d_tensor`` in ``megatron/p2p_communication.py`` at the SC'21 commit).
+    With sequence parallelism the boundary tensor is already split along the sequence
+    across the t GPUs (each holds s/t x b x h, Korthikanti et al. 2022), each GPU sends and
+    receives only its own shard and no all-gather is needed: 0 bytes.
+
+    Args:
+        model_or_hidden, micro_batch, seq_len, bytes_per_value: as in
+            :func:`activation_bytes_per_hop`.
+        tensor_parallel: t.
+        sequence_parallel: whether Megatron-LM's sequence parallelism is on.
+
+    Returns:
+        Bytes per GPU per boundary crossing (float), one direction.
+    """
+    t = check_int("tensor_parallel", tensor_parallel)
+    if not isinstance(sequence_parallel, bool):
+        raise ValueError(f"sequence_parallel must be True or False, got {sequence_parallel!r}")
+    full = activation_bytes_per_hop(model_or_hidden, micro_batch, seq_len, bytes_per_value)
+    return 0.0 if sequence_parallel else (t - 1) / t * full
+
+
+def receiver_allgather_time(
+    model_or_hidden,
+    micro_batch: int,
+    link="NVLink 3",
+    seq_len: int | None = None,
+    bytes_per_value: int = 2,
+    tensor_parallel: int = 1,
+    sequence_parallel: bool = False,
+    achievable: bool = True,
+) -> float:
+    """Seconds of the receiver's all-gather after scatter/gather: :func:`ring_allgather_time`
+    of the b x s x h tensor over the t GPUs of the stage (``link``, NVLink inside a node);
+    0 with sequence parallelism or t = 1. Returns seconds per boundary crossing."""
+    t = check_int("tensor_parallel", tensor_parallel)
+    if (
+        receiver_allgather_bytes(
+            model_or_hidden, micro_batch, seq_len, bytes_per_value, t, sequence_parallel
+        )
+        == 0
+    ):
+        return 0.0
+    full = activation_bytes_per_hop(model_or_hidden, micro_batch, seq_len, bytes_per_value)
+    return ring_allgather_time(full, t, link, achievable)
+
+
+def embedding_allreduce_bytes(
+    model: ModelSpec, tensor_parallel: int = 1, grad_bytes: int = 4, num_stages: int = 2
+) -> float:
+    """Bytes of the tied-embedding gradient all-reduce between the first and last stage.
+
+    With tied input and output embeddings (GPT-3, Brown et al. 2020) and p > 1, the first
+    stage holds the word embedding and the last stage a copy for the LM head; after the
+    flush, each TP rank all-reduces its V x h / t shard of the embedding gradient with its
+    peer on the other end of the pipeline, so both copies stay equal (Megatron-LM,
+    ``_allreduce_word_embedding_grads`` in ``megatron/core/distributed/finalize_model_grads.py``;
+    Narayanan et al. 2021, sec. 4). Once per step, outside the pipeline schedule, so it
+    adds its full time to the step unless overlapped with other gradient reductions.
+
+    Args:
+        model: the model (``tied_embeddings`` decides; untied models return 0).
+        tensor_parallel: t; the embedding is split over the vocabulary across TP ranks.
+        grad_bytes: bytes per gradient value (4: Megatron-LM keeps fp32 main gradients;
+            2 if gradients are reduced in bf16).
+        num_stages: p; with one stage there is one copy and nothing to reduce.
+
+    Returns:
+        Bytes of the tensor each GPU all-reduces (float), per step. The all-reduce has two
+        ranks, so each sends and receives this many bytes once (:func:`ring_allreduce_time`
+        with ranks = 2).
+    """
+    model = _check_model(model)
+    t = check_int("tensor_parallel", tensor_parallel)
+    nbytes = check_int("grad_bytes", grad_bytes)
+    p = check_int("num_stages", num_stages)
+    if not model.tied_embeddings or p == 1:
+        return 0.0
+    return model.vocab_size * model.hidden_size / t * nbytes
+
+
+def largest_stage_params(model: ModelSpec, num_stages: int) -> int:
+    """Parameters of the largest pipeline stage when the layers split as evenly as possible.
+
+    ceil(L / p) layers on the fullest stage, plus the embedding on the first stage or the
+    LM head (and, with tied embeddings, its copy of the word embedding) on the last; with
+    p = 1 the whole model (:attr:`~ppnotes.models.ModelSpec.total_params`). Matches
+    :func:`ppnotes.memory.stage_params` (chapter 4) on an even split. Returns a count.
+    """
+    model = _check_model(model)
+    p = check_int("num_stages", num_stages)
+    if p == 1:
+        return model.total_params
+    layers = -(-model.num_layers // p) * model.params_per_layer
+    return layers + max(model.embedding_params, model.head_params)
+
+
+def dp_gradient_bytes_per_gpu(
+    model: ModelSpec, num_stages: int, tensor_parallel: int = 1, grad_bytes: int = 4
+) -> float:
+    """Gradient bytes each GPU of the largest stage reduces over data parallelism per step.
+
+    (largest stage's parameters) / t x grad_bytes (:func:`largest_stage_params`): each GPU
+    holds 1/t of its stage's weights and reduces their gradients with its d - 1 replicas once
+    per step. It falls as about 1/p: deeper pipelines give each GPU fewer parameters, so
+    depth also shrinks the data-parallel traffic. Norms and biases, which TP replicates
+    rather than splits, are divided by t too; they are a tiny share of the parameters.
+
+    Args:
+        model: the model.
+        num_stages: p.
+        tensor_parallel: t.
+        grad_bytes: bytes per gradient value (4 for Megatron-LM's fp32 main gradients).
+
+    Returns:
+        Bytes (float): the size of the all-reduce; :func:`ring_allreduce_time` with
+        ranks = d gives its time (a distributed optimizer's reduce-scatter moves half).
+    """
+    t = check_int("tensor_parallel", tensor_parallel)
+    nbytes = check_int("grad_bytes", grad_bytes)
+    return largest_stage_params(model, num_stages) / t * nbytes
+
+
+# --------------------------------------------------------------------------------------------
+# A published check: Megatron-LM's scatter/gather optimisation (SC'21, figure 18)
+# --------------------------------------------------------------------------------------------
+
+# Narayanan et al. 2021, fig. 18 and sec. 5.9: GPT-3 175B on 96 A100s (12 DGX A100 nodes, one
+# InfiniBand HDR card per GPU), interleaved schedule, with and without scatter/gather. The
+# configuration is the repository's reproduction script examples/sc21/run_figure_18.sh (NVIDIA
+# Megatron-LM, added in commit de7dc40; the README pins the SC'21 code at 6985e58): t = 8,
+# p = 12, micro-batch 1, global batch 12 to 60 (so d = 1 and m = the batch), 96 layers, h =
+# 12288, s = 2048, 2 layers per virtual stage (v = 96 / 12 / 2 = 4 chunks per GPU), full
+# ("uniform") activation recomputation, fp16. The paper reports "up to 11 %" higher throughput
+# with scatter/gather, largest for large batches with interleaving; we read no per-bar values.
+FIG18_CONFIG = {
+    "tensor_parallel": 8,
+    "num_stages": 12,
+    "interleave": 4,
+    "micro_batch": 1,
+    "seq_len": 2048,
+    "batch_sizes": (12, 24, 36, 48, 60),
+    "recompute": True,
+}
+FIG18_PUBLISHED_MAX_GAIN = 0.11  # "up to 11 %" (Narayanan et al. 2021, sec. 5.9)
+
+
+def scatter_gather_gain(
+    model: ModelSpec,
+    num_stages: int,
+    num_microbatches: int,
+    micro_batch: int,
+    gpu: GPUSpec,
+    link,
+    nvlink,
+    seq_len: int | None = None,
+    tensor_parallel: int = 8,
+    interleave: int = 1,
+    recompute: bool = True,
+    overlap: bool = False,
+    utilisation: float = DEFAULT_UTILISATION,
+    bytes_per_value: int = 2,
+    achievable: bool = True,
+) -> dict:
+    """Predicted throughput gain of scatter/gather for one pipeline configuration.
+
+    Per rank and micro-batch: forward t_f from :func:`stage_compute_time` (L / p layers),
+    backward 2 t_f, plus t_f again with full recomputation. Hop without scatter/gather: each
+    of the t GPUs sends the whole b s h tensor over its own card (:func:`transfer_time`);
+    with it, 1/t of it per card plus the receiver's all-gather over ``nvlink``
+    (:func:`receiver_allgather_time`), which sits on the receiver's path in both models.
+    Step: zero-latency step of the schedule (interleaved when ``interleave`` > 1, else 1F1B)
+    plus :func:`exposed_pipeline_comm_time` with ``overlap``. Throughput is samples per
+    step time, so the gain is step_without / step_with - 1.
+
+    Returns:
+        dict with ``t_f``, ``t_b``, ``hop_without``, ``hop_with`` (s per hop; ``hop_with``
+        includes ``allgather``), ``step_without``, ``step_with`` (s) and ``gain``
+        (dimensionless, 0.1 = 10 % more throughput).
+    """
+    model = _check_model(model)
+    p = check_int("num_stages", num_stages)
+    m = check_int("num_microbatches", num_microbatches)
+    v = check_int("interleave", interleave)
+    t = check_int("tensor_parallel", tensor_parallel)
+    if not isinstance(recompute, bool):
+        raise ValueError(f"recompute must be True or False, got {recompute!r}")
+    if model.num_layers % (p * v) != 0:
+        raise ValueError(
+            f"num_stages x interleave must divide the {model.num_layers} layers, got {p} x {v}"
+        )
+    s = _seq_len(model, seq_len)
+    t_f = stage_compute_time(model, model.num_layers // p, micro_batch, gpu, s, t, utilisation)
+    t_b = (3 if recompute else 2) * t_f
+    full = activation_bytes_per_hop(model, micro_batch, s, bytes_per_value)
+    hop_without = transfer_time(full, link, achievable)
+    gather = receiver_allgather_time(
+        model, micro_batch, nvlink, s, bytes_per_value, t, achievable=achievable
+    )
+    hop_with = transfer_time(full / t, link, achievable) + gather
+    name = "interleaved" if v > 1 else "1f1b"
+    base = bubble.step_time(p, m, t_f, t_b, v)
+    step_without = base + exposed_pipeline_comm_time(
+        name, p, m, t_f, t_b, hop_without, v, overlap=overlap
+    )
+    step_with = base + exposed_pipeline_comm_time(
+        name, p, m, t_f, t_b, hop_with, v, overlap=overlap
+    )
+    return {
+        "t_f": t_f,
+        "t_b": t_b,
+        "allgather": gather,
+        "hop_without": hop_without,
+        "hop_with": hop_with,
+        "step_without": step_without,
+        "step_with": step_with,
+        "gain": step_without / step_with - 1,
+    }
+
+
+def fig18_predictions(overlap: bool, utilisation: float = DEFAULT_UTILISATION) -> list[dict]:
+    """:func:`scatter_gather_gain` at each batch size of Megatron-LM SC'21 figure 18.
+
+    GPT-3 175B on A100 80GB GPUs, InfiniBand HDR between stages (achievable 24 GB/s per
+    card), NVLink 3 inside a node, :data:`FIG18_CONFIG`; m = batch size (d = 1, b = 1).
+    ``overlap``: asynchronous (True) or blocking (False) sends. Returns one dict per batch
+    size, with ``batch`` added.
+    """
+    from .hardware import A100_80GB, IB_HDR, NVLINK3
+    from .models import GPT3_175B
+
+    cfg = FIG18_CONFIG
+    rows = []
+    for batch in cfg["batch_sizes"]:
+        row = scatter_gather_gain(
+            GPT3_175B,
+            cfg["num_stages"],
+            batch // cfg["micro_batch"],
+            cfg["micro_batch"],
+            A100_80GB,
+            IB_HDR,
+            NVLINK3,
+            cfg["seq_len"],
+            cfg["tensor_parallel"],
+            cfg["interleave"],
+            cfg["recompute"],
+            overlap,
+            utilisation,
+        )
+        rows.append({"batch": batch, **row})
+    return rows

@@ -12,7 +12,13 @@ and PCIe NVIDIA adds both directions ("600 GB/s" on A100 is 300 GB/s each way), 
 ``vendor_is_bidirectional`` says whether it must be halved. ``peak_bandwidth`` is the result:
 bytes/s **per direction per GPU (or per network card)**, which is what one pipeline send
 can use. ``achievable_bandwidth`` is a published *measurement* of the same quantity
-(nccl-tests, p2pBandwidthLatencyTest, nvbandwidth), or ``None`` where we found none.
+(nccl-tests, p2pBandwidthLatencyTest, nvbandwidth), or ``None`` where we found none, and
+``achievable_method`` says how it was measured. The methods measure different things: an
+NCCL all-reduce *bus bandwidth* is what a collective achieves per GPU through NCCL's
+kernels (the right figure for tensor- and data-parallel all-reduces, and close to what an
+NCCL send achieves over the same link); a *copy-engine peer-to-peer* test
+(p2pBandwidthLatencyTest, nvbandwidth) times ``cudaMemcpy`` between two GPUs or between host
+and GPU, with no NCCL in the way, and usually reads higher than NCCL on the same link.
 """
 
 from __future__ import annotations
@@ -75,12 +81,14 @@ class LinkSpec:
             (NVLink, PCIe as NVIDIA quotes it); ``False`` if it is already per direction
             (InfiniBand data rates).
         achievable_bandwidth: a published measurement, bytes/s per direction, or ``None``.
-        latency: alpha of the alpha-beta model, seconds: the fixed cost of one small
+        latency: alpha in T = alpha + n / BW, seconds: the fixed cost of one small
             NCCL send/receive, not the wire latency.
         source: bib key(s) for the vendor figure.
         achievable_source: bib key(s) for the measurement, or ``None``.
         latency_source: bib key(s) for the latency, or a note saying it is an assumption.
         notes: anything a reader needs to use the numbers correctly.
+        achievable_method: how ``achievable_bandwidth`` was measured, one of
+            :data:`ACHIEVABLE_METHODS` (``None`` when there is no measurement).
     """
 
     name: str
@@ -92,6 +100,7 @@ class LinkSpec:
     achievable_source: str | None
     latency_source: str
     notes: str = ""
+    achievable_method: str | None = None
 
     @property
     def peak_bandwidth(self) -> float:
@@ -159,6 +168,14 @@ def get_gpu(name: str) -> GPUSpec:
 
 # --- Links ------------------------------------------------------------------------------
 
+# How a link's achievable bandwidth was measured (LinkSpec.achievable_method).
+ACHIEVABLE_METHODS = {
+    "nccl-busbw": "NCCL collective bus bandwidth per GPU or per card (nccl-tests)",
+    "nccl-estimate": "an NVIDIA engineer's estimate of effective NCCL bandwidth per link",
+    "copy-engine-p2p": "GPU-to-GPU cudaMemcpy, copy engine (p2pBandwidthLatencyTest)",
+    "host-device-copy": "host-to-device or device-to-host copy through the slot (nvbandwidth)",
+}
+
 # Small-message NCCL time within an NVLink/NVSwitch node is about 3 microseconds
 # (nccl-tests on H100 and B200, quoted by NVIDIA engineers). For PCIe and InfiniBand we
 # found no clean published send/receive figure, so we assume 10 microseconds. For a full
@@ -177,6 +194,7 @@ NVLINK3 = LinkSpec(
     latency=_NVLINK_LATENCY,
     source="nvidia2020a100whitepaper",
     achievable_source="nccltests2023a100nvlink",
+    achievable_method="nccl-estimate",
     latency_source=_NVLINK_LATENCY_SOURCE,
     notes="A100 SXM. 600 GB/s adds both directions: 300 GB/s per direction.",
 )
@@ -189,6 +207,7 @@ NVLINK4 = LinkSpec(
     latency=_NVLINK_LATENCY,
     source="nvidia2022h100whitepaper",
     achievable_source="nccl2024h100p2p",
+    achievable_method="copy-engine-p2p",
     latency_source=_NVLINK_LATENCY_SOURCE,
     notes=(
         "H100/H200 SXM. 900 GB/s adds both directions: 450 GB/s per direction; "
@@ -216,6 +235,7 @@ PCIE4_X16 = LinkSpec(
     latency=_ASSUMED_LATENCY,
     source="pcisig2017pcie4,nvidia2021a100datasheet",
     achievable_source="nvbandwidth2025a100h2d",
+    achievable_method="host-device-copy",
     latency_source=_ASSUMED_LATENCY_SOURCE,
     notes=(
         "16 GT/s x 16 lanes with 128b/130b coding = 31.5 GB/s per direction; NVIDIA rounds "
@@ -231,6 +251,7 @@ PCIE5_X16 = LinkSpec(
     latency=_ASSUMED_LATENCY,
     source="pcisig2019pcie5,nvidia2022h100datasheet",
     achievable_source="nvbandwidth2024h100",
+    achievable_method="host-device-copy",
     latency_source=_ASSUMED_LATENCY_SOURCE,
     notes=(
         "32 GT/s x 16 lanes = 63 GB/s per direction raw. Measured 52.8 GB/s device->host; "
@@ -246,6 +267,7 @@ IB_HDR = LinkSpec(
     latency=_ASSUMED_LATENCY,
     source="nvidia2020connectx6",
     achievable_source="nccl2023hdr",
+    achievable_method="nccl-busbw",
     latency_source=_ASSUMED_LATENCY_SOURCE,
     notes="Per network card. InfiniBand rates are per direction; DGX A100 has one per GPU.",
 )
@@ -258,6 +280,7 @@ IB_NDR = LinkSpec(
     latency=_ASSUMED_LATENCY,
     source="nvidia2022connectx7",
     achievable_source="nccltests2024ndr",
+    achievable_method="nccl-busbw",
     latency_source=_ASSUMED_LATENCY_SOURCE,
     notes="Per network card. InfiniBand rates are per direction; DGX H100 has one per GPU.",
 )

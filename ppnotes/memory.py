@@ -388,12 +388,14 @@ def in_flight_sets(
       longer on later ranks (Qi et al. 2024); and min(m + 1 + i, 2 m, 2 p) half-rank sets
       for ZB-V, which is at most p ranks' worth, on every rank.
 
-    For ZB-H1 and ZB-V these counts are an upper bound on memory. The simulator frees a
-    micro-batch's set only when its weight-gradient pass W ends, and counts the whole set
-    until then. But after the input-gradient pass B, W needs only part of the layer's
-    activations: the inputs of the linear layers and the output gradients B passes on
-    (Qi et al. 2024, sec. 2), not the attention and activation-function tensors B used. So
-    a deferred W holds less than a full set, and the true peaks lie below these counts.
+    For ZB-H1 and ZB-V these counts are an upper bound on the stored activations. The
+    simulator frees a micro-batch's set only when its weight-gradient pass W ends, and counts
+    the whole set until then. But W computes each weight gradient from the input of that
+    linear layer and the gradient at its output (Qi et al. 2024 split the backward pass this
+    way); the tensors only the input-gradient pass B uses (the norm inputs, the attention
+    core, the GeLU input) can be freed when B ends. So a deferred W holds less than a full
+    set, and the true activation peaks lie below these counts. (The output gradients W waits
+    for are not activations and are counted by neither.)
 
     Args:
         schedule_name: one of :data:`SCHEDULES`.

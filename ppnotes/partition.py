@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ._validate import check_int, check_real
+from ._validate import check_choice, check_int, check_real
 
 # ------------------------------------------------------------------ depth and GPU counts
 
@@ -92,9 +92,7 @@ def balance_efficiency(loads: Sequence[float]) -> float:
     In a pipeline each micro-batch moves at the pace of the slowest stage, so this is the
     fraction of GPU time doing useful work before any bubble or communication is counted.
     """
-    loads = [check_real(f"loads[{i}]", x) for i, x in enumerate(loads)]
-    if not loads or max(loads) <= 0:
-        raise ValueError(f"loads must be a non-empty list with a positive maximum, got {loads!r}")
+    loads = _check_loads(loads)
     return sum(loads) / len(loads) / max(loads)
 
 
@@ -122,6 +120,106 @@ def optimal_split(
     raise AssertionError("unreachable: T = L + max(extra) always fits")  # pragma: no cover
 
 
+# ------------------------------------------------------------------ what imbalance costs per step
+
+
+def gpipe_step_layers(loads: Sequence[float], num_microbatches: int) -> float:
+    """Flushed GPipe step over stages of unequal load: sum(loads) + (m - 1) * max(loads).
+
+    In units of one layer's forward plus backward time (each stage's forward and backward scale
+    with its load). The first micro-batch crosses every stage once (the fill and drain); each
+    of the other m - 1 micro-batch slots lasts as long as the slowest stage. Exact for GPipe
+    (checked against :func:`ppnotes.schedules.simulate` with per-stage costs, zero hop
+    latency); 1F1B overlaps a little of the imbalance and is never slower than this.
+    """
+    loads = _check_loads(loads)
+    m = check_int("num_microbatches", num_microbatches)
+    return sum(loads) + (m - 1) * max(loads)
+
+
+def imbalance_idle_layers(loads: Sequence[float], num_microbatches: int) -> list[float]:
+    """Idle time of each stage per step that comes from imbalance, not from the bubble:
+    (m - 1)(max(loads) - load_i), in units of one layer's forward plus backward.
+
+    Under GPipe stage i idles sum(other loads) in the fill and drain plus this: it waits for
+    the slowest stage in every micro-batch slot after the first. A stage one layer lighter than
+    the slowest therefore idles m - 1 layers' worth per step, not one.
+    """
+    loads = _check_loads(loads)
+    m = check_int("num_microbatches", num_microbatches)
+    slowest = max(loads)
+    return [(m - 1) * (slowest - x) for x in loads]
+
+
+# ------------------------------------------------------------------ lighter end stages
+
+
+def split_with_lighter_ends(
+    num_layers: int, num_stages: int, embedding: bool = True, loss: bool = True
+) -> list[int]:
+    """Split that counts the embedding and the loss (LM head) as one layer each.
+
+    Megatron-LM's ``--account-for-embedding-in-pipeline-split`` and
+    ``--account-for-loss-in-pipeline-split`` (``megatron/core/transformer/transformer_block.py``,
+    NVIDIA/Megatron-LM) require p to divide L + (embedding) + (loss), give every stage
+    (L + ...)/p slots, and build one layer fewer on the first and/or last stage. With both,
+    L = k p - 2 layers, the zero-bubble authors' advice (sail-sg/zero-bubble-pipeline-parallelism
+    README, ``--allow-padding-num-layers``) and Llama 3.1 405B's choice: 126 = 8 x 16 - 2 layers
+    at PP 16, one layer fewer on the first and last stage (dubey2024llama3, sec. 3.3.2).
+    Megatron-LM's ``--decoder-first-pipeline-num-layers`` / ``--decoder-last-pipeline-num-layers``
+    set the two end counts directly instead.
+
+    Raises ``ValueError`` when p does not divide L plus the counted ends.
+    """
+    n = check_int("num_layers", num_layers)
+    p = check_int("num_stages", num_stages)
+    ends = int(bool(embedding)) + int(bool(loss))
+    if (n + ends) % p:
+        raise ValueError(
+            f"num_layers + {ends} (the counted ends) must be divisible by num_stages = {p}, got "
+            f"num_layers = {n}; choose num_layers = k * {p} - {ends}"
+        )
+    per_stage = (n + ends) // p
+    counts = [per_stage] * p
+    if embedding:
+        counts[0] -= 1
+    if loss:
+        counts[-1] -= 1
+    if min(counts) < 1:
+        raise ValueError(
+            f"num_layers = {n} leaves a stage with no layer at num_stages = {p}; "
+            f"need num_layers >= {2 * p - ends}"
+        )
+    return counts
+
+
+RECOMPUTATION = ("none", "selective", "full")
+
+
+def head_layer_equivalents(model, seq_len: int | None = None, recomputation: str = "none") -> float:
+    """The LM head's compute in one training step, in units of one layer's compute.
+
+    Per token, a layer's forward costs 2 x its parameters plus 4 s h for attention at sequence
+    length s (narayanan2021efficient, eq. 3), and the head 2 V h; so the head's weight depends
+    on s (``seq_len``, default the model's training context). Backward costs twice the forward
+    for both (two matrix multiplies per forward one), so forward + backward leaves the ratio
+    unchanged. Recomputation adds to the layers only: Megatron-LM recomputes transformer layers
+    (``--recompute-granularity full``: a whole extra forward; ``selective``: the attention
+    scores, 4 s h per token) but never the output layer. The loss itself (softmax and
+    cross-entropy over V) is memory-bound and not counted. Dimensionless.
+    """
+    s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
+    recomputation = check_choice("recomputation", recomputation, RECOMPUTATION)
+    layer_forward = 2.0 * model.params_per_layer + 4.0 * s * model.hidden_size
+    head_forward = 2.0 * model.vocab_size * model.hidden_size
+    extra = {
+        "none": 0.0,
+        "selective": 4.0 * s * model.hidden_size,
+        "full": layer_forward,
+    }[recomputation]
+    return 3.0 * head_forward / (3.0 * layer_forward + extra)
+
+
 def _fill(num_layers: int, caps: list[int], extras: list[float]) -> list[int]:
     """Give each stage one layer, then fill the least-loaded stages up to their caps."""
     counts = [1] * len(caps)
@@ -134,6 +232,13 @@ def _fill(num_layers: int, caps: list[int], extras: list[float]) -> list[int]:
         counts[i] += 1
         left -= 1
     return counts
+
+
+def _check_loads(loads: Sequence[float]) -> list[float]:
+    loads = [check_real(f"loads[{i}]", x) for i, x in enumerate(loads)]
+    if not loads or max(loads) <= 0:
+        raise ValueError(f"loads must be a non-empty list with a positive maximum, got {loads!r}")
+    return loads
 
 
 def _check_split(layers_per_stage: Sequence[int]) -> list[int]:

@@ -49,6 +49,7 @@ _TOKEN = re.compile(r"(\d+)([FBIW])(\d+)")
 TOKEN_FORMAT = "'{stage}{kind}{microbatch}' with kind in F, B, I, W, e.g. '5F3'"
 
 DEFAULT_COSTS = {"F": 1.0, "B": 2.0, "I": 1.0, "W": 1.0}
+_REPR_TOKENS = 24  # tokens per rank shown by repr(Schedule)
 
 
 class _ActionFields(NamedTuple):
@@ -155,6 +156,55 @@ class Schedule:
     def tokens(self) -> list[list[str]]:
         """Per-rank lists of tokens, the form :meth:`from_actions` accepts."""
         return [[str(a) for a in rank_actions] for rank_actions in self.actions]
+
+    def to_strings(self) -> list[str]:
+        """One string per rank, its tokens in order separated by spaces (what
+        :meth:`from_strings` reads), e.g. ``["0F0 0F1 0B0 0B1", "1F0 1B0 1F1 1B1"]``."""
+        return [" ".join(rank_tokens) for rank_tokens in self.tokens()]
+
+    def __repr__(self) -> str:
+        """The schedule as it reads: one line per rank (long ranks cut after 24 tokens)."""
+        head = (
+            f"Schedule({self.name!r}: {self.num_ranks} ranks, {self.num_stages} stages, "
+            f"{self.num_microbatches} micro-batches)"
+        )
+        lines = []
+        for rank, rank_tokens in enumerate(self.tokens()):
+            shown = " ".join(rank_tokens[:_REPR_TOKENS])
+            more = len(rank_tokens) - _REPR_TOKENS
+            lines.append(f"  rank {rank}: {shown}" + (f" ... (+{more})" if more > 0 else ""))
+        return "\n".join([head, *lines])
+
+    @classmethod
+    def from_strings(
+        cls, per_rank: Sequence[str], *, name: str = "custom", forward_only: bool = False
+    ) -> Schedule:
+        """Build a schedule from one string per rank of whitespace-separated tokens.
+
+        ``Schedule.from_strings(["0F0 0F1 0B0 0B1", "1F0 1B0 1F1 1B1"])`` is the same schedule
+        as :meth:`from_actions` with the token lists; :meth:`to_strings` gives the strings back.
+        Raises ``ValueError`` naming the rank, position and text of a malformed token, and
+        everything :meth:`from_actions` raises.
+        """
+        if isinstance(per_rank, str | bytes) or not isinstance(per_rank, Sequence):
+            raise ValueError(
+                "per_rank must be a list with one string of tokens per rank, e.g. "
+                f'["0F0 0B0", "1F0 1B0"], got {per_rank!r}'
+            )
+        rows = []
+        for rank, line in enumerate(per_rank):
+            if not isinstance(line, str):
+                raise ValueError(
+                    f"per_rank[{rank}] must be a string of space-separated tokens, got {line!r}"
+                )
+            tokens = line.split()
+            for position, token in enumerate(tokens):
+                if _TOKEN.fullmatch(token) is None:
+                    raise ValueError(
+                        f"per_rank[{rank}] token {position} is {token!r}: expected {TOKEN_FORMAT}"
+                    )
+            rows.append(tokens)
+        return cls.from_actions(rows, name=name, forward_only=forward_only)
 
     @classmethod
     def from_actions(
@@ -410,6 +460,12 @@ class SimResult:
     peak_activations: np.ndarray
     peak_activations_per_stage: np.ndarray
     _latency: np.ndarray
+    send_time: np.ndarray | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """Whether sends occupied their sender (``simulate(..., blocking=True)``)."""
+        return self.send_time is not None
 
     def critical_path(self) -> list[tuple[Action, bool]]:
         """The chain of actions that sets the makespan, first to last.
@@ -429,11 +485,15 @@ class SimResult:
             path.append((self.actions[i], bool(via_data and plan.crosses_ranks[i])))
             if via_data:
                 i = d
-            elif rank_pred[i] >= 0 and abs(self.end[rank_pred[i]] - self.start[i]) <= tolerance:
+            elif rank_pred[i] >= 0 and abs(self._free(rank_pred[i]) - self.start[i]) <= tolerance:
                 i = rank_pred[i]
             else:
                 i = -1
         return path[::-1]
+
+    def _free(self, i: int) -> float:
+        """When action i's rank may start its next action (after a blocking send)."""
+        return float(self.end[i] + (self.send_time[i] if self.send_time is not None else 0.0))
 
 
 def _rank_predecessors(schedule: Schedule) -> list[int]:
@@ -481,6 +541,7 @@ def simulate(
     schedule: Schedule,
     costs: Mapping[str, float | Sequence[float]] | None = None,
     comm: float | Sequence[float] = 0.0,
+    blocking: bool = False,
 ) -> SimResult:
     """Time ``schedule`` as soon as possible: each action starts when its rank is free and
     its inputs have arrived.
@@ -498,6 +559,16 @@ def simulate(
             turnaround) and never occupies the rank: sends overlap compute and links have no
             contention, so ``comm`` delays only the receiver. A list gives one latency per
             stage boundary s -> s+1 (``num_stages - 1`` numbers).
+        blocking: how a hop occupies the ranks. ``False`` (the default, asynchronous): as
+            above, a hop only delays its receiver, as when sends are posted and waited for
+            later (``torch.distributed.pipelining``'s multi-stage runtime). ``True``
+            (blocking): the sender also waits for its own send to finish before it starts
+            its next action, so each action that feeds another rank occupies its rank for
+            ``comm`` longer; the receiver gets the data when the send ends, as before. This
+            is Megatron-LM's non-interleaved 1F1B (``batch_isend_irecv`` then ``wait`` after
+            every forward and backward); a send and the receive batched with it share the
+            same interval (full-duplex links). The send time is not counted in ``busy``, and
+            it is in :attr:`SimResult.send_time`.
 
     Returns:
         a :class:`SimResult`.
@@ -515,40 +586,70 @@ def simulate(
     producer_stage = np.where(crosses, stage[np.maximum(plan.data_pred, 0)], stage)
     latency = np.where(crosses, hops[np.minimum(stage, producer_stage)], 0.0)
 
-    start, end = _earliest_times(plan, duration, latency)
-    return _summarise(schedule, start, end, duration, latency)
+    if not isinstance(blocking, bool):
+        raise ValueError(f"blocking must be True or False, got {blocking!r}")
+    send = _send_times(plan, latency) if blocking else None
+    start, end = _earliest_times(plan, duration, latency, send)
+    return _summarise(schedule, start, end, duration, latency, send)
 
 
-def _earliest_times(plan: _Plan, duration: np.ndarray, latency: np.ndarray):
-    """One pass in topological order; ``end[-1]`` is a 0.0 sentinel for "no predecessor"."""
+def _send_times(plan: _Plan, latency: np.ndarray) -> np.ndarray:
+    """Per action, how long its rank stays blocked sending its output to another rank."""
+    send = np.zeros(len(plan.kind))
+    receivers = np.flatnonzero(np.asarray(plan.crosses_ranks, dtype=bool))
+    if len(receivers):
+        senders = np.asarray(plan.data_pred)[receivers]
+        np.maximum.at(send, senders, latency[receivers])
+    return send
+
+
+def _earliest_times(
+    plan: _Plan, duration: np.ndarray, latency: np.ndarray, send: np.ndarray | None = None
+):
+    """One pass in topological order; ``end[-1]`` is a 0.0 sentinel for "no predecessor".
+
+    ``send`` (blocking mode) delays the rank's next action: it starts no earlier than
+    ``end + send`` of the action before it on the rank.
+    """
     n = len(plan.kind)
     order = plan.order
     durations = duration[order].tolist()
     latencies = latency[order].tolist()
     start = [0.0] * n
     end = [0.0] * (n + 1)
-    for i, a, b, lat, dur in zip(
+    if send is None:
+        free = end  # asynchronous: the rank is free when its action ends
+        blocked = [0.0] * n
+    else:
+        free = [0.0] * (n + 1)
+        blocked = send[order].tolist()
+    for i, a, b, lat, dur, snd in zip(
         order,
         plan.rank_pred_in_order,
         plan.data_pred_in_order,
         latencies,
         durations,
+        blocked,
         strict=True,
     ):
-        t = end[a]
+        t = free[a]
         u = end[b] + lat
         if u > t:
             t = u
         start[i] = t
         end[i] = t + dur
+        if free is not end:
+            free[i] = t + dur + snd
     end.pop()
     return np.array(start), np.array(end)
 
 
-def _summarise(schedule, start, end, duration, latency) -> SimResult:
+def _summarise(schedule, start, end, duration, latency, send=None) -> SimResult:
     plan = schedule._plan
     rank = np.asarray(plan.rank)
     makespan = float(end.max()) if len(end) else 0.0
+    if send is not None and len(end):
+        makespan = max(makespan, float((end + send).max()))  # a last send still blocks
     busy = np.bincount(rank, weights=duration, minlength=schedule.num_ranks)
     idle = makespan - busy
     total_idle, total_busy = float(idle.sum()), float(busy.sum())
@@ -581,6 +682,7 @@ def _summarise(schedule, start, end, duration, latency) -> SimResult:
         per_rank,
         per_stage,
         latency,
+        send,
     )
 
 
@@ -615,7 +717,7 @@ def build_schedule(name: str, p: int, m: int, v: int = 1) -> Schedule:
     """Build a named schedule for ``p`` ranks and ``m`` micro-batches.
 
     Names (see each ``*_actions`` function for its order and source):
-    ``"gpipe"`` (huang2019gpipe), ``"1f1b"`` (narayanan2021efficient, PipeDream-Flush),
+    ``"gpipe"`` (huang2019gpipe), ``"1f1b"`` (narayanan2021memory, PipeDream-Flush),
     ``"interleaved"`` (``v`` chunks per rank, narayanan2021efficient; needs m divisible by p
     when v > 1), ``"zb-h1"``, ``"zb-h2"`` and ``"zbv"`` (qi2024zero; zbv holds 2 stages per
     rank in a V), ``"dualpipev"`` (deepseek2024v3's DualPipe cut in half, also a V; needs
@@ -694,7 +796,7 @@ def forward_actions(rank: int, p: int, m: int) -> list[Action]:
 
 
 def one_f_one_b_actions(rank: int, p: int, m: int) -> list[Action]:
-    """1F1B (PipeDream-Flush, narayanan2021efficient): min(p-1-rank, m) warm-up forwards,
+    """1F1B (PipeDream-Flush, narayanan2021memory): min(p-1-rank, m) warm-up forwards,
     then alternate one forward and one backward, then the remaining backwards. Works for any
     m >= 1 (with m < p the warm-up is capped at m)."""
     warmup = min(p - 1 - rank, m)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -165,3 +166,136 @@ def test_readme_starts_with_the_two_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "set -euo pipefail" in ci and "make test" in ci
+
+
+# ------------------------------------------------------------ the interview answer in two tabs
+# Issue 14: every chapter's folded interview answer, and the intro's one-minute answer, come as
+# two sphinx-design tabs, "English" and "中文", with the same glued numbers in the same order.
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+ANSWER_TITLE = re.compile(r"^:{3,}\{admonition\} The (?:interview|one-minute) answer", re.M)
+TAB_ITEM = re.compile(r"^:::\{tab-item\} (?P<label>[^\n]+)\n(?P<body>[\s\S]*?)^:::$", re.M)
+
+# The glossary's English term for each chapter's subject; its Chinese term must appear in the
+# 中文 tab. A new chapter adds its line here.
+SUBJECT_TERMS = {
+    "intro": "pipeline depth",
+    "01": "pipeline depth",
+    "02": "bubble",
+    "03": "communication",
+    "04": "GPU memory",
+    "05": "performance model",
+}
+
+
+def glossary_terms() -> dict[str, str]:
+    """English term -> Chinese term, from the table in book/glossary.md."""
+    terms = {}
+    for line in (BOOK / "glossary.md").read_text(encoding="utf-8").splitlines():
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cols) >= 3 and not set(cols[0]) <= {"-", " "}:
+            terms[cols[0]] = cols[1]
+    return terms
+
+
+def answer_text(path: Path) -> str:
+    """The markdown holding the folded answer (a notebook cell, or the intro page)."""
+    texts = (
+        [path.read_text(encoding="utf-8")]
+        if path.suffix == ".md"
+        else [source(c) for c in cells(path, "markdown")]
+    )
+    found = [t for t in texts if ANSWER_TITLE.search(t)]
+    assert len(found) == 1, f"{path.name}: expected one folded answer, found {len(found)}"
+    text = found[0]
+    return text[ANSWER_TITLE.search(text).start() :]
+
+
+def answer_tabs(path: Path) -> dict[str, str]:
+    text = answer_text(path)
+    head = text.split("\n", 2)
+    assert head[1].strip() == ":class: dropdown", f"{path.name}: the answer must be folded"
+    assert "::::{tab-set}" in text, f"{path.name}: the answer needs a ::::{{tab-set}}"
+    return {m["label"].strip(): m["body"] for m in TAB_ITEM.finditer(text)}
+
+
+def glue_keys_in_order(text: str) -> list[str]:
+    keys: list[str] = []
+    for key in GLUE_USE.findall(text):
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+ANSWER_PAGES = [BOOK / "intro.md", *chapter_notebooks()]
+
+
+def page_id(path: Path) -> str:
+    return "intro" if path.stem == "intro" else path.stem[:2]
+
+
+@pytest.mark.parametrize("path", ANSWER_PAGES, ids=lambda p: p.name)
+def test_interview_answer_has_english_and_chinese_tabs(path):
+    tabs = answer_tabs(path)
+    assert list(tabs) == ["English", "中文"], f"{path.name}: tabs {list(tabs)}"
+    en, zh = tabs["English"], tabs["中文"]
+    assert re.search(r"^:sync: en$", en, re.M) and re.search(r"^:sync: zh$", zh, re.M)
+    assert re.search(r"^:class-content: lang-zh-hans$", zh, re.M), (
+        f"{path.name}: the 中文 tab needs ':class-content: lang-zh-hans' (lang=\"zh-Hans\")"
+    )
+    assert len(CJK.findall(zh)) >= 100, f"{path.name}: the 中文 tab has too little Chinese"
+    assert len(CJK.findall(en)) <= 10, f"{path.name}: the English tab is not in English"
+
+
+@pytest.mark.parametrize("path", ANSWER_PAGES, ids=lambda p: p.name)
+def test_both_tabs_glue_the_same_numbers_in_the_same_order(path):
+    tabs = answer_tabs(path)
+    en, zh = glue_keys_in_order(tabs["English"]), glue_keys_in_order(tabs.get("中文", ""))
+    assert set(zh) == set(en), (
+        f"{path.name}: only in English {set(en) - set(zh)}, only in 中文 {set(zh) - set(en)}"
+    )
+    assert zh == en, f"{path.name}: same claims in the same order: {en} vs {zh}"
+
+
+@pytest.mark.parametrize("path", ANSWER_PAGES, ids=lambda p: p.name)
+def test_chinese_tab_uses_the_glossary_term_of_the_subject(path):
+    subject = SUBJECT_TERMS.get(page_id(path))
+    assert subject, f"add {page_id(path)!r} to SUBJECT_TERMS (its subject's glossary term)"
+    term = glossary_terms().get(subject)
+    assert term, f"the glossary has no row for {subject!r}"
+    assert term in answer_tabs(path).get("中文", ""), (
+        f"{path.name}: the 中文 tab should use the glossary term {term!r} ({subject})"
+    )
+
+
+def test_glossary_has_the_subject_terms():
+    terms = glossary_terms()
+    assert terms["pipeline depth"] == "流水线深度" and terms["bubble"] == "气泡"
+    assert all(CJK.search(terms[s]) for s in SUBJECT_TERMS.values())
+
+
+def _lang_marks():
+    spec = importlib.util.spec_from_file_location("lang_marks", BOOK / "_ext" / "lang_marks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lang_marks_is_registered():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["sphinx"]["local_extensions"] == {"lang_marks": "book/_ext"}
+
+
+def test_lang_marks_adds_lang_to_the_chinese_tab_only():
+    add = _lang_marks().add_lang_attributes
+    html = (
+        '<div class="sd-tab-content docutils lang-zh-hans" name="x">'
+        '<p class="lang-zh-hansx">a</p><span class="lang-zh-hans"/>'
+        '<div lang="en" class="lang-zh-hans"></div><div class="other"></div>'
+    )
+    out = add(html)
+    assert '<div class="sd-tab-content docutils lang-zh-hans" name="x" lang="zh-Hans">' in out
+    assert '<p class="lang-zh-hansx">' in out  # a different class
+    assert '<span class="lang-zh-hans" lang="zh-Hans"/>' in out
+    assert '<div lang="en" class="lang-zh-hans">' in out  # an explicit lang is kept
+    assert '<div class="other">' in out and add("<p>no tabs</p>") == "<p>no tabs</p>"

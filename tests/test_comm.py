@@ -1,4 +1,5 @@
-"""Tests for ppnotes.comm: hand-checked bytes, alpha-beta times, TP all-reduce, ratios."""
+"""Tests for ppnotes.comm: hand-checked bytes, latency + bytes/bandwidth times, TP all-reduce,
+blocking and asynchronous sends, the communication left out, the Megatron-LM figure 18 check."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_scatter_gather_divides_by_t():
     assert comm.per_nic_bytes(GPT3_175B, 1) == GPT3_HOP
 
 
-def test_transfer_time_alpha_beta():
+def test_transfer_time_latency_plus_bytes_over_bandwidth():
     link = hw.NVLINK4
     assert comm.transfer_time(0, link) == link.latency
     expected = link.latency + GPT3_HOP / 376e9
@@ -115,7 +116,7 @@ def test_stage_compute_time_scales():
         GPT3_175B, 12, 1, hw.A100_80GB, tensor_parallel=8
     ) == pytest.approx(12 * one / 8)
     assert comm.stage_compute_time(GPT3_175B, 1, 1, hw.A100_80GB, utilisation=1.0) == (
-        pytest.approx(one / 2)
+        pytest.approx(one * comm.DEFAULT_UTILISATION)
     )
 
 
@@ -153,8 +154,20 @@ def test_bad_input_is_named():
         comm.transfer_time(1, 3)
     with pytest.raises(ValueError, match="bandwidth must be a finite number > 0, got 0"):
         comm.note_comm_time(4, 8, 2048, 12288, 0)
-    with pytest.raises(ValueError, match="tensor_parallel must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="ranks must be an integer >= 1, got 0"):
         comm.ring_allreduce_time(1, 0, hw.NVLINK4)
+    with pytest.raises(ValueError, match="ranks must be an integer >= 1, got 0"):
+        comm.ring_allgather_time(1, 0, hw.NVLINK4)
+    with pytest.raises(ValueError, match="overlap must be True or False, got 1"):
+        comm.exposed_pipeline_comm_time("1f1b", 4, 8, 1.0, 2.0, 0.1, overlap=1)
+    with pytest.raises(ValueError, match=r"schedule_name must be one of .*got 'zb-h2'"):
+        comm.exposed_pipeline_comm_time("zb-h2", 4, 8, 1.0, 2.0, 0.1)
+    with pytest.raises(ValueError, match="sequence_parallel must be True or False"):
+        comm.receiver_allgather_bytes(GPT3_175B, 1, tensor_parallel=8, sequence_parallel=None)
+    with pytest.raises(ValueError, match="num_stages must be an integer >= 1, got 0"):
+        comm.dp_gradient_bytes_per_gpu(GPT3_175B, 0)
+    with pytest.raises(ValueError, match="grad_bytes must be an integer >= 1, got 0"):
+        comm.embedding_allreduce_bytes(GPT3_175B, grad_bytes=0)
     with pytest.raises(ValueError, match="utilisation must be a finite number > 0 and <= 1"):
         comm.stage_compute_time(GPT3_175B, 1, 1, hw.A100_80GB, utilisation=0)
     with pytest.raises(ValueError, match="gpu must be a ppnotes.hardware.GPUSpec"):
@@ -300,8 +313,15 @@ def test_breakdown_gpt3_hdr():
     assert out["note"] > 10 * out["1f1b"]
     assert out["total_traffic"] == 2 * 7 * 32 * GPT3_HOP
     assert out["interleaved"] == pytest.approx(30 * out["t_hop"])
+    # blocking sends: 1F1B 2 m + 2 p - 5 = 75 hops, GPipe 2 (m + p - 2) = 76,
+    # interleaved v = 2: (2 v - 1) m + 2 p - 3 = 109
+    assert out["1f1b_blocking"] == pytest.approx(75 * out["t_hop"])
+    assert out["zb-h1_blocking"] == pytest.approx(75 * out["t_hop"])
+    assert out["gpipe_blocking"] == pytest.approx(76 * out["t_hop"])
+    assert out["interleaved_blocking"] == pytest.approx(109 * out["t_hop"])
+    assert out["step_1f1b_blocking"] == pytest.approx(39 * 3 * out["t_f"] + out["1f1b_blocking"])
     odd = comm.pipeline_comm_breakdown(GPT3_175B, 3, 32, 1, hw.A100_80GB, hw.IB_HDR, 2048, 8)
-    assert odd["interleaved"] is None
+    assert odd["interleaved"] is None and odd["interleaved_blocking"] is None
     one = comm.pipeline_comm_breakdown(GPT3_175B, 1, 32, 1, hw.A100_80GB, hw.IB_HDR, 2048, 8)
     assert one["t_hop"] == 0 and one["1f1b"] == 0 and one["note"] == 0
 
@@ -338,3 +358,281 @@ def test_whole_backward_schedules_get_one_cost():
     from ppnotes.schedules import build_schedule
 
     assert comm._sim_costs(build_schedule("1f1b", 2, 4), 1.0, 2.0, 1, None) == {"F": 1, "B": 2}
+
+
+# --- blocking sends --------------------------------------------------------------------------
+
+
+def test_blocking_hops_hand_checked():
+    # p = 4, m = 8: GPipe 2 (m + p - 2), 1F1B 2 m + 2 p - 5, interleaved (2v - 1) m + 2 p - 3
+    assert comm.blocking_comm_hops("gpipe", 4, 8) == 20
+    assert comm.blocking_comm_hops("1f1b", 4, 8) == 19
+    assert comm.blocking_comm_hops("zb-h1", 4, 8) == 19
+    assert comm.blocking_comm_hops("interleaved", 4, 8, 2) == 29
+    assert comm.blocking_comm_hops("forward", 4, 8) == 10
+    assert comm.blocking_comm_hops("1f1b", 2, 8) == 9  # both ranks are end ranks: m + 1
+    assert comm.blocking_comm_hops("1f1b", 5, 1) == 8  # one micro-batch: 2 (p - 1)
+    for name in ("gpipe", "1f1b", "zb-h1", "forward"):
+        assert comm.blocking_comm_hops(name, 1, 8) == 0
+    # blocking never pays fewer hops than the asynchronous critical path
+    for name in ("gpipe", "1f1b", "zb-h1", "forward"):
+        for p in range(1, 9):
+            for m in range(1, 20):
+                assert comm.blocking_comm_hops(name, p, m) >= comm.critical_path_hops(name, p, m)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    name=st.sampled_from(("gpipe", "1f1b", "forward")),
+    p=st.integers(1, 8),
+    m=st.integers(1, 24),
+    t_f=st.floats(0.01, 5),
+    ratio=st.floats(0.2, 4),
+    t_hop=st.floats(0, 20),
+)
+def test_blocking_closed_form_equals_simulator_for_any_hop_time(name, p, m, t_f, ratio, t_hop):
+    t_b = ratio * t_f
+    got = comm.simulated_comm_time(name, p, m, t_f, t_b, t_hop, blocking=True)
+    assert comm.blocking_comm_time(name, p, m, t_f, t_b, t_hop) == pytest.approx(
+        got, rel=1e-9, abs=1e-9
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    p=st.integers(1, 8),
+    m=st.integers(1, 20),
+    t_f=st.floats(0.2, 3),
+    t_i_ratio=st.floats(0.5, 2),
+    w_share=st.floats(0.05, 1),
+    t_hop=st.floats(0, 10),
+)
+def test_blocking_zb_h1_equals_1f1b_count_within_its_condition(
+    p, m, t_f, t_i_ratio, w_share, t_hop
+):
+    t_i = t_i_ratio * t_f
+    t_w = w_share * min(t_f, t_i)
+    got = comm.simulated_comm_time("zb-h1", p, m, t_f, t_i + t_w, t_hop, t_w=t_w, blocking=True)
+    assert got == pytest.approx(comm.blocking_comm_hops("1f1b", p, m) * t_hop, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    p=st.integers(2, 6),
+    groups=st.integers(1, 4),
+    v=st.integers(2, 4),
+    t_f=st.floats(0.05, 3),
+    ratio=st.floats(0.3, 3),
+    share=st.floats(0, 1),
+)
+def test_blocking_interleaved_exact_within_its_condition(p, groups, v, t_f, ratio, share):
+    m, t_b = p * groups, ratio * t_f
+    limit = 2 * min(t_f, t_b) / (v * (m - 2)) if m > 2 else 10 * (t_f + t_b)
+    t_hop = share * limit
+    got = comm.simulated_comm_time("interleaved", p, m, t_f, t_b, t_hop, v, blocking=True)
+    assert comm.blocking_comm_time("interleaved", p, m, t_f, t_b, t_hop, v) == pytest.approx(
+        got, rel=1e-9, abs=1e-9
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    p=st.integers(3, 6),
+    groups=st.integers(2, 4),
+    v=st.integers(2, 3),
+    scale=st.floats(1.01, 50),
+)
+def test_blocking_interleaved_beyond_is_a_warned_lower_bound_near_2vm(p, groups, v, scale):
+    m, t_f, t_b = p * groups, 1.0, 2.0
+    t_hop = scale * 2 * min(t_f, t_b) / (v * (m - 2))
+    with pytest.warns(UserWarning, match="lower bound"):
+        bound = comm.blocking_comm_time("interleaved", p, m, t_f, t_b, t_hop, v)
+    got = comm.simulated_comm_time("interleaved", p, m, t_f, t_b, t_hop, v, blocking=True)
+    assert bound <= got + 1e-9
+    # long hops: the busiest rank's own 2 v m sends set the pace
+    assert got <= (2 * v * m + 2 * p) * t_hop
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(comm.EXPOSED_COMM_SCHEDULES),
+    p=st.integers(1, 6),
+    groups=st.integers(1, 4),
+    t_f=st.floats(0.1, 3),
+    ratio=st.floats(0.3, 3),
+    t_hop=st.floats(0, 4),
+    overlap=st.booleans(),
+)
+def test_exposed_pipeline_comm_time_is_exact(name, p, groups, t_f, ratio, t_hop, overlap):
+    v = 2 if name == "interleaved" else 1
+    m = p * groups if name == "interleaved" else p + groups
+    t_b = ratio * t_f
+    got = comm.exposed_pipeline_comm_time(name, p, m, t_f, t_b, t_hop, v, overlap=overlap)
+    want = comm.simulated_comm_time(name, p, m, t_f, t_b, t_hop, v, blocking=not overlap)
+    assert got == pytest.approx(want, rel=1e-9, abs=1e-9)
+    if p == 1:
+        assert got == 0.0
+
+
+def test_blocking_zb_h1_outside_its_condition_warns_and_exposed_uses_the_simulator():
+    p, m, t_f, t_b, t_w, hop = 5, 3, 0.9, 2.1, 0.95, 0.13  # t_w > min(t_f, t_b - t_w)
+    with pytest.warns(UserWarning, match="off either way"):
+        comm.blocking_comm_time("zb-h1", p, m, t_f, t_b, hop, t_w=t_w)
+    got = comm.exposed_pipeline_comm_time("zb-h1", p, m, t_f, t_b, hop, t_w=t_w, overlap=False)
+    want = comm.simulated_comm_time("zb-h1", p, m, t_f, t_b, hop, t_w=t_w, blocking=True)
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_exposed_pipeline_comm_time_validates_before_p_1():
+    with pytest.raises(ValueError, match="m must be an integer >= 1, got 0"):
+        comm.exposed_pipeline_comm_time("1f1b", 1, 0, 1.0, 2.0, 0.1)
+    with pytest.raises(ValueError, match="v applies only to 'interleaved'"):
+        comm.exposed_pipeline_comm_time("zbv", 1, 4, 1.0, 2.0, 0.1, v=2)
+    with pytest.raises(ValueError, match="t_hop must be a finite number >= 0"):
+        comm.exposed_pipeline_comm_time("gpipe", 1, 4, 1.0, 2.0, -0.1)
+    assert comm.exposed_pipeline_comm_time("zbv", 1, 4, 1.0, 2.0, 0.1, overlap=False) == 0.0
+
+
+def test_exposed_pipeline_comm_time_is_fast_where_a_closed_form_exists():
+    import time
+
+    start = time.perf_counter()
+    for _ in range(200):
+        comm.exposed_pipeline_comm_time("1f1b", 16, 512, 1.0, 2.0, 0.01, overlap=False)
+        comm.exposed_pipeline_comm_time("interleaved", 16, 512, 1.0, 2.0, 1e-4, 4, overlap=True)
+    assert (time.perf_counter() - start) / 400 < 1e-3
+
+
+def test_blocking_exposes_more_than_asynchronous_for_interleaving():
+    # 'interleaving hides the hops' holds only for asynchronous sends
+    p, m, v, t_f, t_b, hop = 8, 64, 2, 1.0, 2.0, 0.01
+    overlap = comm.exposed_pipeline_comm_time("interleaved", p, m, t_f, t_b, hop, v)
+    blocking = comm.exposed_pipeline_comm_time("interleaved", p, m, t_f, t_b, hop, v, overlap=False)
+    assert overlap == pytest.approx(2 * (p * v - 1) * hop)
+    assert blocking == pytest.approx(((2 * v - 1) * m + 2 * p - 3) * hop)
+    assert blocking > 5 * overlap
+
+
+# --- left-out communication -----------------------------------------------------------------
+
+
+def test_ring_allgather_is_half_an_allreduce():
+    link = hw.NVLINK3
+    assert comm.ring_allgather_time(GPT3_HOP, 1, link) == 0.0
+    assert comm.ring_allgather_time(GPT3_HOP, 8, link) == pytest.approx(
+        comm.ring_allreduce_time(GPT3_HOP, 8, link) / 2
+    )
+
+
+def test_receiver_allgather_by_hand():
+    # GPT-3, b = 1, s = 2048, t = 8: each GPU receives 7/8 of 48 MiB = 42 MiB
+    assert comm.receiver_allgather_bytes(GPT3_175B, 1, tensor_parallel=8) == 7 * 6 * 2**20
+    assert comm.receiver_allgather_bytes(GPT3_175B, 1, tensor_parallel=1) == 0.0
+    assert (
+        comm.receiver_allgather_bytes(GPT3_175B, 1, tensor_parallel=8, sequence_parallel=True) == 0
+    )
+    assert (
+        comm.receiver_allgather_time(GPT3_175B, 1, tensor_parallel=8, sequence_parallel=True) == 0.0
+    )
+    t = comm.receiver_allgather_time(GPT3_175B, 1, hw.NVLINK3, tensor_parallel=8)
+    assert t == pytest.approx(7 / 8 * GPT3_HOP / 230e9 + 7 * 3e-6)
+
+
+def test_embedding_allreduce_bytes_by_hand():
+    # GPT-3 ties its embeddings: V h / t fp32 values, 50257 * 12288 * 4 / 8 bytes
+    assert comm.embedding_allreduce_bytes(GPT3_175B, 8) == 50257 * 12288 * 4 / 8
+    assert comm.embedding_allreduce_bytes(GPT3_175B, 1, grad_bytes=2) == 50257 * 12288 * 2
+    assert comm.embedding_allreduce_bytes(GPT3_175B, 8, num_stages=1) == 0.0
+    assert comm.embedding_allreduce_bytes(LLAMA3_70B, 8) == 0.0  # untied
+
+
+def test_dp_gradient_bytes_by_hand_and_falls_as_one_over_p():
+    from ppnotes import memory
+
+    per_layer = GPT3_175B.params_per_layer
+    # p = 8, t = 8: 12 layers + token and position embeddings (GPT-3 learns positions, so the
+    # first stage is the larger end), fp32, split over 8 GPUs
+    embedding = 50257 * 12288 + 2048 * 12288
+    want = (12 * per_layer + embedding) / 8 * 4
+    assert comm.dp_gradient_bytes_per_gpu(GPT3_175B, 8, 8) == pytest.approx(want)
+    assert comm.largest_stage_params(GPT3_175B, 8) == max(memory.stage_params(GPT3_175B, [12] * 8))
+    assert comm.largest_stage_params(GPT3_175B, 1) == GPT3_175B.total_params
+    sizes = [comm.dp_gradient_bytes_per_gpu(GPT3_175B, p) for p in (1, 2, 4, 8, 16, 32)]
+    assert all(a > b for a, b in zip(sizes, sizes[1:], strict=False))
+    # about 1/p while the layers dominate the stage
+    assert sizes[0] / sizes[3] == pytest.approx(8, rel=0.05)
+
+
+# --- Megatron-LM SC'21 figure 18 ----------------------------------------------------------------
+
+FIG18_TOLERANCE = 0.05  # the chapter's tolerance on the throughput ratio (with / without)
+
+
+def test_fig18_configuration_from_the_reproduction_script():
+    cfg = comm.FIG18_CONFIG
+    assert (cfg["tensor_parallel"], cfg["num_stages"], cfg["interleave"]) == (8, 12, 4)
+    assert cfg["tensor_parallel"] * cfg["num_stages"] == 96  # 96 GPUs, d = 1
+    assert GPT3_175B.num_layers // cfg["num_stages"] // cfg["interleave"] == 2  # 2 per chunk
+    assert all(b % cfg["num_stages"] == 0 for b in cfg["batch_sizes"])
+
+
+def test_fig18_blocking_model_matches_within_tolerance_and_async_does_not():
+    blocking = comm.fig18_predictions(overlap=False)
+    overlap = comm.fig18_predictions(overlap=True)
+    published = 1 + comm.FIG18_PUBLISHED_MAX_GAIN  # "up to 11 %", at the largest batch
+    # blocking: gains grow with the batch (as the paper says), largest within the tolerance
+    gains = [r["gain"] for r in blocking]
+    assert all(a < b for a, b in zip(gains, gains[1:], strict=False))
+    assert abs((1 + gains[-1]) / published - 1) <= FIG18_TOLERANCE
+    assert gains[-1] < comm.FIG18_PUBLISHED_MAX_GAIN  # but it under-predicts
+    # asynchronous: gains shrink with the batch, the opposite trend, and miss the tolerance
+    gains = [r["gain"] for r in overlap]
+    assert all(a > b for a, b in zip(gains, gains[1:], strict=False))
+    assert abs((1 + gains[-1]) / published - 1) > FIG18_TOLERANCE
+
+
+def test_scatter_gather_gain_limits():
+    row = comm.scatter_gather_gain(
+        GPT3_175B, 12, 24, 1, hw.A100_80GB, hw.IB_HDR, hw.NVLINK3, 2048, 1, 4
+    )
+    assert row["gain"] == pytest.approx(0.0, abs=1e-12)  # t = 1: nothing to scatter
+    assert row["allgather"] == 0.0
+    with pytest.raises(ValueError, match="must divide the 96 layers"):
+        comm.scatter_gather_gain(
+            GPT3_175B, 12, 24, 1, hw.A100_80GB, hw.IB_HDR, hw.NVLINK3, interleave=5
+        )
+
+
+# --- the simulator's blocking option ------------------------------------------------------------
+
+
+def test_simulate_blocking_by_hand_and_invariants():
+    sched = comm.build_schedule("1f1b", 2, 2)
+    costs = {"F": 1.0, "B": 2.0}
+    res = comm.simulate(sched, costs, comm=0.5, blocking=True)
+    # p = 2, m = 2 by hand: rank 0 runs F0 [0, 1], sends until 1.5, F1 [1.5, 2.5], sends until
+    # 3; rank 1 runs F0 [1.5, 2.5], B0 [2.5, 4.5], sends until 5, F1 [5, 6], B1 [6, 8], sends
+    # until 8.5; rank 0 runs B0 [5, 7] and B1 [8.5, 10.5]: 9 + 3 x 0.5 (m + 1 = 3 hop times)
+    assert res.blocking and not comm.simulate(sched, costs, comm=0.5).blocking
+    assert res.makespan == pytest.approx(comm.simulate(sched, costs).makespan + 3 * 0.5)
+    # sends: every F on rank 0 and every B on rank 1 (they feed the other rank), nothing else
+    sends = {str(a): s for a, s in zip(res.actions, res.send_time, strict=True)}
+    assert sends == {
+        "0F0": 0.5,
+        "0F1": 0.5,
+        "0B0": 0.0,
+        "0B1": 0.0,
+        "1F0": 0.0,
+        "1B0": 0.5,
+        "1F1": 0.0,
+        "1B1": 0.5,
+    }
+    # busy time is the compute given; zero hop time changes nothing
+    assert list(res.busy) == [6.0, 6.0]
+    zero = comm.simulate(sched, costs, comm=0.0, blocking=True)
+    assert zero.makespan == comm.simulate(sched, costs).makespan
+    # the critical path ends at the makespan and follows hops
+    path = res.critical_path()
+    assert str(path[0][0]) == "0F0" and any(after for _, after in path)
+    with pytest.raises(ValueError, match="blocking must be True or False, got 1"):
+        comm.simulate(sched, costs, comm=0.5, blocking=1)

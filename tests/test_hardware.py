@@ -82,10 +82,12 @@ def test_nvlink_and_pcie_figures_are_bidirectional_infiniband_is_not():
 def test_measurement_below_peak_and_sourced(link):
     if link.achievable_bandwidth is None:
         assert link.achievable_source is None
+        assert link.achievable_method is None
         assert link.bandwidth(achievable=True) == link.peak_bandwidth  # documented fallback
     else:
         assert 0 < link.achievable_bandwidth < link.peak_bandwidth
         assert link.achievable_source
+        assert link.achievable_method in hw.ACHIEVABLE_METHODS
         assert link.bandwidth(achievable=True) == link.achievable_bandwidth
     assert link.bandwidth(achievable=False) == link.peak_bandwidth
     assert link.latency > 0
@@ -115,3 +117,12 @@ def test_bad_names_say_what_is_allowed():
         hw.get_gpu("H300")
     with pytest.raises(ValueError, match=r"link must be one of .*'NVLink 4'.*got 'nvlink4'"):
         hw.get_link("nvlink4")
+
+
+def test_measurement_methods_by_hand():
+    # InfiniBand figures are NCCL bus bandwidths; NVLink 4 is a copy-engine p2p test; PCIe
+    # figures are host-device copies through the slot
+    assert hw.IB_HDR.achievable_method == hw.IB_NDR.achievable_method == "nccl-busbw"
+    assert hw.NVLINK4.achievable_method == "copy-engine-p2p"
+    assert hw.NVLINK3.achievable_method == "nccl-estimate"
+    assert {hw.PCIE4_X16.achievable_method, hw.PCIE5_X16.achievable_method} == {"host-device-copy"}

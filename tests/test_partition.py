@@ -120,3 +120,111 @@ def test_balance_efficiency_is_one_iff_balanced(num_layers, p):
     )
     assert 0 < eff <= 1
     assert (eff == 1) == (num_layers % p == 0)
+
+
+# ------------------------------------------------------------------ imbalance per step
+
+
+def test_imbalance_costs_one_layer_per_microbatch_slot():
+    loads = partition.stage_loads([20, 19, 19, 19, 19])
+    assert partition.imbalance_idle_layers(loads, 32) == [0.0, 31.0, 31.0, 31.0, 31.0]
+    assert partition.imbalance_idle_layers(loads, 1) == [0.0] * 5  # one micro-batch: no slot
+    assert partition.gpipe_step_layers(loads, 32) == 96 + 31 * 20
+    assert partition.gpipe_step_layers([19.2] * 5, 32) == pytest.approx(96 + 31 * 19.2)
+
+
+@given(
+    loads=st.lists(st.integers(1, 6), min_size=1, max_size=5),
+    m=st.integers(1, 9),
+)
+def test_gpipe_step_matches_the_simulator_and_bounds_1f1b(loads, m):
+    from ppnotes.schedules import build_schedule, simulate
+
+    loads = [float(x) for x in loads]
+    costs = {"F": loads, "B": [2 * x for x in loads]}
+    p = len(loads)
+    gpipe = simulate(build_schedule("gpipe", p, m), costs).makespan / 3
+    one_f_one_b = simulate(build_schedule("1f1b", p, m), costs).makespan / 3
+    assert gpipe == pytest.approx(partition.gpipe_step_layers(loads, m))
+    assert one_f_one_b <= gpipe + 1e-9
+    # idle of each stage = fill and drain (the other stages' loads) + the imbalance part
+    idle = partition.imbalance_idle_layers(loads, m)
+    for i, x in enumerate(loads):
+        assert gpipe - m * x == pytest.approx(sum(loads) - x + idle[i])
+
+
+def test_imbalance_refuses_bad_input():
+    with pytest.raises(ValueError, match="num_microbatches must be an integer >= 1, got 0"):
+        partition.imbalance_idle_layers([1.0, 2.0], 0)
+    with pytest.raises(ValueError, match="loads must be a non-empty list"):
+        partition.gpipe_step_layers([], 4)
+
+
+# ------------------------------------------------------------------ lighter end stages
+
+
+def test_llama31_405b_split_is_k_p_minus_2():
+    # dubey2024llama3: 126 layers at PP 16, one layer fewer on the first and last stage
+    assert partition.split_with_lighter_ends(126, 16) == [7] + [8] * 14 + [7]
+    assert partition.split_with_lighter_ends(127, 16, embedding=False) == [8] * 15 + [7]
+    assert partition.split_with_lighter_ends(127, 16, loss=False) == [7] + [8] * 15
+    assert partition.split_with_lighter_ends(128, 16, False, False) == [8] * 16
+
+
+def test_lighter_ends_refuse_indivisible_or_empty():
+    with pytest.raises(
+        ValueError,
+        match=r"num_layers \+ 2 .* divisible by num_stages = 16, got "
+        r"num_layers = 128; choose num_layers = k \* 16 - 2",
+    ):
+        partition.split_with_lighter_ends(128, 16)
+    with pytest.raises(ValueError, match="leaves a stage with no layer"):
+        partition.split_with_lighter_ends(2, 4)
+
+
+@given(k=st.integers(2, 12), p=st.integers(2, 24))
+def test_lighter_ends_sum_and_balance(k, p):
+    counts = partition.split_with_lighter_ends(k * p - 2, p)
+    assert sum(counts) == k * p - 2 and counts[0] == counts[-1] == k - 1
+    assert max(counts) == (k if p > 2 else k - 1)  # p = 2 has no middle stage
+
+
+def test_lighter_ends_beat_an_even_split_with_the_head():
+    from ppnotes.models import LLAMA31_405B
+
+    head = partition.head_layer_equivalents(LLAMA31_405B)
+    light = partition.stage_loads(partition.split_with_lighter_ends(126, 16), 0, head)
+    even = partition.stage_loads([8] * 16, 0, head)
+    assert max(light) == 8 and max(even) == 8 + head
+    assert partition.balance_efficiency(light) > partition.balance_efficiency(even)
+
+
+# ------------------------------------------------------------------ the head's weight
+
+
+def test_head_layer_equivalents_by_hand():
+    m = GPT3_175B
+    layer = 2 * m.params_per_layer + 4 * 2048 * 12288
+    assert partition.head_layer_equivalents(m) == pytest.approx(2 * 50257 * 12288 / layer)
+    assert partition.head_layer_equivalents(m) == pytest.approx(m.head_layer_equivalents)
+    # full recomputation: the layers do 4 forwards' work, the head 3
+    assert partition.head_layer_equivalents(m, recomputation="full") == pytest.approx(
+        0.75 * m.head_layer_equivalents
+    )
+    selective = partition.head_layer_equivalents(m, recomputation="selective")
+    assert selective == pytest.approx(3 * 2 * 50257 * 12288 / (3 * layer + 4 * 2048 * 12288))
+
+
+def test_head_weight_falls_with_sequence_length():
+    values = [partition.head_layer_equivalents(LLAMA3_70B, seq_len=s) for s in (512, 2048, 8192)]
+    assert values == sorted(values, reverse=True)
+    assert values[-1] == pytest.approx(LLAMA3_70B.head_layer_equivalents)
+
+
+def test_head_layer_equivalents_refuses_bad_input():
+    with pytest.raises(
+        ValueError, match="recomputation must be one of 'none', 'selective', 'full'"
+    ):
+        partition.head_layer_equivalents(GPT3_175B, recomputation="all")
+    with pytest.raises(ValueError, match="seq_len must be an integer >= 1, got 0"):
+        partition.head_layer_equivalents(GPT3_175B, seq_len=0)

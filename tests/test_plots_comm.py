@@ -35,6 +35,28 @@ def test_critical_path_figure_draws_one_segment_per_hop():
     assert "16 hops" in axes[1].get_title(loc="left")
 
 
+def test_blocking_timeline_draws_one_bar_per_blocked_send():
+    sched = build_schedule("1f1b", 4, 8)
+    results = {
+        "1F1B": simulate(sched, {"F": 1, "B": 2}, 0.3),
+        "1F1B ": simulate(sched, {"F": 1, "B": 2}, 0.3, blocking=True),
+    }
+    fig = plots.blocking_timeline_figure(results)
+    assert isinstance(fig, Figure)
+    ax_async, ax_block = fig.axes[:2]
+
+    def hatched(ax):
+        return [bar for bar in ax.patches if bar.get_hatch() == "////"]
+
+    assert hatched(ax_async) == []
+    # middle ranks send after every F and B (2 m each), end ranks after one kind (m each)
+    bars = hatched(ax_block)
+    assert len(bars) == 2 * 8 * 2 + 8 * 2
+    assert all(bar.get_width() == pytest.approx(0.3) for bar in bars)
+    assert "blocking sends" in ax_block.get_title(loc="left")
+    assert "asynchronous sends" in ax_async.get_title(loc="left")
+
+
 def test_line_figures_units_and_note_style():
     curves = {"note": ([2, 4, 8], [0.1, 0.3, 0.7]), "1f1b": ([2, 4, 8], [0.01, 0.012, 0.015])}
     fig = plots.comm_time_vs_depth_figure(curves, note_label="note")
@@ -59,6 +81,7 @@ def test_tp_vs_pp_bars():
     "func",
     [
         plots.critical_path_figure,
+        plots.blocking_timeline_figure,
         plots.comm_time_vs_depth_figure,
         plots.traffic_vs_time_figure,
         plots.tp_vs_pp_figure,

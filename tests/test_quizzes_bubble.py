@@ -30,6 +30,7 @@ def test_numeric_answers_recomputed_independently(questions):
         285,  # 15 * 19: smallest m with 15/(m+15) <= 0.05
         100 * 7 / 71,  # interleaved: 7 / (2*32 + 7)
         7,  # ZB-H1: (p-1)(1 + 1 - 1)
+        100 * (7 / 103) / (21 / 117),  # idle shares: 7/(96+7) against 21/(96+21)
     ]
     assert [quiz.numeric_answer(q) for q in numeric] == pytest.approx(expected)
 
@@ -48,3 +49,20 @@ def test_deadlock_question_quotes_the_simulator(questions):
     deadlock = next(q for q in questions if "What happens?" in q["question"])
     right = next(a for a in deadlock["answers"] if a["correct"])
     assert right["answer"] == "Deadlock" and message in right["feedback"]
+
+
+def test_measure_question_traps_the_other_measure(questions):
+    q = next(q for q in questions if "idle share of the step is what percentage" in q["question"])
+    assert quiz.accepts(q, 100 * (7 / 103) / (21 / 117))
+    assert not quiz.accepts(q, 100 / 3)  # idle time over idle time
+
+
+def test_zero_bubble_costs_are_in_the_many_choice(questions):
+    q = next(q for q in questions if "'zero-bubble' schedules" in q["question"])
+
+    def mark(start):
+        return next(a["correct"] for a in q["answers"] if a["answer"].startswith(start))
+
+    assert mark("ZB-V sends twice as many") is True
+    assert mark("ZB-H2 holds no more activations") is False
+    assert any("this book's" in a["answer"] for a in q["answers"] if a["correct"])

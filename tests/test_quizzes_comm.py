@@ -27,7 +27,10 @@ def test_numeric_answers_recomputed_independently():
     # ring all-reduce over 8 GPUs, 2 per layer: 2 * (14/8 * hop / bw + 14 * latency)
     nv = 2 * (14 / 8 * hop / 230e9 + 14 * 3e-6)
     ib = 2 * (14 / 8 * hop / 24e9 + 14 * 10e-6)
-    assert answers[4] == pytest.approx(ib / nv)
+    assert answers[4] == 2 * 8 + 2 * 4 - 5  # blocking 1F1B: 19
+    assert answers[5] == (3 * 8 + 2 * 4 - 3) - 2 * (4 * 2 - 1)  # 29 - 14
+    assert answers[6] == pytest.approx(50257 * 12288 / 8 * 4 / 2**20)
+    assert answers[7] == pytest.approx(ib / nv)
 
 
 def test_traps_catch_the_notes_model():

@@ -25,6 +25,25 @@ def test_numeric_answers_recomputed():
     assert answers[1] == pytest.approx(100 * (96 + head) / 64 / 2)  # derived by hand
     assert answers[2] == pytest.approx(16 * 8 * 4)
     assert answers[3] == pytest.approx(LLAMA3_70B.head_layer_equivalents)
+    # by hand: 2 V h / (2 x params per layer + 4 s h), from the numbers the question gives
+    m = LLAMA3_70B
+    by_hand = 2 * 128256 * 8192 / (2 * m.params_per_layer + 4 * 8192 * 8192)
+    assert answers[3] == pytest.approx(by_hand)
+    assert answers[4] == 31  # (m - 1)(20 - 19) at m = 32
+
+
+def test_questions_state_their_inputs():
+    text = {q["question"][:30]: q["question"] for q in definition.questions()}
+    head = next(t for k, t in text.items() if "the LM head 2 V h" in t)
+    for given in ("128,256", "8192", f"{LLAMA3_70B.params_per_layer:,}"):
+        assert given in head
+    eff = next(t for t in text.values() if "p = 64 stages" in t)
+    assert "96 layers" in eff and f"{GPT3_175B.head_layer_equivalents:.2f}" in eff
+
+
+def test_imbalance_question_traps_one_layer_per_step():
+    q = next(q for q in definition.questions() if "19-layer stage" in q["question"])
+    assert quiz.accepts(q, 31) and not quiz.accepts(q, 1)
 
 
 def test_many_choice_marks_exactly_the_divisors():

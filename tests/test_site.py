@@ -235,3 +235,44 @@ def test_chapter_explorer_moves(visit, page):
             pytest.fail(f"{page}: moving slider {i} did not change the frame shown")
         assert after
         before = after
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def answer_pages() -> list[str]:
+    """The intro (its one-minute answer) and every chapter (its interview answer)."""
+    return [toc_pages()[0], *chapters()]
+
+
+@pytest.mark.parametrize("page", answer_pages())
+def test_interview_answer_switches_to_chinese(visit, page):
+    """Issue 14: open the folded answer, switch to 中文, see Chinese with the same numbers."""
+    v = visit(page)
+    box = v.page.locator("div.admonition.dropdown", has=v.page.locator(".sd-tab-set")).first
+    assert box.count() == 1, f"{page}: no folded answer with tabs"
+    assert not box.locator("label.sd-tab-label").first.is_visible(), f"{page}: must start folded"
+    box.locator(".admonition-title").first.click()
+    zh_label = box.locator("label.sd-tab-label", has_text="中文").first
+    try:
+        zh_label.wait_for(state="visible", timeout=3000)
+    except PlaywrightTimeout:
+        pytest.fail(f"{page}: opening the answer must show its tabs")
+    contents = box.locator(".sd-tab-set > .sd-tab-content")
+    assert contents.count() == 2, f"{page}: expected an English and a 中文 tab"
+    en, zh = contents.nth(0), contents.nth(1)
+    assert en.is_visible() and not zh.is_visible(), f"{page}: English must be the first tab"
+    en_numbers = en.locator("span.pasted-text").all_text_contents()
+    zh_label.click()
+    try:
+        zh.wait_for(state="visible", timeout=3000)
+    except PlaywrightTimeout:
+        pytest.fail(f"{page}: clicking 中文 must show the Chinese answer")
+    assert not en.is_visible()
+    assert zh.get_attribute("lang") == "zh-Hans", f"{page}: the 中文 tab needs lang=zh-Hans"
+    assert len(CJK.findall(zh.inner_text())) >= 100, f"{page}: the 中文 tab shows no Chinese"
+    zh_numbers = zh.locator("span.pasted-text").all_inner_texts()
+    assert zh_numbers == en_numbers, f"{page}: numbers differ: {en_numbers} vs {zh_numbers}"
+    if page != toc_pages()[0]:
+        assert en_numbers, f"{page}: the interview answer shows no computed number"
+    assert v.errors == [], f"console errors on {page}: {v.errors}"

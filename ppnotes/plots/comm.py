@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..schedules import SimResult
@@ -19,6 +20,7 @@ from .bubble import timeline_figure
 from .style import ROLE_COLORS, SERIES_COLORS, new_figure, styled
 
 __all__ = [
+    "blocking_timeline_figure",
     "comm_time_vs_depth_figure",
     "critical_path_figure",
     "tp_vs_pp_figure",
@@ -77,6 +79,53 @@ def critical_path_figure(
         Line2D([], [], color=ROLE_COLORS["comm"], lw=3, label="hop latency on it"),
     ]
     fig.legend(handles=handles, loc="outside upper right", ncols=2, frameon=False)
+    return fig
+
+
+@styled
+def blocking_timeline_figure(
+    results: Mapping[str, SimResult], *, unit: str = "units of one forward"
+) -> Figure:
+    """Timelines of simulated schedules with each rank's blocked sends drawn in.
+
+    Chapter 2's timeline (:func:`ppnotes.plots.bubble.timeline_figure`), and for a result
+    simulated with ``blocking=True`` a hatched bar in the communication colour after every
+    action that feeds another rank: the time the rank waits for its own send
+    (:attr:`~ppnotes.schedules.SimResult.send_time`). Results simulated asynchronously get
+    no bars: there a hop only delays its receiver (grey idle time on the receiving row).
+    Each panel's title gives the step time.
+
+    Args:
+        results: label -> :class:`~ppnotes.schedules.SimResult` (same time unit).
+        unit: time unit of the simulation, for the x-axis label.
+    """
+    _check_mapping("results", results)
+    fig = timeline_figure(dict(results), unit=unit, numbers=True)
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"][: len(results)]
+    for ax, (label, result) in zip(axes, results.items(), strict=True):
+        mode = "blocking sends" if result.blocking else "asynchronous sends"
+        if result.blocking:
+            sending = [i for i, t in enumerate(result.send_time) if t > 0]
+            ax.barh(
+                [result.rank[i] for i in sending],
+                [result.send_time[i] for i in sending],
+                left=[result.end[i] for i in sending],
+                height=0.5,
+                color=ROLE_COLORS["comm"],
+                hatch="////",
+                edgecolor="white",
+                linewidth=0,
+            )
+        ax.set_title(f"{label}, {mode}: step {result.makespan:.4g}", loc="left")
+    handles = [
+        Patch(
+            facecolor=ROLE_COLORS["comm"],
+            hatch="////",
+            edgecolor="white",
+            label="rank waits for its own send",
+        ),
+    ]
+    fig.legend(handles=handles, loc="outside upper right", frameon=False)
     return fig
 
 

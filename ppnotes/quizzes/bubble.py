@@ -10,7 +10,7 @@ from ..schedules import Schedule, activation_sets_per_rank_layers, simulate_name
 def deadlock_message() -> str:
     """The error the simulator gives for the quiz's deadlocking order (p = 2, m = 2)."""
     try:
-        Schedule.from_actions([["0F0", "0B0", "0F1", "0B1"], ["1F0", "1F1", "1B0", "1B1"]])
+        Schedule.from_strings(["0F0 0B0 0F1 0B1", "1F0 1F1 1B0 1B1"])
     except ValueError as error:
         return str(error)
     raise AssertionError("the quiz's order was expected to deadlock")  # pragma: no cover
@@ -31,13 +31,16 @@ def questions() -> list[dict]:
     inter = 100 * bubble.bubble_fraction(8, 32, v=2)
     zb_h1 = bubble.zb_h1_bubble_time(8, 32, 1.0, 1.0, 1.0)
     plain_1f1b = bubble.bubble_time_1f1b(8, 1.0, 2.0)
+    work = 32 * 3.0
+    share_vs_1f1b = (zb_h1 / (work + zb_h1)) / (plain_1f1b / (work + plain_1f1b))
     zbv = simulate_named("zbv", 4, 8)
     zbv_share = 100 * zbv.bubble_fraction
     waits = deadlock_message()
+    zb_h2_peak = float(simulate_named("zb-h2", 8, 32).peak_activations.max())
     return [
         numeric(
-            "GPipe with p = 8 stages and m = 32 micro-batches: what share of the step is bubble, "
-            "in percent (idle time over ranks x step time)?",
+            "GPipe with p = 8 equal stages and m = 32 micro-batches: what share of the step is "
+            "bubble, in percent (idle time over ranks x step time)?",
             frac_8_32,
             rel_tol=0.01,
             correct_feedback="Right: (p-1)/(m+p-1) = 7/39, the note's definition.",
@@ -67,8 +70,8 @@ def questions() -> list[dict]:
             traps=[(25.0, "25 % is idle over ideal; the step also contains the idle time.")],
         ),
         numeric(
-            "With m = 32, by what factor does the idle share of the step grow when the depth "
-            "goes from p = 2 to p = 4? (Two decimals.)",
+            "GPipe or 1F1B with equal stages and m = 32: by what factor does the idle share of "
+            "the step grow when the depth goes from p = 2 to p = 4? (Two decimals.)",
             doubling,
             rel_tol=0.01,
             correct_feedback="Right: (p-1) triples from 1 to 3, and the step grows only a little, "
@@ -114,8 +117,8 @@ def questions() -> list[dict]:
             traps=[(peak_gpipe, "That is GPipe: all m forwards before any backward.")],
         ),
         numeric(
-            "Depth p = 16. What is the fewest micro-batches that keep the idle share of the step "
-            "at or below 5 %?",
+            "GPipe or 1F1B (no interleaving), depth p = 16, equal stages. What is the fewest "
+            "micro-batches that keep the idle share of the step at or below 5 %?",
             m_frac,
             abs_tol=0.5,
             correct_feedback="Right: m >= (p-1)(1-f)/f = 15 x 19.",
@@ -125,8 +128,8 @@ def questions() -> list[dict]:
             ],
         ),
         numeric(
-            "Interleaved 1F1B with v = 2 chunks per rank, p = 8, m = 32: what share of the step "
-            "is bubble, in percent?",
+            "Interleaved 1F1B with v = 2 chunks per rank, p = 8 equal stages, m = 32: what share "
+            "of the step is bubble, in percent?",
             inter,
             rel_tol=0.01,
             correct_feedback="Right: (p-1)/(vm+p-1); each fill slot is a chunk, 1/v as long.",
@@ -142,20 +145,46 @@ def questions() -> list[dict]:
             wrong_feedback="The deferred W's fill part of the drain: (p-1)(t_f + t_i - t_w).",
             traps=[(plain_1f1b, "That is 1F1B's bubble (p-1)(t_f + t_b), before splitting B.")],
         ),
+        numeric(
+            "Same ZB-H1 and 1F1B steps (p = 8, m = 32, t_f = t_i = t_w = 1, so each rank works "
+            "32 x 3 = 96 units). ZB-H1's idle share of the step is what percentage of 1F1B's "
+            "idle share of the step?",
+            100 * share_vs_1f1b,
+            rel_tol=0.01,
+            correct_feedback="Right: 7/103 against 21/117. By idle time ZB-H1 leaves a third of "
+            "1F1B's bubble, by idle share more, because the shorter step shrinks the "
+            "denominator too. Always say which measure you compare.",
+            wrong_feedback="Idle share = idle / (work + idle) for each schedule; then divide.",
+            traps=[(100 * zb_h1 / plain_1f1b, "That compares idle times (7 / 21), not shares.")],
+        ),
         many_choice(
             "Which statements about 'zero-bubble' schedules hold? Pick all that apply.",
             [
                 choice(
-                    "Within one flushed step, ZB-V still idles (simulated: "
-                    f"{zbv_share:.1f} % for p = 4, m = 8)",
+                    "Within one flushed step, ZB-V still idles (simulated with t_f = t_i = t_w: "
+                    f"{zbv_share:.1f} % of the step for p = 4, m = 8)",
                     True,
                     "Yes: the last rank waits for the first forward to arrive; 'zero' counts "
                     "across steps, not within a flushed one.",
                 ),
                 choice(
-                    "ZB-H1's closed form needs t_w <= min(t_f, t_i)",
+                    "ZB-H1's closed form is exact only for t_w <= min(t_f, t_i) (this book's "
+                    "simulator finding)",
                     True,
-                    "Yes: otherwise the deferred W's no longer fit in the gaps.",
+                    "Yes: otherwise the deferred W's no longer fit in the gaps. The paper states "
+                    "the formula; the condition comes from this book's simulator.",
+                ),
+                choice(
+                    "ZB-V sends twice as many point-to-point messages per micro-batch as 1F1B",
+                    True,
+                    "Yes: its V placement makes every micro-batch cross 2(p - 1) rank boundaries "
+                    "each way.",
+                ),
+                choice(
+                    "ZB-H2 holds no more activations than 1F1B",
+                    False,
+                    f"It holds up to 2p - 1 micro-batches ({zb_h2_peak:g} at p = 8), about twice "
+                    "1F1B's p.",
                 ),
                 choice(
                     "They need no weight-gradient split",

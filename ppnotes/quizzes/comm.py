@@ -21,6 +21,10 @@ def questions() -> list[dict]:
     tp_nv = comm.tp_comm_time_per_layer(GPT3_175B, 1, 8, NVLINK3, 2048)
     tp_ib = comm.tp_comm_time_per_layer(GPT3_175B, 1, 8, IB_HDR, 2048)
     tp_ratio = tp_ib / tp_nv
+    blocking_1f1b = comm.blocking_comm_hops("1f1b", 4, 8)
+    blocking_il = comm.blocking_comm_hops("interleaved", 4, 8, 2)
+    async_il = comm.critical_path_hops("interleaved", 4, 8, 2)
+    emb_mib = comm.embedding_allreduce_bytes(GPT3_175B, 8) / MiB
     return [
         numeric(
             "GPT-3 175B (h = 12288), micro-batch b = 1, sequence s = 2048, 16-bit activations: "
@@ -45,9 +49,10 @@ def questions() -> list[dict]:
             traps=[(hop_mib, "Without scatter/gather each card would send all of it.")],
         ),
         numeric(
-            "A GPipe training step with p = 8 stages and m = 32 micro-batches; each transfer "
-            f"over a stage boundary takes {HOP_MS} ms (forward or backward). How many ms do "
-            "the hops add to the step?",
+            "A GPipe training step with p = 8 uniform stages and m = 32 micro-batches; each "
+            f"transfer over a stage boundary takes {HOP_MS} ms (forward or backward), every "
+            "boundary has its own link, and sends are asynchronous (the sender goes on "
+            "computing while its message travels). How many ms do the hops add to the step?",
             gpipe_ms,
             rel_tol=0.01,
             correct_feedback="Right: only the fill and the drain wait for hops, 2 (p - 1) of "
@@ -64,18 +69,61 @@ def questions() -> list[dict]:
             ],
         ),
         numeric(
-            "1F1B with p = 4 and m = 8, no overlap slack: how many hop latencies lie on the "
-            "critical path of one step?",
+            "1F1B with p = 4 uniform stages and m = 8 micro-batches, asynchronous sends (a hop "
+            "delays only its receiver), one link per boundary: how many hop latencies lie on "
+            "the critical path of one step?",
             hops_1f1b,
             abs_tol=0.5,
             correct_feedback="Right: 2 ceil((m + p - 2)(p - 1) / p). The warm-up has no "
             "slack, so steady-state cycles wait for round trips too.",
             wrong_feedback="Count the round trips on the critical path: every step between "
             "actions crosses a boundary except the turns on one rank.",
-            traps=[(hops_gpipe, "That is GPipe's 2 (p - 1); 1F1B also pays in steady state.")],
+            traps=[
+                (hops_gpipe, "That is GPipe's 2 (p - 1); 1F1B also pays in steady state."),
+                (blocking_1f1b, "That is the blocking count; here sends are asynchronous."),
+            ],
+        ),
+        numeric(
+            "The same 1F1B step (p = 4, m = 8, uniform stages), but every rank waits for its "
+            "own send to finish before its next action, as Megatron-LM's non-interleaved "
+            "1F1B does (batched send/receive, then wait). How many hop times does the step "
+            "gain?",
+            blocking_1f1b,
+            abs_tol=0.5,
+            correct_feedback="Right: 2 m + 2 p - 5. A middle rank pays one hop after each of "
+            "its 2 m actions, and the fill and drain add the rest.",
+            wrong_feedback="Count the sends of a middle rank (one after every forward and "
+            "every backward), then add the waits of the fill and drain: 2 m + 2 p - 5.",
+            traps=[(hops_1f1b, "That is the asynchronous critical path.")],
+        ),
+        numeric(
+            "Interleaved 1F1B, p = 4, v = 2 chunks per rank, m = 8, uniform stages, backward "
+            "= 2 x forward, hops "
+            "shorter than 1/20 of a chunk's forward. How many more hop times does a step pay "
+            "with blocking sends than with asynchronous ones?",
+            blocking_il - async_il,
+            abs_tol=0.5,
+            correct_feedback="Right: blocking (2 v - 1) m + 2 p - 3 against asynchronous "
+            "2 (p v - 1). Interleaving hides the hops only if sends do not block.",
+            wrong_feedback="Blocking: (2 v - 1) m + 2 p - 3 hops; asynchronous: "
+            "2 (p v - 1), the fill and drain of the p v stages. Subtract.",
+        ),
+        numeric(
+            "GPT-3 175B ties its input and output embeddings (vocabulary V = 50257, h = 12288). "
+            "With p > 1 stages and tensor parallelism t = 8, how many MiB of fp32 embedding "
+            "gradient does each GPU of the first stage all-reduce with its peer on the last "
+            "stage after the flush?",
+            emb_mib,
+            rel_tol=0.01,
+            correct_feedback="Right: V h / t values x 4 bytes, once per step, outside the "
+            "pipeline schedule.",
+            wrong_feedback="Each TP rank holds V h / t of the embedding; its gradient is fp32 "
+            "(4 bytes per value).",
+            traps=[(emb_mib * 8, "That is the whole embedding; each TP rank holds 1/t.")],
         ),
         multiple_choice(
-            "Why can hop latency lengthen every steady-state cycle of 1F1B but not of GPipe?",
+            "Sends are asynchronous (a hop delays only its receiver) and stages uniform. Why "
+            "can hop latency lengthen every steady-state cycle of 1F1B but not of GPipe?",
             [
                 choice(
                     "1F1B's warm-up keeps just enough micro-batches in flight to cover compute, "
@@ -98,8 +146,8 @@ def questions() -> list[dict]:
             ],
         ),
         many_choice(
-            "Which of these keep hop latency off 1F1B's steady-state critical path? Pick all "
-            "that apply.",
+            "Sends are asynchronous (a hop delays only its receiver). Which of these keep hop "
+            "latency off 1F1B's steady-state critical path? Pick all that apply.",
             [
                 choice(
                     "A deeper warm-up (one extra micro-batch in flight per hop)",
@@ -125,9 +173,10 @@ def questions() -> list[dict]:
             ],
         ),
         numeric(
-            "GPT-3 175B, b = 1, s = 2048, t = 8: how many times longer is the forward TP "
-            "all-reduce time of one layer over InfiniBand HDR than over NVLink 3 (achievable "
-            "bandwidths)?",
+            "GPT-3 175B (h = 12288), b = 1, s = 2048, 16-bit, t = 8, two ring all-reduces of "
+            "the b s h layer output per layer forward. How many times longer do they take over "
+            "InfiniBand HDR (24 GB/s per direction, 10 us per ring step) than over NVLink 3 "
+            "(230 GB/s, 3 us per ring step)?",
             tp_ratio,
             rel_tol=0.03,
             correct_feedback="Right: the ring moves the same bytes; only the bandwidth (and "

@@ -9,7 +9,7 @@ from ..quiz import choice, many_choice, multiple_choice, numeric
 
 def best_efficiency(model, p: int) -> float:
     """Balance efficiency of the best whole-layer split, LM head on the last stage."""
-    head = model.head_layer_equivalents
+    head = partition.head_layer_equivalents(model)
     split = partition.optimal_split(model.num_layers, p, 0.0, head)
     return partition.balance_efficiency(partition.stage_loads(split, 0.0, head))
 
@@ -21,6 +21,12 @@ def questions() -> list[dict]:
     offered = [5, 8, 12, 20, 32, 64]
     n_gpus = partition.total_gpus(16, 8, 4)
     eff64 = 100 * best_efficiency(GPT3_175B, 64)
+    gpt3_head = partition.head_layer_equivalents(GPT3_175B)
+    llama = LLAMA3_70B
+    llama_head = partition.head_layer_equivalents(llama)
+    idle5 = partition.imbalance_idle_layers(
+        partition.stage_loads(partition.balanced_split(96, 5)), 32
+    )[1]
     return [
         numeric(
             "A 96-layer model is trained on 64 GPUs with tensor parallelism 8 and no data "
@@ -70,8 +76,9 @@ def questions() -> list[dict]:
             ],
         ),
         numeric(
-            "With the best whole-layer split and GPT-3's LM head (a third of a layer) on the "
-            "last stage, what is the balance efficiency at p = 64, in percent?",
+            f"GPT-3 has 96 layers, and its LM head weighs {gpt3_head:.2f} of a layer. With the "
+            "head on the last stage and the best whole-layer split into p = 64 stages, what is "
+            "the balance efficiency (mean stage load / max stage load), in percent?",
             eff64,
             rel_tol=0.01,
             correct_feedback="Right: 1.5 layers per stage on average, but whole layers force a "
@@ -108,11 +115,33 @@ def questions() -> list[dict]:
             ],
         ),
         numeric(
-            "Llama 3 70B has a 128,256-token vocabulary. How heavy is its LM head, in units of one "
-            "transformer layer's forward compute? (Two decimals.)",
-            LLAMA3_70B.head_layer_equivalents,
+            f"Llama 3 70B: vocabulary V = {llama.vocab_size:,}, hidden size h = "
+            f"{llama.hidden_size}, {llama.params_per_layer:,} parameters per layer, trained at "
+            f"sequence length s = {llama.seq_len}. A layer's forward costs 2 x its parameters "
+            "+ 4 s h FLOPs per token, the LM head 2 V h. How heavy is the head, in layers? "
+            "(Two decimals.)",
+            llama_head,
             rel_tol=0.03,
             correct_feedback="Right: 2Vh FLOPs per token for the head, more than one layer.",
             wrong_feedback="Compare 2 V h (the head) with 2 x (parameters per layer) + 4 s h.",
+            traps=[
+                (
+                    2 * llama.vocab_size * llama.hidden_size / (2 * llama.params_per_layer),
+                    "That leaves out the attention term 4 s h, which grows with the sequence.",
+                )
+            ],
+        ),
+        numeric(
+            "GPipe runs m = 32 micro-batches through 5 stages holding 20, 19, 19, 19 and 19 "
+            "layers (equal layers, no embedding or head load). Beyond the fill and drain, how "
+            "long does a 19-layer stage idle per step, in units of one layer's forward plus "
+            "backward?",
+            idle5,
+            abs_tol=0.5,
+            correct_feedback="Right: (m - 1)(20 - 19). Every micro-batch slot after the first "
+            "lasts as long as the 20-layer stage.",
+            wrong_feedback="Each of the m - 1 slots after the first lasts max(loads); the stage "
+            "works 19 of those 20.",
+            traps=[(1.0, "One layer per micro-batch slot, not per step: m - 1 slots per step.")],
         ),
     ]

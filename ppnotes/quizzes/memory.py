@@ -12,14 +12,18 @@ MICRO_BATCHES = 32
 
 
 def smallest_fitting_depth(
-    gpu=hardware.H100_SXM, recompute: str = "selective", sequence_parallel: bool = True
+    gpu=hardware.H100_SXM,
+    recompute: str = "selective",
+    sequence_parallel: bool = True,
+    **options,
 ) -> int | None:
     """Smallest depth dividing 96 at which every stage of GPT-3 175B fits on ``gpu``.
 
     1F1B, t = 8, b = 1, s = 2048, m = 32, the book's training baseline (18 bytes per
     parameter: bf16 weights, fp32 gradients, Adam; no distributed optimizer; FlashAttention;
     no dropout) and the training reserve :data:`ppnotes.memory.TRAINING_RESERVE_FRACTION`;
-    None if no depth up to 32 fits.
+    None if no depth up to 32 fits. ``options`` go to :func:`ppnotes.memory.stage_memory`
+    (for example ``distributed_optimizer=True, data_parallel=8``).
     """
     for p in partition.valid_depths(GPT3_175B.num_layers):
         if p > MICRO_BATCHES:
@@ -32,6 +36,7 @@ def smallest_fitting_depth(
             schedule="1f1b",
             recompute=recompute,
             sequence_parallel=sequence_parallel,
+            **options,
         )
         if memory.fits(rows, gpu):
             return p
