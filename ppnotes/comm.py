@@ -41,8 +41,9 @@ TP_ALLREDUCES_PER_LAYER_TRAINING = 4
 # HFU: 163 TFLOP/s (52 %) for its largest rows (530B on 2520 GPUs, 1T on 3072), 148 TFLOP/s
 # (47 %) for the row nearest GPT-3 (145.6B, t = 8, p = 8). With full recomputation MFU is 3/4
 # of HFU. We take eta = 0.6 once for the whole book; chapter 5 shows how each prediction moves
-# with it, and that 0.6 is where the mid-size Megatron-LM runs land (so the level of those
-# predictions is not an independent check; the trend across sizes and the ranking are).
+# with it, and that 0.6 is where the mid-size Megatron-LM runs land: neither the level of those
+# predictions nor their ranking (which also moves with eta) is an independent check; the trend
+# of the error across model sizes, which does not move with eta, is.
 DEFAULT_UTILISATION = 0.6
 
 
