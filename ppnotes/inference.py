@@ -36,7 +36,7 @@ from . import bubble, comm, memory, partition, schedules
 from . import perf_model as pm
 from ._validate import check_choice, check_int, check_real
 from .hardware import GPUSpec
-from .models import MEGATRON_530B, ModelSpec
+from .models import GPT3_175B_MEGATRON, MEGATRON_530B, ModelSpec, megatron_gpt
 
 DEFAULT_EFFICIENCY = comm.DEFAULT_UTILISATION
 KV_BYTES = 2  # bf16 KV cache
@@ -579,6 +579,7 @@ def serve(
     output: int,
     in_flight: int | None = None,
     efficiency: float = DEFAULT_EFFICIENCY,
+    allreduce: str = "ring",
 ) -> Serving:
     """Predict one replica serving ``concurrency`` requests of ``prompt`` + ``output`` tokens.
 
@@ -588,7 +589,7 @@ def serve(
     throughput (decode-heavy traffic; chunked prefill mixes it into decode steps). TTFT is
     the unchunked prefill of one request on an idle server. A configuration whose memory
     does not fit is returned with ``fits=False`` and its ``shortfall``; its times are what it
-    would do with the memory.
+    would do with the memory. ``allreduce``: see :func:`tp_allreduce_seconds`.
     """
     model = _check_model(model)
     cluster = _check_cluster(cluster)
@@ -602,12 +603,12 @@ def serve(
         raise ValueError(f"in_flight must be at most concurrency = {n}, got {k}")
     batch = math.ceil(n / k)
     ctx = s + out // 2
-    times = stage_times(model, cluster, t, p, batch, ctx, "decode", efficiency)
+    times = stage_times(model, cluster, t, p, batch, ctx, "decode", efficiency, allreduce)
     hop = hop_seconds(model, cluster, t, p, batch)
     back = return_seconds(cluster, t, p, batch)
     period = decode_period(times, k, hop, back)
     tpot = k * period
-    ttft = chunked_prefill_time(model, cluster, t, p, s, 1, efficiency)
+    ttft = _prefill_batch(model, cluster, t, p, s, 1, 1, efficiency, allreduce)
     mem = serving_memory(model, cluster.gpu, t, p, n, s + out)
     rate = n / tpot
     return Serving(
@@ -635,6 +636,7 @@ def max_throughput(
     prompt: int,
     output: int,
     efficiency: float = DEFAULT_EFFICIENCY,
+    allreduce: str = "ring",
 ) -> Serving | None:
     """:func:`serve` at the largest concurrency whose KV cache fits (k = p batches), or
     ``None`` when even the weights do not fit."""
@@ -653,6 +655,7 @@ def max_throughput(
         prompt,
         output,
         efficiency=efficiency,
+        allreduce=allreduce,
     )
 
 
@@ -840,6 +843,35 @@ PUBLISHED = [
 ]
 
 
+# FasterTransformer's GPT-20B (44 layers, 48 heads of 128, vocabulary 51,200, FP16): a Megatron
+# GPT shape, as its guide lists it (fastertransformer_gpt, "Performance of GPT-20B").
+FT_GPT_20B = megatron_gpt("GPT 20B (FasterTransformer)", 44, 6144, 48, "fastertransformer_gpt")
+
+
+def _ft(model, t, batch, prompt, output, ms) -> Measurement:
+    run = _ft530(t, 1, batch, prompt, output, ms)
+    note = run.note.replace("Megatron-530B (105 layers, h = 20480)", model.name)
+    return Measurement(
+        run.source, model, run.cluster, t, 1, batch, prompt, output, run.latency, note
+    )
+
+
+# The same guide's tensor-parallel rows inside one node: GPT-20B on 1, 2, 4 and 8 GPUs, and
+# GPT-175B (Megatron vocabulary) on 8, both served by FasterTransformer on A100 80GB.
+PUBLISHED_TP = [
+    _ft(FT_GPT_20B, 1, 1, 20, 8, 225),
+    _ft(FT_GPT_20B, 2, 1, 20, 8, 147),
+    _ft(FT_GPT_20B, 4, 1, 20, 8, 102),
+    _ft(FT_GPT_20B, 8, 1, 20, 8, 89),
+    _ft(FT_GPT_20B, 1, 256, 20, 8, 1352),
+    _ft(FT_GPT_20B, 2, 256, 20, 8, 844),
+    _ft(FT_GPT_20B, 4, 256, 20, 8, 533),
+    _ft(FT_GPT_20B, 8, 256, 20, 8, 416),
+    _ft(GPT3_175B_MEGATRON, 8, 1, 128, 8, 488.86),
+    _ft(GPT3_175B_MEGATRON, 8, 32, 128, 8, 1547.44),
+]
+
+
 def predict_latency(
     run: Measurement, efficiency: float = DEFAULT_EFFICIENCY, allreduce: str = "ring"
 ) -> float:
@@ -889,6 +921,7 @@ def published_comparison(
                 "measured": run.latency,
                 "error": pred / run.latency - 1.0,
                 "source": run.source,
+                "model": run.model.name,
             }
         )
     return rows
