@@ -158,11 +158,11 @@ def crossover_batch(
 ) -> float:
     """Batch (sequences) above which a decode layer's compute term exceeds its memory term.
 
-    Both terms are linear in the batch B: compute = B f1 / (peak e), memory = (W + B m1) / BW
-    with W the weight bytes and m1 the bytes each sequence adds (its KV cache, activations).
-    So B* = (W / BW) / (f1 / (peak e) - m1 / BW), and ``math.inf`` when each sequence adds
+    Both terms are linear in the batch b: compute = b f1 / (peak e), memory = (M + b m1) / BW
+    with M the weight bytes and m1 the bytes each sequence adds (its KV cache, activations).
+    So b* = (M / BW) / (f1 / (peak e) - m1 / BW), and ``math.inf`` when each sequence adds
     more memory time than compute time: then decode is memory-bound at every batch. Without
-    the KV cache (context 1) B* is close to peak x e / BW, the GPU's ridge point in
+    the KV cache (context 1) b* is close to peak x e / BW, the GPU's ridge point in
     FLOPs per byte (a multiply-add of a 2-byte weight is 2 FLOPs).
     """
     gpu = _check_gpu(gpu)
@@ -541,11 +541,11 @@ class Serving:
 
     Attributes:
         tensor_parallel, pipeline_parallel: t, p (one replica, t p GPUs).
-        concurrency: sequences being decoded at once, N.
-        in_flight: batches in flight k; each holds ceil(N / k) sequences.
+        concurrency: sequences being decoded at once, R.
+        in_flight: batches in flight k; each holds ceil(R / k) sequences.
         ttft: seconds to the first token of a request arriving at an idle server.
         tpot: seconds between two tokens of one sequence in steady state.
-        tokens_per_s: output tokens per second of the replica, N / TPOT.
+        tokens_per_s: output tokens per second of the replica, R / TPOT.
         tokens_per_s_per_gpu: the same per GPU.
         period: seconds between batch-steps leaving the last stage.
         stage_times: decode seconds per stage for one batch.
@@ -583,9 +583,9 @@ def serve(
 ) -> Serving:
     """Predict one replica serving ``concurrency`` requests of ``prompt`` + ``output`` tokens.
 
-    k batches in flight (default min(p, N), as vLLM: ``max_concurrent_batches`` = p), each of
-    ceil(N / k) sequences at the mean context prompt + output / 2; steady-state period from
-    :func:`decode_period`, TPOT = k x period, throughput N / TPOT. Prefill is left out of the
+    k batches in flight (default min(p, R), as vLLM: ``max_concurrent_batches`` = p), each of
+    ceil(R / k) sequences at the mean context prompt + output / 2; steady-state period from
+    :func:`decode_period`, TPOT = k x period, throughput R / TPOT. Prefill is left out of the
     throughput (decode-heavy traffic; chunked prefill mixes it into decode steps). TTFT is
     the unchunked prefill of one request on an idle server. A configuration whose memory
     does not fit is returned with ``fits=False`` and its ``shortfall``; its times are what it

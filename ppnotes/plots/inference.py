@@ -46,7 +46,7 @@ def decode_roofline_figure(
 ) -> Figure:
     """Decode time per token of one layer against the batch, for each GPU (log-log).
 
-    Left: microseconds per token (a decode step of one layer over the batch), falling as 1/B
+    Left: microseconds per token (a decode step of one layer over the batch), falling as 1/b
     while the step reads the weights (memory-bound) and flattening where compute takes over;
     the dashed line is the same without the KV cache (context 1). Dots mark
     :func:`ppnotes.inference.crossover_batch` where it is finite.
@@ -69,7 +69,7 @@ def decode_roofline_figure(
                 ax.plot([cross], [y / round(cross)], style, color=color, ms=6)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("batch B (sequences decoded together)")
+    ax.set_xlabel("batch b (sequences decoded together)")
     ax.set_ylabel("µs per token per layer")
     ax.legend(title="solid: with KV cache; dashed: context 1", loc="upper right")
     return fig
@@ -106,7 +106,7 @@ def latency_throughput_figure(curves: Mapping[str, Sequence], width: float = 7.0
             )
     for ax in (left, right):
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("concurrent requests N")
+        ax.set_xlabel("concurrent requests R")
     left.set_ylabel("time per output token (ms)")
     right.set_ylabel("output tokens/s per GPU")
     left.legend(loc="upper left", fontsize=8)
