@@ -78,7 +78,8 @@ def questions() -> list[dict]:
             rel_tol=0.08,
             correct_feedback="Right: about peak x efficiency / bandwidth = 989e12 x 0.6 / 3.35e12. "
             "A long KV cache pushes it further out, or removes it.",
-            wrong_feedback="For w weights, set 2 b w / (peak x 0.6) equal to 2 w / bandwidth; solve for b.",
+            wrong_feedback="For w weights, set 2 b w / (peak x 0.6) equal to 2 w / bandwidth "
+            "and solve for b.",
             traps=[(989e12 / 3.35e12, "That forgets the efficiency of 0.6.")],
         ),
         numeric(
