@@ -66,6 +66,7 @@ def test_summary_html_says_fit_or_shortfall():
     bad = inf.serve(LLAMA3_70B, H100, 1, 1, 4, 512, 128)
     text = plots.serving_summary_html(bad, hw.H100_SXM)
     assert f"{bad.shortfall / 1e9:,.1f} GB short" in text
+    assert "TPOT (if it fitted)" in text and "(if it fitted)" not in ok
     assert not math.isnan(bad.tpot)
     with pytest.raises(ValueError, match="serving must be"):
         plots.serving_summary_html(None, hw.H100_SXM)

@@ -201,12 +201,16 @@ def serving_summary_html(serving: inf.Serving, gpu: GPUSpec) -> str:
         f'fill="{ROLE_COLORS["backward"]}"/>'
         f'<line x1="{budget_x:.1f}" x2="{budget_x:.1f}" y1="0" y2="24" stroke="black"/></svg>'
     )
+    cond = "" if s.fits else " (if it fitted)"
     rows = [
         ("GPUs (t × p)", f"{s.tensor_parallel} × {s.pipeline_parallel}"),
         ("batches in flight k", f"{s.in_flight}"),
-        ("TTFT (idle server)", f"{1e3 * s.ttft:,.0f} ms"),
-        ("TPOT", f"{1e3 * s.tpot:,.1f} ms"),
-        ("output tokens/s", f"{s.tokens_per_s:,.0f} ({s.tokens_per_s_per_gpu:,.0f} per GPU)"),
+        ("TTFT (idle server)" + cond, f"{1e3 * s.ttft:,.0f} ms"),
+        ("TPOT" + cond, f"{1e3 * s.tpot:,.1f} ms"),
+        (
+            "output tokens/s" + cond,
+            f"{s.tokens_per_s:,.0f} ({s.tokens_per_s_per_gpu:,.0f} per GPU)",
+        ),
         (
             "memory, fullest GPU",
             f"{mem['weights'] / 1e9:,.1f} GB weights + {mem['kv_cache'] / 1e9:,.1f} GB KV "
