@@ -319,7 +319,9 @@ def hop_seconds(
     return pm.hop_time(model, cluster, cfg)
 
 
-def return_seconds(cluster: pm.Cluster, tensor_parallel: int, pipeline_parallel: int, batch: int):
+def return_seconds(
+    cluster: pm.Cluster, tensor_parallel: int, pipeline_parallel: int, batch: int
+) -> float:
     """The sampled token ids going back from the last stage to the first (4 bytes each):
     latency plus bytes over the link. Zero for p = 1."""
     cluster = _check_cluster(cluster)
@@ -698,15 +700,16 @@ def recommended_pp(
     output: int,
     depths: Sequence[int] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16),
 ) -> int | None:
-    """The rule this chapter's computations give: TP across the node, then the smallest PP
-    that fits the weights and the KV cache of the concurrency you must serve.
+    """The rule this chapter's computations give: TP across the GPUs of a node, then the
+    smallest PP that fits the weights and the KV cache of the concurrency you must serve.
 
-    t = ``cluster.gpus_per_node`` (capped at the KV heads a GPU can split without
-    replication is not needed: memory.kv_heads_per_gpu replicates); p = the smallest
-    fitting depth (:func:`smallest_fitting_pipeline`) at context prompt + output. A deeper
-    pipeline than that adds hops to every token and raises per-GPU throughput only through
-    memory; run it with p batches in flight. ``None`` if no depth fits.
+    t = ``cluster.gpus_per_node`` (KV heads are replicated when t exceeds them,
+    :func:`ppnotes.memory.kv_heads_per_gpu`); p = the smallest fitting depth
+    (:func:`smallest_fitting_pipeline`) at a context of prompt + output tokens. A deeper
+    pipeline than that adds hops to every token and buys only memory; run it with at least p
+    batches in flight (:func:`decode_period`). ``None`` if no depth fits.
     """
+
     cluster = _check_cluster(cluster)
     s = check_int("prompt", prompt)
     out = check_int("output", output)

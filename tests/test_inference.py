@@ -272,3 +272,10 @@ def test_tensor_parallel_rows_rank_right_within_the_memory_bound_tolerance():
         assert predicted == sorted(predicted, reverse=True)
     # at batch 1 the model is optimistic (full HBM bandwidth, no per-kernel cost)
     assert all(r["error"] < 0 for r in rows if r["batch"] == 1)
+
+
+def test_one_chunk_is_the_unchunked_prefill():
+    for t, p in [(8, 1), (4, 2), (8, 4)]:
+        one = inf.chunked_prefill_time(LLAMA, H100, t, p, 2048, 1)
+        ttft = inf.single_batch_latency(LLAMA, H100, t, p, 2048, 16)["ttft"]
+        assert one == pytest.approx(ttft, rel=1e-12)
