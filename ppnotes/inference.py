@@ -709,7 +709,6 @@ def recommended_pp(
     pipeline than that adds hops to every token and buys only memory; run it with at least p
     batches in flight (:func:`decode_period`). ``None`` if no depth fits.
     """
-
     cluster = _check_cluster(cluster)
     s = check_int("prompt", prompt)
     out = check_int("output", output)
