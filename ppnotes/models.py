@@ -228,3 +228,25 @@ PAPER_MODELS: dict[str, ModelSpec] = {
     )
 }
 MODELS.update(PAPER_MODELS)  # after the book's main presets, so get_model finds them too
+
+
+# --- Serving (chapter 6) ------------------------------------------------------------------
+
+# Llama 3.1 70B: Llama 3 70B's shape with the context extended to 128K tokens (Dubey et al.
+# 2024, Table 3 and section 3.4.2: "we increase the supported context length ... to 128K").
+LLAMA31_70B = ModelSpec(
+    name="Llama 3.1 70B",
+    num_layers=LLAMA3_70B.num_layers,
+    hidden_size=LLAMA3_70B.hidden_size,
+    num_heads=LLAMA3_70B.num_heads,
+    num_kv_heads=LLAMA3_70B.num_kv_heads,
+    ffn_hidden_size=LLAMA3_70B.ffn_hidden_size,
+    vocab_size=LLAMA3_70B.vocab_size,
+    seq_len=131072,
+    mlp_matrices=LLAMA3_70B.mlp_matrices,
+    biases=LLAMA3_70B.biases,
+    tied_embeddings=LLAMA3_70B.tied_embeddings,
+    learned_positions=LLAMA3_70B.learned_positions,
+    source="dubey2024llama3",
+)
+MODELS[LLAMA31_70B.name] = LLAMA31_70B

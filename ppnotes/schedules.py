@@ -33,6 +33,7 @@ How it is fast (about 1-2 million actions per second here, see ``python -m ppnot
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -1003,3 +1004,113 @@ _GENERATORS: dict[str, Callable[[int, int, int], list[Action]]] = {
     "dualpipev": dualpipev_actions,
     "forward": forward_actions,
 }
+
+
+# --------------------------------------------------------------------------------------------
+# Decode loop (serving): forward-only, k batches in flight, token j + 1 waits for token j
+# --------------------------------------------------------------------------------------------
+
+
+def decode_loop_schedule(p: int, k: int, steps: int) -> Schedule:
+    """Forward-only schedule of autoregressive decoding with ``k`` batches in flight.
+
+    Micro-batch index ``j = n k + b`` is decode step n of batch b (b < k). Every rank runs
+    its forwards in index order, so the ranks take the k batches round-robin, as a serving
+    engine does when it keeps k batches queued (vLLM keeps ``max_concurrent_batches`` =
+    the pipeline size, vllm_multiproc_executor). Besides the usual ``F(s-1, j) -> F(s, j)``,
+    the first stage's ``F(0, j)`` waits for the last stage's ``F(p-1, j - k)``: the next token
+    of a batch needs the token its previous step sampled. That loop is what a training
+    schedule lacks; with k = 1 only one rank works at a time.
+
+    Built by :meth:`Schedule.from_actions` (``"forward"`` order, m = k x steps) and then given
+    the loop-back dependency; :func:`simulate` times it unchanged (the loop-back crosses ranks
+    when p > 1 and pays the hop latency of boundary 0 -> 1, ``comm``).
+
+    Args:
+        p: pipeline stages (one per rank), >= 1.
+        k: batches in flight, >= 1.
+        steps: decode steps (tokens) per batch, >= 1.
+
+    Returns:
+        A forward-only :class:`Schedule` named ``"decode (k=...)"``.
+    """
+    p = check_int("p", p)
+    k = check_int("k", k)
+    steps = check_int("steps", steps)
+    n = k * steps
+    base = Schedule.from_actions(
+        [forward_actions(r, p, n) for r in range(p)], name=f"decode (k={k})", forward_only=True
+    )
+    plan = base._plan
+    data_pred = list(plan.data_pred)
+    crosses = list(plan.crosses_ranks)
+    last = (p - 1) * n  # flat index of F(p-1, 0): ranks are stored one after another
+    for j in range(k, n):
+        data_pred[j] = last + j - k  # F(0, j) on rank 0 is flat index j
+        crosses[j] = p > 1
+    order = [r * n + j for j in range(n) for r in range(p)]  # step-major: a topological order
+    rank_pred = [i - 1 if i % n else -1 for i in range(p * n)]
+    new_plan = plan._replace(
+        data_pred=data_pred,
+        crosses_ranks=crosses,
+        order=order,
+        rank_pred_in_order=[rank_pred[i] for i in order],
+        data_pred_in_order=[data_pred[i] for i in order],
+    )
+    return dataclasses.replace(base, _plan=new_plan)
+
+
+def simulate_decode_loop(
+    p: int,
+    k: int,
+    steps: int,
+    stage_times: float | Sequence[float] = 1.0,
+    comm: float = 0.0,
+) -> SimResult:
+    """Simulate ``steps`` decode steps of ``k`` batches through ``p`` stages.
+
+    Args:
+        p, k, steps: see :func:`decode_loop_schedule`.
+        stage_times: one decode step of one batch through a stage (a number, or one per
+            stage), any time unit.
+        comm: latency of every hop, including the loop-back of the sampled tokens from the
+            last stage to the first (same unit).
+
+    Returns:
+        A :class:`SimResult`; see :func:`decode_period` for the steady-state rate.
+    """
+    schedule = decode_loop_schedule(p, k, steps)
+    return simulate(schedule, {"F": stage_times}, comm)
+
+
+def decode_period(result: SimResult, warmup_steps: int = 0) -> float:
+    """Measured time between successive batch-steps leaving the last stage, after warm-up.
+
+    (end of the last stage's final action - end of its action before the window) / the
+    number of batch-steps in the window, where the window skips the first ``warmup_steps``
+    decode steps (k batch-steps each). In steady state this is the period of the pipeline:
+    one batch-step of tokens leaves it every period.
+    """
+    if not isinstance(result, SimResult):
+        raise ValueError(f"result must be a SimResult, got {type(result).__name__}")
+    schedule = result.schedule
+    n = schedule.num_microbatches
+    k = _decode_batches(schedule)
+    w = check_int("warmup_steps", warmup_steps, minimum=0)
+    skip = w * k
+    if skip >= n - 1:
+        raise ValueError(
+            f"warmup_steps must leave at least two batch-steps, got {w} of {n // k} steps"
+        )
+    last_rank = schedule.stage_to_rank[-1]
+    ends = result.end[np.asarray(result.rank) == last_rank]
+    first = ends[skip - 1] if skip > 0 else ends[0]
+    count = n - skip if skip > 0 else n - 1
+    return float((ends[-1] - first) / count)
+
+
+def _decode_batches(schedule: Schedule) -> int:
+    name = schedule.name
+    if not name.startswith("decode (k="):
+        raise ValueError(f"result must come from simulate_decode_loop, got schedule {name!r}")
+    return int(name[len("decode (k=") : -1])

@@ -10,4 +10,5 @@ CHAPTER_QUIZZES = {
     "03_communication": "comm",
     "04_memory": "memory",
     "05_unified_model": "perf_model",
+    "06_inference": "inference",
 }
