@@ -9,4 +9,5 @@ CHAPTER_QUIZZES = {
     "02_bubble": "bubble",
     "03_communication": "comm",
     "04_memory": "memory",
+    "10_real_pipeline": "real_pipeline",
 }
