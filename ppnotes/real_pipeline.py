@@ -378,7 +378,8 @@ def _instrument_p2p(schedules_module, transfers: list, clock) -> None:
     def batch_p2p(ops, desc=None):
         posted = clock()
         works = batch(ops, desc)
-        for op, work in zip(ops, works if len(works) == len(ops) else [None] * len(ops)):
+        paired = works if len(works) == len(ops) else [None] * len(ops)  # None: coalesced
+        for op, work in zip(ops, paired, strict=True):
             record = {
                 "op": "send" if op.op.__name__ == "isend" else "recv",
                 "peer": int(op.peer),
@@ -445,7 +446,7 @@ def _pipeline_worker(rank, p, port, runs, config, steps, fail_rank):
             for stage in stages:
                 _instrument(stage, log, clock)
             records = []
-            for step in range(steps):
+            for _ in range(steps):
                 dist.barrier()
                 log.clear()
                 transfers.clear()

@@ -185,6 +185,7 @@ SUBJECT_TERMS = {
     "03": "communication",
     "04": "GPU memory",
     "05": "performance model",
+    "10": "real pipeline run",
 }
 
 
