@@ -1,15 +1,20 @@
-"""Benchmark of the schedule simulator: ``python -m ppnotes.bench``.
+"""Benchmarks: ``python -m ppnotes.bench`` (the simulator, then the chapter 5 step model).
 
 Builds and simulates 1F1B with p = 64 ranks and m = 1024 micro-batches (2 * 64 * 1024 =
 131,072 actions) and prints actions per second for building (validation, encoding, deadlock
 check; done once per schedule) and for simulating (done once per cost setting). The best of a
 few repeats is reported, so other load on the machine shows less.
+
+Then it times :func:`ppnotes.perf_model.step_time` on GPT-3 175B over every depth and schedule
+that fits 1024 GPUs (the budget: well under a millisecond per configuration).
 """
 
 from __future__ import annotations
 
 import time
 
+from . import perf_model
+from .models import GPT3_175B
 from .schedules import build_schedule, simulate
 
 
@@ -32,7 +37,27 @@ def main(p: int = 64, m: int = 1024) -> dict[str, float]:
     print(f"1F1B p={p} m={m}: {actions:,} actions, makespan {result.makespan:g}")
     print(f"simulate: {run * 1e3:.1f} ms, {actions / run:,.0f} actions/s")
     print(f"build:    {build * 1e3:.1f} ms, {actions / build:,.0f} actions/s")
-    return {"actions": actions, "simulate_per_s": actions / run, "build_per_s": actions / build}
+    per_config = step_model_seconds()
+    print(f"perf_model.step_time: {per_config * 1e3:.3f} ms per configuration")
+    return {
+        "actions": actions,
+        "simulate_per_s": actions / run,
+        "build_per_s": actions / build,
+        "step_time_s": per_config,
+    }
+
+
+def step_model_seconds() -> float:
+    """Seconds per :func:`ppnotes.perf_model.step_time` call, over a grid of configurations."""
+    cluster = perf_model.CLUSTERS["DGX A100 80GB + HDR"]
+    configs = [
+        perf_model.Config.for_gpus(1024, 8, p, micro_batch=1, global_batch=1536, schedule=s)
+        for p in (1, 2, 4, 8, 16, 32, 64)
+        for s in ("gpipe", "1f1b", "zb-h1")
+    ]
+    perf_model.evaluate_many(GPT3_175B, cluster, configs)  # warm the caches once
+    seconds = best_seconds(lambda: perf_model.evaluate_many(GPT3_175B, cluster, configs))
+    return seconds / len(configs)
 
 
 if __name__ == "__main__":

@@ -167,3 +167,64 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in (GPT3_175B, LLAMA3_70B, LLAMA
 def get_model(name: str) -> ModelSpec:
     """Return the preset called ``name`` (one of :data:`MODELS`)."""
     return MODELS[check_choice("model", name, MODELS)]
+
+
+# --- Shapes used by published training runs (ppnotes.runs) ------------------------------
+
+
+def megatron_gpt(name: str, num_layers: int, hidden_size: int, num_heads: int, source: str):
+    """A GPT shape as the Megatron-LM papers train it: vocabulary 51,200, sequence 2,048.
+
+    Narayanan et al. (2021, section 5.1) and Korthikanti et al. (2022, section 6) use a
+    vocabulary of 51,200 (GPT-2's 50,257 padded to a multiple of 1024), sequence length
+    2,048, a GELU MLP of width 4h, biases, learned positions and a tied LM head. Their
+    parameter count is eq. (2) of Narayanan et al.: 12 l h^2 (1 + 13/(12h) + (V+s)/(12lh)).
+    """
+    return ModelSpec(
+        name=name,
+        num_layers=num_layers,
+        hidden_size=hidden_size,
+        num_heads=num_heads,
+        num_kv_heads=num_heads,
+        ffn_hidden_size=4 * hidden_size,
+        vocab_size=51200,
+        seq_len=2048,
+        mlp_matrices=2,
+        biases=True,
+        tied_embeddings=True,
+        learned_positions=True,
+        source=source,
+    )
+
+
+# Narayanan et al. 2021, Table 1 (name = the table's parameter count in billions).
+MEGATRON_1_7B = megatron_gpt("GPT 1.7B (Megatron)", 24, 2304, 24, "narayanan2021efficient")
+MEGATRON_18B = megatron_gpt("GPT 18.4B (Megatron)", 40, 6144, 48, "narayanan2021efficient")
+MEGATRON_39B = megatron_gpt("GPT 39.1B (Megatron)", 48, 8192, 64, "narayanan2021efficient")
+MEGATRON_145B = megatron_gpt("GPT 145.6B (Megatron)", 80, 12288, 96, "narayanan2021efficient")
+MEGATRON_310B = megatron_gpt("GPT 310.1B (Megatron)", 96, 16384, 128, "narayanan2021efficient")
+MEGATRON_530B = megatron_gpt("GPT 529.6B (Megatron)", 105, 20480, 128, "narayanan2021efficient")
+MEGATRON_1T = megatron_gpt("GPT 1T (Megatron)", 128, 25600, 160, "narayanan2021efficient")
+# Korthikanti et al. 2022, Table 3: 22B, and GPT-3's shape with Megatron's vocabulary
+# (174.6B parameters, as Narayanan et al. Table 2 counts it). Their 530B and 1T rows
+# have the same shapes as MEGATRON_530B and MEGATRON_1T.
+MEGATRON_22B = megatron_gpt("GPT 22B (Megatron)", 48, 6144, 64, "korthikanti2022reducing")
+GPT3_175B_MEGATRON = megatron_gpt(
+    "GPT-3 175B (Megatron vocab)", 96, 12288, 96, "korthikanti2022reducing"
+)
+
+PAPER_MODELS: dict[str, ModelSpec] = {
+    m.name: m
+    for m in (
+        MEGATRON_1_7B,
+        MEGATRON_18B,
+        MEGATRON_22B,
+        MEGATRON_39B,
+        MEGATRON_145B,
+        GPT3_175B_MEGATRON,
+        MEGATRON_310B,
+        MEGATRON_530B,
+        MEGATRON_1T,
+    )
+}
+MODELS.update(PAPER_MODELS)  # after the book's main presets, so get_model finds them too

@@ -9,5 +9,6 @@ CHAPTER_QUIZZES = {
     "02_bubble": "bubble",
     "03_communication": "comm",
     "04_memory": "memory",
+    "05_unified_model": "perf_model",
     "10_real_pipeline": "real_pipeline",
 }

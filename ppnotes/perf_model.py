@@ -1,0 +1,974 @@
+"""Chapter 5: one model of a training step, from compute, bubble, communication and memory.
+
+:func:`step_time` takes a model (:mod:`ppnotes.models`), a :class:`Cluster` and a
+:class:`Config` (tensor, pipeline and data parallel sizes t, p, d, micro-batch size b, global
+batch G, schedule, recomputation, ...) and returns the step time split into parts, tokens per
+second, model and hardware FLOPs utilisation (MFU, HFU) and the memory of every stage.
+
+Every term comes from the chapter that introduced it:
+
+- the split of layers into stages: :mod:`ppnotes.partition` (chapter 1);
+- the step time of each schedule at zero hop latency: :mod:`ppnotes.bubble` (chapter 2);
+- hop bytes and times, tensor- and data-parallel collectives and the exposed point-to-point
+  time: :mod:`ppnotes.comm` (chapter 3);
+- per-stage memory and the fit check: :mod:`ppnotes.memory` (chapter 4).
+
+What this module adds is the compute time of a stage from a roofline (:func:`matmul_time`),
+the slowest stage setting the pace (:func:`pipeline_time`), and the bookkeeping that turns the
+parts into one step. Times are seconds, bytes are bytes, FLOP/s are FLOP/s.
+
+The note's section 5 model is here too, literally (:func:`note_performance_model`) and with
+its units fixed (:func:`note_performance_model_fixed`), for comparison.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+from . import bubble, comm, memory, partition
+from ._validate import check_choice, check_int, check_real
+from .hardware import GPUS, IB_HDR, IB_NDR, NVLINK3, NVLINK4, GPUSpec, LinkSpec
+from .models import ModelSpec
+
+SCHEDULES = ("gpipe", "1f1b", "interleaved", "zb-h1", "zbv")
+RECOMPUTE = memory.RECOMPUTE_CHOICES  # "none", "selective", "full"
+LAYER_SPLITS = ("balanced", "head-aware")
+PARTS = ("compute", "recompute", "bubble", "pipeline_comm", "tp_comm", "dp_comm", "optimizer")
+
+# Bytes an Adam step reads and writes per parameter it updates (memory-bound): fp32 gradient
+# read (4), fp32 master weight, first and second moment read and written (3 x 8), bf16 weight
+# written (2). The optimizer kernel is a stream over these arrays (kingma2015adam; the
+# layout of Megatron-LM's distributed optimizer, megatron_distrib_optimizer).
+ADAM_BYTES_PER_PARAM = 30
+GRAD_REDUCE_BYTES = 4  # Megatron-LM reduces the fp32 main gradients by default
+PARAM_GATHER_BYTES = 2  # the distributed optimizer all-gathers the updated bf16 weights
+ACTIVATION_BYTES = 2  # bf16 activations and weights
+WEIGHT_BYTES = 2
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The hardware: one GPU type in nodes of ``gpus_per_node``, joined by two kinds of link.
+
+    Attributes:
+        gpu: the GPU (:data:`ppnotes.hardware.GPUS`).
+        gpus_per_node: GPUs sharing the fast intra-node link (8 in a DGX/HGX).
+        intra_link: the GPU-to-GPU link inside a node (NVLink).
+        inter_link: the network card between nodes (InfiniBand), bandwidth per card.
+        nics_per_node: network cards per node; with fewer cards than GPUs, the GPUs of a
+            node share them when they all send at once.
+        name: display name.
+    """
+
+    gpu: GPUSpec
+    gpus_per_node: int = 8
+    intra_link: LinkSpec = NVLINK3
+    inter_link: LinkSpec = IB_HDR
+    nics_per_node: int = 8
+    name: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.gpu, GPUSpec):
+            raise ValueError(f"gpu must be a ppnotes.hardware.GPUSpec, got {self.gpu!r}")
+        for key in ("intra_link", "inter_link"):
+            if not isinstance(getattr(self, key), LinkSpec):
+                raise ValueError(
+                    f"{key} must be a ppnotes.hardware.LinkSpec, got {getattr(self, key)!r}"
+                )
+        check_int("gpus_per_node", self.gpus_per_node)
+        check_int("nics_per_node", self.nics_per_node)
+
+    @property
+    def nic_crowding(self) -> float:
+        """GPUs per network card when every GPU of a node sends at once (>= 1)."""
+        return max(1.0, self.gpus_per_node / self.nics_per_node)
+
+
+CLUSTERS: dict[str, Cluster] = {
+    c.name: c
+    for c in (
+        Cluster(GPUS["A100 80GB"], 8, NVLINK3, IB_HDR, 8, "DGX A100 80GB + HDR"),
+        Cluster(GPUS["A100 40GB"], 8, NVLINK3, IB_HDR, 8, "DGX A100 40GB + HDR"),
+        Cluster(GPUS["H100 SXM 80GB"], 8, NVLINK4, IB_NDR, 8, "DGX H100 + NDR"),
+        Cluster(GPUS["H200 141GB"], 8, NVLINK4, IB_NDR, 8, "HGX H200 + NDR"),
+    )
+}
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """One way to train: parallel sizes, batch, schedule and memory savers.
+
+    Attributes:
+        tensor_parallel: t, GPUs that split every layer (Megatron-LM tensor parallelism).
+        pipeline_parallel: p, pipeline stages (ranks in the pipeline).
+        data_parallel: d, model replicas.
+        micro_batch: b, sequences per micro-batch.
+        global_batch: G, sequences per step over all replicas; G must be a multiple of d b,
+            and m = G / (d b) micro-batches run through each pipeline.
+        schedule: "gpipe", "1f1b", "interleaved", "zb-h1" or "zbv".
+        virtual_stages: v, model chunks per rank ("interleaved" only).
+        recompute: activation recomputation, "none", "selective" or "full".
+        sequence_parallel: shard the non-tensor-parallel regions (and the boundary tensor)
+            over the t ranks (Korthikanti et al. 2022).
+        distributed_optimizer: shard the fp32 weights and Adam moments over d (ZeRO-1).
+        overlap_p2p: whether point-to-point sends overlap compute (asynchronous, as in
+            PyTorch's pipelining) or each rank waits for them (Megatron-LM's non-interleaved
+            1F1B).
+        overlap_dp: whether the gradient reduction overlaps the last backward passes
+            (Megatron-LM's ``overlap_grad_reduce``).
+        seq_len: s, tokens per sequence; defaults to the model's context.
+        tp_inside_node: refuse t larger than a node (tensor parallelism over the network).
+        layer_split: "balanced" (layer counts differ by at most one, chapter 1's
+            :func:`~ppnotes.partition.balanced_split`) or "head-aware" (fewer layers on the
+            last rank to make room for the LM head, :func:`~ppnotes.partition.optimal_split`).
+    """
+
+    tensor_parallel: int
+    pipeline_parallel: int
+    data_parallel: int
+    micro_batch: int
+    global_batch: int
+    schedule: str = "1f1b"
+    virtual_stages: int = 1
+    recompute: str = "selective"
+    sequence_parallel: bool = True
+    distributed_optimizer: bool = True
+    overlap_p2p: bool = False
+    overlap_dp: bool = True
+    seq_len: int | None = None
+    tp_inside_node: bool = True
+    layer_split: str = "balanced"
+
+    def __post_init__(self):
+        check_int("tensor_parallel", self.tensor_parallel)
+        p = check_int("pipeline_parallel", self.pipeline_parallel)
+        d = check_int("data_parallel", self.data_parallel)
+        b = check_int("micro_batch", self.micro_batch)
+        batch = check_int("global_batch", self.global_batch)
+        name = check_choice("schedule", self.schedule, SCHEDULES)
+        v = check_int("virtual_stages", self.virtual_stages)
+        check_choice("recompute", self.recompute, RECOMPUTE)
+        for key in ("sequence_parallel", "distributed_optimizer", "overlap_p2p", "overlap_dp"):
+            _check_bool(key, getattr(self, key))
+        _check_bool("tp_inside_node", self.tp_inside_node)
+        check_choice("layer_split", self.layer_split, LAYER_SPLITS)
+        if self.seq_len is not None:
+            check_int("seq_len", self.seq_len)
+        if batch % (d * b):
+            raise ValueError(
+                f"global_batch must be a multiple of data_parallel x micro_batch = {d * b} "
+                f"(so that m = G / (d b) is an integer), got {batch}"
+            )
+        m = batch // (d * b)
+        if v != 1 and name != "interleaved":
+            raise ValueError(
+                f"virtual_stages applies only to schedule 'interleaved', got virtual_stages={v} "
+                f"with {name!r}"
+            )
+        if name == "interleaved" and v > 1 and m % p:
+            raise ValueError(
+                f"interleaved with virtual_stages={v} needs m = G / (d b) divisible by p = {p} "
+                f"(Megatron-LM's order), got m = {m}"
+            )
+        if name == "zbv" and m < 2 * p - 1:
+            raise ValueError(
+                f"schedule 'zbv' needs m = G / (d b) >= 2p - 1 = {2 * p - 1} micro-batches, "
+                f"got m = {m}"
+            )
+
+    @property
+    def num_microbatches(self) -> int:
+        """m = G / (d b), micro-batches through each pipeline per step."""
+        return self.global_batch // (self.data_parallel * self.micro_batch)
+
+    @property
+    def num_gpus(self) -> int:
+        """t p d."""
+        return self.tensor_parallel * self.pipeline_parallel * self.data_parallel
+
+    @property
+    def chunks_per_rank(self) -> int:
+        """Model chunks each rank holds: v (interleaved), 2 (zbv's V), else 1."""
+        return memory.chunks_per_rank(self.schedule, self.virtual_stages)
+
+    @classmethod
+    def for_gpus(cls, num_gpus: int, tensor_parallel: int, pipeline_parallel: int, **kwargs):
+        """The configuration that uses ``num_gpus`` GPUs: d = num_gpus / (t p).
+
+        Raises ``ValueError`` if t p does not divide the GPU count.
+        """
+        n = check_int("num_gpus", num_gpus)
+        t = check_int("tensor_parallel", tensor_parallel)
+        p = check_int("pipeline_parallel", pipeline_parallel)
+        if n % (t * p):
+            raise ValueError(
+                f"tensor_parallel x pipeline_parallel = {t * p} must divide num_gpus, got "
+                f"num_gpus={n}"
+            )
+        return cls(t, p, n // (t * p), **kwargs)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One configuration's step, as :func:`step_time` computes it.
+
+    Attributes:
+        model, cluster, config: the inputs.
+        parts: seconds per part (keys :data:`PARTS`), summing to ``step_time``:
+            ``compute`` (forward and backward FLOPs of the slowest rank, m micro-batches),
+            ``recompute`` (the recomputed forward), ``bubble`` (idle time of that rank at zero
+            hop latency, including the wait caused by slower stages), ``pipeline_comm``
+            (point-to-point time the schedule exposes), ``tp_comm`` (tensor-parallel
+            collectives, not overlapped), ``dp_comm`` (gradient reduction and the tied
+            embedding's all-reduce, the part not hidden), ``optimizer`` (the Adam step).
+        step_time: seconds per step.
+        tokens_per_second: global batch x sequence length / step time.
+        model_tflops_per_gpu, hardware_tflops_per_gpu: useful FLOPs per GPU per second in
+            TFLOP/s; hardware FLOPs include the recomputed forward.
+        mfu, hfu: the same over the GPU's dense BF16 peak (fractions).
+        stage_times: per rank, (forward, backward) seconds of one micro-batch, comm included.
+        memory: per-stage memory (:func:`ppnotes.memory.stage_memory` rows, bytes per GPU).
+        fits: whether every stage fits the GPU (:func:`ppnotes.memory.fits`).
+        tightest_stage: the stage with the least free memory.
+        shortfall_bytes: bytes the tightest stage lacks (0 when it fits).
+    """
+
+    model: ModelSpec
+    cluster: Cluster
+    config: Config
+    parts: dict[str, float]
+    step_time: float
+    tokens_per_second: float
+    model_tflops_per_gpu: float
+    hardware_tflops_per_gpu: float
+    mfu: float
+    hfu: float
+    stage_times: list[tuple[float, float]]
+    memory: list[dict] = field(repr=False)
+    fits: bool
+    tightest_stage: int
+    shortfall_bytes: float
+
+
+# --- compute: a roofline per matrix multiply --------------------------------------------------
+
+
+def matmul_time(flops: float, bytes_moved: float, gpu: GPUSpec, efficiency: float) -> float:
+    """Seconds for one kernel on the roofline: max(FLOPs / (peak x efficiency), bytes / HBM BW).
+
+    Args:
+        flops: floating-point operations (2 per multiply-add).
+        bytes_moved: bytes read from and written to HBM (weights, inputs, outputs).
+        gpu: the GPU (dense BF16 peak ``bf16_flops``, ``hbm_bandwidth``).
+        efficiency: achieved fraction of the peak on compute-bound kernels, in (0, 1]
+            (the book's assumption is :data:`ppnotes.comm.DEFAULT_UTILISATION`).
+
+    Returns:
+        Seconds (float). Small micro-batches and short sequences become memory-bound:
+        the weights must be read whatever the batch.
+    """
+    f = check_real("flops", flops)
+    nbytes = check_real("bytes_moved", bytes_moved)
+    e = check_real("efficiency", efficiency, 0.0, 1.0, strict=True)
+    return max(f / (gpu.bf16_flops * e), nbytes / gpu.hbm_bandwidth)
+
+
+def _layer_kernels(model: ModelSpec, tokens: int, seq_len: int, t: int) -> list[tuple]:
+    """(FLOPs, bytes) of a layer's forward kernels on one of t GPUs, for ``tokens`` tokens.
+
+    Four weight multiplies (QKV, attention output, MLP in, MLP out) and the attention core
+    (scores and values, 4 s h FLOPs per token as in Narayanan et al. 2021, eq. 3; with
+    FlashAttention it reads Q, K, V and writes the output). Bytes: weights once, inputs and
+    outputs once, 2 bytes each.
+    """
+    h, kv = model.hidden_size, model.num_kv_heads * model.head_dim
+    ffn, gates = model.ffn_hidden_size, model.mlp_matrices - 1
+    shapes = [(h, h + 2 * kv), (h, h), (h, gates * ffn), (ffn, h)]  # (in, out) of each weight
+    kernels = []
+    for n_in, n_out in shapes:
+        weights = n_in * n_out / t
+        flops = 2 * tokens * weights
+        nbytes = WEIGHT_BYTES * weights + ACTIVATION_BYTES * tokens * (n_in + n_out) / t
+        kernels.append((flops, nbytes))
+    attention_flops = 4 * tokens * seq_len * h / t
+    attention_bytes = ACTIVATION_BYTES * tokens * (2 * h + 2 * kv) / t  # Q, K, V in, output
+    kernels.append((attention_flops, attention_bytes))
+    return kernels
+
+
+def layer_forward_time(
+    model: ModelSpec,
+    micro_batch: int,
+    gpu: GPUSpec,
+    tensor_parallel: int = 1,
+    seq_len: int | None = None,
+    efficiency: float = comm.DEFAULT_UTILISATION,
+) -> float:
+    """Seconds of one layer's forward pass for one micro-batch on one of t GPUs (no comm).
+
+    Sum of :func:`matmul_time` over the layer's kernels. The forward FLOPs equal
+    :func:`ppnotes.comm.layer_forward_flops` / t.
+    """
+    b = check_int("micro_batch", micro_batch)
+    t = check_int("tensor_parallel", tensor_parallel)
+    s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
+    kernels = _layer_kernels(model, b * s, s, t)
+    return sum(matmul_time(f, n, gpu, efficiency) for f, n in kernels)
+
+
+def attention_core_time(
+    model: ModelSpec,
+    micro_batch: int,
+    gpu: GPUSpec,
+    tensor_parallel: int = 1,
+    seq_len: int | None = None,
+    efficiency: float = comm.DEFAULT_UTILISATION,
+) -> float:
+    """Seconds of the attention core's forward (scores and values) for one micro-batch:
+    the part selective recomputation runs again (Korthikanti et al. 2022)."""
+    b = check_int("micro_batch", micro_batch)
+    t = check_int("tensor_parallel", tensor_parallel)
+    s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
+    flops, nbytes = _layer_kernels(model, b * s, s, t)[-1]
+    return matmul_time(flops, nbytes, gpu, efficiency)
+
+
+def head_forward_time(
+    model: ModelSpec,
+    micro_batch: int,
+    gpu: GPUSpec,
+    tensor_parallel: int = 1,
+    seq_len: int | None = None,
+    efficiency: float = comm.DEFAULT_UTILISATION,
+) -> float:
+    """Seconds of the LM head's forward (h -> V logits, split over t) for one micro-batch.
+
+    2 b s V h / t FLOPs; reads the V x h / t weights and writes the logits. The last stage
+    runs it on top of its layers. The embedding lookup of the first stage moves b s h values
+    and is left out (microseconds).
+    """
+    b = check_int("micro_batch", micro_batch)
+    t = check_int("tensor_parallel", tensor_parallel)
+    s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
+    tokens, h, vocab = b * s, model.hidden_size, model.vocab_size
+    flops = 2 * tokens * vocab * h / t
+    nbytes = WEIGHT_BYTES * vocab * h / t + ACTIVATION_BYTES * tokens * (h + vocab / t)
+    return matmul_time(flops, nbytes, gpu, efficiency)
+
+
+# --- the pipeline: the slowest stage sets the pace ---------------------------------------------
+
+
+def pipeline_time(
+    schedule: str,
+    num_microbatches: int,
+    forward: list[float],
+    backward: list[float],
+    virtual_stages: int = 1,
+) -> float:
+    """Seconds of one step's pipeline at zero hop latency, for per-rank stage times.
+
+    ``forward[i]``, ``backward[i]``: one micro-batch through rank i's layers (all its chunks).
+    With equal ranks this is chapter 2's closed form for the schedule
+    (:mod:`ppnotes.bubble`); the backward splits into equal input- and weight-gradient
+    halves for the zero-bubble schedules (their FLOPs are equal). With unequal ranks every
+    micro-batch must pass the slowest one, so
+
+        T = T_equal(mean times) + (m - 1) (max_i w_i - mean_i w_i),   w_i = f_i + b_i,
+
+    the flow-shop makespan sum_i w_i + (m - 1) max_i w_i for GPipe and 1F1B. Checked against
+    the simulator (``tests/test_perf_model.py``, ranks within 20 % of each other, m >= 2p):
+    exact for GPipe; exact for 1F1B when the last rank is the heaviest (the LM head puts it
+    there) and otherwise an upper bound within 10 % (a heavy early rank hides part of its
+    excess in the warm-up); within 15 % for interleaved and 5 % for ZB-H1, either way.
+    """
+    name = check_choice("schedule", schedule, SCHEDULES)
+    m = check_int("num_microbatches", num_microbatches)
+    v = check_int("virtual_stages", virtual_stages)
+    if len(forward) != len(backward) or not forward:
+        raise ValueError(
+            f"forward and backward must list one time per rank, got {len(forward)} and "
+            f"{len(backward)}"
+        )
+    p = len(forward)
+    f = sum(forward) / p
+    b = sum(backward) / p
+    work = [x + y for x, y in zip(forward, backward, strict=True)]
+    imbalance = (m - 1) * (max(work) - (f + b))
+    if name in ("gpipe", "1f1b"):
+        base = bubble.step_time(p, m, f, b)
+    elif name == "interleaved":
+        base = bubble.step_time(p, m, f, b, v)
+    else:
+        # The weight-gradient pass W does the forward's FLOPs; capping it at the forward keeps
+        # the closed forms in their exact range when recomputation lengthens the backward.
+        t_w = min(b / 2, f)
+        t_i = b - t_w
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # conditions stated in ppnotes.bubble
+            if name == "zb-h1":
+                base = bubble.zb_h1_step_time(p, m, f, t_i, t_w)
+            elif p == 1:
+                base = m * (f + b)
+            else:
+                base = m * (f + b) + bubble.zbv_bubble_time(p, m, f, t_i, t_w)
+    return base + imbalance
+
+
+# --- where each collective runs ----------------------------------------------------------------
+# Ranks are numbered tensor-parallel first, then data-parallel, then pipeline (Megatron-LM's
+# default order "tp-dp-pp"), so a TP group is t neighbours, a DP group spans t d GPUs and
+# neighbouring pipeline stages are t d GPUs apart.
+
+
+def _check_placement(cluster: Cluster, config: Config) -> None:
+    t, n = config.tensor_parallel, cluster.gpus_per_node
+    if config.tp_inside_node and t > n:
+        raise ValueError(
+            f"tensor_parallel must be at most the {n} GPUs of a node when tp_inside_node=True, "
+            f"got {t}"
+        )
+
+
+def _link_time(nbytes: float, cluster: Cluster, crosses_nodes: bool) -> float:
+    """One GPU's transfer of ``nbytes``: NVLink inside a node, else its share of a card."""
+    if not crosses_nodes:
+        return comm.transfer_time(nbytes, cluster.intra_link)
+    return comm.transfer_time(nbytes * cluster.nic_crowding, cluster.inter_link)
+
+
+def _ring_time(nbytes: float, ranks: int, cluster: Cluster, crosses_nodes: bool) -> float:
+    """Ring all-reduce of ``nbytes`` over ``ranks`` GPUs, at the slowest link of the ring."""
+    if not crosses_nodes:
+        return comm.ring_allreduce_time(nbytes, ranks, cluster.intra_link)
+    return comm.ring_allreduce_time(nbytes * cluster.nic_crowding, ranks, cluster.inter_link)
+
+
+def hop_time(model: ModelSpec, cluster: Cluster, config: Config) -> float:
+    """Seconds of one micro-batch's transfer over one stage boundary (one direction).
+
+    Each of the t ranks sends its 1/t slice (scatter/gather, or sequence parallelism, which
+    already shards the boundary tensor): :func:`ppnotes.comm.per_nic_bytes`. Over the network
+    unless the whole pipeline (t d p GPUs) sits in one node. Zero for p = 1.
+    """
+    if config.pipeline_parallel == 1:
+        return 0.0
+    s = config.seq_len or model.seq_len
+    nbytes = comm.per_nic_bytes(
+        model, config.micro_batch, s, ACTIVATION_BYTES, config.tensor_parallel, scatter_gather=True
+    )
+    crosses = config.num_gpus > cluster.gpus_per_node
+    return _link_time(nbytes, cluster, crosses)
+
+
+def tp_time_per_layer(model: ModelSpec, cluster: Cluster, config: Config) -> tuple[float, float]:
+    """(forward, backward) seconds of tensor-parallel collectives per layer and micro-batch.
+
+    Two all-reduces of b s h values forward and two backward (Megatron-LM); with sequence
+    parallelism each becomes an all-gather plus a reduce-scatter, the same bytes and steps
+    (Korthikanti et al. 2022). Full recomputation repeats the forward's two in the backward.
+    Not overlapped with compute (as in Megatron-LM on A100; newer versions overlap part of it
+    on Hopper, which this model leaves out). Zero for t = 1.
+    """
+    t = config.tensor_parallel
+    s = config.seq_len or model.seq_len
+    one = comm.activation_bytes_per_hop(model, config.micro_batch, s, ACTIVATION_BYTES)
+    crosses = t > cluster.gpus_per_node
+    allreduce = _ring_time(one, t, cluster, crosses) if t > 1 else 0.0
+    forward = comm.TP_ALLREDUCES_PER_LAYER_FORWARD * allreduce
+    backward = comm.TP_ALLREDUCES_PER_LAYER_TRAINING - comm.TP_ALLREDUCES_PER_LAYER_FORWARD
+    backward *= allreduce
+    if config.recompute == "full":
+        backward += forward
+    return forward, backward
+
+
+def _data_parallel_time(
+    model: ModelSpec, cluster: Cluster, config: Config, params_per_gpu: float
+) -> float:
+    """Seconds of the gradient reduction over d replicas (before any overlap).
+
+    Without the distributed optimizer: a ring all-reduce of the fp32 gradients. With it
+    (ZeRO-1): a reduce-scatter of the gradients, then an all-gather of the updated bf16
+    weights, each half an all-reduce's traffic (Megatron-LM's distributed optimizer). The
+    bytes per GPU are the stage's parameters over t: :func:`ppnotes.comm.ring_allreduce_time`
+    of a volume that falls as 1/p.
+    """
+    d = config.data_parallel
+    if d == 1:
+        return 0.0
+    crosses = config.tensor_parallel * d > cluster.gpus_per_node
+    grads = params_per_gpu * GRAD_REDUCE_BYTES
+    if not config.distributed_optimizer:
+        return _ring_time(grads, d, cluster, crosses)
+    weights = params_per_gpu * PARAM_GATHER_BYTES
+    return 0.5 * (_ring_time(grads, d, cluster, crosses) + _ring_time(weights, d, cluster, crosses))
+
+
+def _embedding_sync_time(model: ModelSpec, cluster: Cluster, config: Config) -> float:
+    """Seconds of the all-reduce of a tied embedding's gradient between the first and the
+    last stage, after the pipeline flush (Megatron-LM keeps a copy on each). Zero when the
+    embeddings are not tied or p = 1."""
+    if not model.tied_embeddings or config.pipeline_parallel == 1:
+        return 0.0
+    nbytes = model.vocab_size * model.hidden_size / config.tensor_parallel * GRAD_REDUCE_BYTES
+    return _ring_time(nbytes, 2, cluster, config.num_gpus > cluster.gpus_per_node)
+
+
+def layers_per_rank(model: ModelSpec, config: Config, head_layers: float = 0.0) -> list[int]:
+    """Layers on each pipeline rank, by chapter 1's rules.
+
+    "balanced": counts differ by at most one (:func:`ppnotes.partition.balanced_split`).
+    "head-aware": the split that minimises the slowest rank when the last one also runs the
+    LM head, ``head_layers`` layers' worth of time (:func:`ppnotes.partition.optimal_split`).
+    Interleaved and V-shaped schedules cut each rank's layers into chunks, so every chunk
+    needs at least one layer: L >= p x chunks.
+    """
+    n, p = model.num_layers, config.pipeline_parallel
+    if p > n:
+        raise ValueError(
+            f"pipeline_parallel must be at most the {n} layers of {model.name}, got {p}"
+        )
+    chunks = config.chunks_per_rank
+    if p * chunks > n:
+        raise ValueError(
+            f"schedule {config.schedule!r} with {chunks} chunks per rank needs at least "
+            f"p x {chunks} = {p * chunks} layers, got the {n} layers of {model.name}"
+        )
+    if config.layer_split == "head-aware":
+        return partition.optimal_split(n, p, 0.0, head_layers)
+    return partition.balanced_split(n, p)
+
+
+def model_flops_per_step(model: ModelSpec, config: Config) -> float:
+    """Useful FLOPs of one training step: 3 x forward (forward, input and weight gradients).
+
+    Forward per sequence: every layer's multiplies and attention
+    (:func:`ppnotes.comm.layer_forward_flops`) plus the LM head's 2 s V h (Narayanan et al.
+    2021, eq. 3). Recomputation is not counted: this is the numerator of MFU.
+    """
+    s = config.seq_len or model.seq_len
+    per_sequence = model.num_layers * comm.layer_forward_flops(model, 1, s)
+    per_sequence += 2 * s * model.vocab_size * model.hidden_size
+    return 3 * config.global_batch * per_sequence
+
+
+def recompute_flops_per_step(model: ModelSpec, config: Config) -> float:
+    """FLOPs recomputation adds per step: every layer's forward again ("full") or the
+    attention core, 4 s^2 h per sequence and layer ("selective"). HFU counts them, MFU not."""
+    s = config.seq_len or model.seq_len
+    if config.recompute == "full":
+        per_sequence = model.num_layers * comm.layer_forward_flops(model, 1, s)
+    elif config.recompute == "selective":
+        per_sequence = model.num_layers * 4 * s * s * model.hidden_size
+    else:
+        per_sequence = 0.0
+    return config.global_batch * per_sequence
+
+
+def step_time(
+    model: ModelSpec,
+    cluster: Cluster,
+    config: Config,
+    *,
+    efficiency: float = comm.DEFAULT_UTILISATION,
+    reserve_fraction: float = memory.DEFAULT_RESERVE_FRACTION,
+) -> StepResult:
+    """Time one training step of ``model`` on ``cluster`` with ``config``; see :class:`StepResult`.
+
+    step = pipeline (compute, recomputation, TP collectives and bubble of the slowest rank,
+    :func:`pipeline_time`) + exposed point-to-point time
+    (:func:`ppnotes.comm.exposed_pipeline_comm_time`) + exposed gradient reduction and tied
+    embedding all-reduce + the Adam step. A configuration that does not fit memory is not an
+    error: ``fits`` is False and ``shortfall_bytes`` says by how much.
+
+    Args:
+        model: a :class:`~ppnotes.models.ModelSpec`.
+        cluster: a :class:`Cluster`.
+        config: a :class:`Config`.
+        efficiency: achieved fraction of the dense BF16 peak on compute-bound kernels.
+        reserve_fraction: memory kept free on every GPU (see :func:`ppnotes.memory.fits`).
+
+    Returns:
+        A :class:`StepResult`.
+    """
+    if not isinstance(model, ModelSpec):
+        raise ValueError(f"model must be a ppnotes.models.ModelSpec, got {model!r}")
+    if not isinstance(cluster, Cluster):
+        raise ValueError(f"cluster must be a ppnotes.perf_model.Cluster, got {cluster!r}")
+    if not isinstance(config, Config):
+        raise ValueError(f"config must be a ppnotes.perf_model.Config, got {config!r}")
+    _check_placement(cluster, config)
+    gpu, t, m = cluster.gpu, config.tensor_parallel, config.num_microbatches
+    b, s = config.micro_batch, config.seq_len or model.seq_len
+
+    layer_f = layer_forward_time(model, b, gpu, t, s, efficiency)
+    redo = {"none": 0.0, "full": layer_f}.get(config.recompute)
+    if redo is None:
+        redo = attention_core_time(model, b, gpu, t, s, efficiency)
+    head_f = head_forward_time(model, b, gpu, t, s, efficiency)
+    tp_f, tp_b = tp_time_per_layer(model, cluster, config)
+    counts = layers_per_rank(model, config, head_f / (layer_f + tp_f))
+
+    # Per rank and micro-batch: compute (backward = 2 x forward), recomputation, TP comm.
+    compute = [
+        n * layer_f + (head_f if i == len(counts) - 1 else 0.0) for i, n in enumerate(counts)
+    ]
+    forward = [c + n * tp_f for c, n in zip(compute, counts, strict=True)]
+    backward = [2 * c + n * (redo + tp_b) for c, n in zip(compute, counts, strict=True)]
+    pipe = pipeline_time(config.schedule, m, forward, backward, config.virtual_stages)
+    k = max(range(len(counts)), key=lambda i: forward[i] + backward[i])
+
+    p2p = comm.exposed_pipeline_comm_time(
+        config.schedule,
+        config.pipeline_parallel,
+        m,
+        sum(forward) / len(forward),
+        sum(backward) / len(backward),
+        hop_time(model, cluster, config),
+        v=config.virtual_stages,
+        overlap=config.overlap_p2p,
+    )
+
+    params = [x / t for x in memory.stage_params(model, counts)]
+    dp = _data_parallel_time(model, cluster, config, max(params))
+    if config.overlap_dp:
+        # Buckets reduce while rank 0 runs its last backward; the weights gather while it runs
+        # the next step's first forward (overlap_grad_reduce, overlap_param_gather).
+        dp = max(0.0, dp - backward[0] - forward[0])
+    dp += _embedding_sync_time(model, cluster, config)
+    shard = config.data_parallel if config.distributed_optimizer else 1
+    optimizer = max(params) / shard * ADAM_BYTES_PER_PARAM / gpu.hbm_bandwidth
+
+    parts = {
+        "compute": m * 3 * compute[k],
+        "recompute": m * counts[k] * redo,
+        "tp_comm": m * counts[k] * (tp_f + tp_b),
+    }
+    parts["bubble"] = pipe - sum(parts.values())
+    parts.update(pipeline_comm=p2p, dp_comm=dp, optimizer=optimizer)
+    parts = {key: float(parts[key]) for key in PARTS}
+    total = sum(parts.values())
+
+    rows = memory.stage_memory(
+        model,
+        counts,
+        "train",
+        tensor_parallel=t,
+        micro_batch=b,
+        num_microbatches=m,
+        schedule=config.schedule,
+        virtual_stages=config.virtual_stages,
+        seq_len=s,
+        sequence_parallel=config.sequence_parallel,
+        recompute=config.recompute,
+        fp32_grads=True,
+        distributed_optimizer=config.distributed_optimizer,
+        data_parallel=config.data_parallel,
+        flash_attention=True,
+    )
+    budget = (1.0 - check_real("reserve_fraction", reserve_fraction, 0.0, 0.99)) * gpu.memory_bytes
+    free = [budget - r["total"] for r in rows]
+    tight = min(range(len(free)), key=free.__getitem__)
+
+    peak = config.num_gpus * gpu.bf16_flops * total
+    useful = model_flops_per_step(model, config)
+    done = useful + recompute_flops_per_step(model, config)
+    return StepResult(
+        model=model,
+        cluster=cluster,
+        config=config,
+        parts=parts,
+        step_time=total,
+        tokens_per_second=config.global_batch * s / total,
+        model_tflops_per_gpu=useful / (config.num_gpus * total) / 1e12,
+        hardware_tflops_per_gpu=done / (config.num_gpus * total) / 1e12,
+        mfu=useful / peak,
+        hfu=done / peak,
+        stage_times=list(zip(forward, backward, strict=True)),
+        memory=rows,
+        fits=free[tight] >= 0,
+        tightest_stage=tight,
+        shortfall_bytes=float(max(0.0, -free[tight])),
+    )
+
+
+def evaluate_many(model: ModelSpec, cluster: Cluster, configs, **kwargs) -> list[StepResult]:
+    """:func:`step_time` for each configuration in ``configs`` (any iterable of Config).
+
+    Each evaluation is closed form (well under a millisecond, see ``python -m ppnotes.bench``),
+    so chapter 7 can search thousands of configurations in a second.
+    """
+    return [step_time(model, cluster, c, **kwargs) for c in configs]
+
+
+# --- the note's model, kept for comparison -----------------------------------------------------
+
+
+def compute_layer_time(hidden_size: int, seq_len: int, batch_size: float, flops: float) -> float:
+    """The note's undefined ``compute_layer_time``, given the definition it implies: one GPT
+    layer's forward FLOPs for ``batch_size`` sequences over the GPU's FLOP/s.
+
+    FLOPs = batch (24 s h^2 + 4 s^2 h) (Narayanan et al. 2021, eq. 3, per layer, forward).
+    ``batch_size`` may be fractional (the note divides B by M). Returns seconds.
+    """
+    h = check_int("hidden_size", hidden_size)
+    s = check_int("seq_len", seq_len)
+    batch = check_real("batch_size", batch_size, strict=True)
+    rate = check_real("flops", flops, strict=True)
+    return batch * (24 * s * h * h + 4 * s * s * h) / rate
+
+
+def _note_model(
+    num_layers,
+    hidden_size,
+    seq_len,
+    batch_size,
+    pp_depth,
+    num_microbatches,
+    bandwidth,
+    flops,
+    per_microbatch: bool,
+) -> dict[str, float]:
+    n = check_int("num_layers", num_layers)
+    p = check_int("pp_depth", pp_depth, maximum=n)
+    m = check_int("num_microbatches", num_microbatches)
+    batch = check_int("batch_size", batch_size)
+    bw = check_real("bandwidth", bandwidth, strict=True)
+    # The note computes the stage time for the whole batch; the fix uses one micro-batch.
+    sequences = batch / m if per_microbatch else batch
+    time_per_stage = compute_layer_time(hidden_size, seq_len, sequences, flops) * n / p
+    bubble_time = (p - 1) * time_per_stage
+    compute_time = m * time_per_stage
+    activation_size = batch / m * seq_len * hidden_size * 2
+    total_comm = m * (p - 1) * activation_size / bw
+    total = bubble_time + compute_time + total_comm
+    return {
+        "total_time": total,
+        "compute_time": compute_time,
+        "bubble_time": bubble_time,
+        "comm_time": total_comm,
+        "efficiency": compute_time / total,
+        "bubble_ratio": bubble_time / total,
+        "comm_ratio": total_comm / total,
+    }
+
+
+def note_performance_model(
+    num_layers: int,
+    hidden_size: int,
+    seq_len: int,
+    batch_size: int,
+    pp_depth: int,
+    num_microbatches: int,
+    bandwidth: float,
+    flops: float,
+) -> dict[str, float]:
+    """The note's ``pipeline_performance_model`` (section 5), literally.
+
+    Its stage time is for the whole batch of B sequences, yet it is multiplied by the M
+    micro-batches (compute counted M times) and by p - 1 for the bubble, while the
+    communication is per micro-batch: compute and bubble are M times too large, so the
+    communication share is M times too small. Every transfer is serialised on one link and
+    nothing overlaps. Forward only. Times in seconds (``bandwidth`` bytes/s, ``flops``
+    FLOP/s); returns the note's dict (``total_time``, ``compute_time``, ``bubble_time``,
+    ``comm_time``, ``efficiency``, ``bubble_ratio``, ``comm_ratio``).
+    """
+    return _note_model(
+        num_layers,
+        hidden_size,
+        seq_len,
+        batch_size,
+        pp_depth,
+        num_microbatches,
+        bandwidth,
+        flops,
+        per_microbatch=False,
+    )
+
+
+def note_performance_model_fixed(
+    num_layers: int,
+    hidden_size: int,
+    seq_len: int,
+    batch_size: int,
+    pp_depth: int,
+    num_microbatches: int,
+    bandwidth: float,
+    flops: float,
+) -> dict[str, float]:
+    """The note's model with its units fixed: the stage time is for one micro-batch (B / M
+    sequences). Everything else as :func:`note_performance_model` (one link, no overlap,
+    forward only). Same arguments and result keys."""
+    return _note_model(
+        num_layers,
+        hidden_size,
+        seq_len,
+        batch_size,
+        pp_depth,
+        num_microbatches,
+        bandwidth,
+        flops,
+        per_microbatch=True,
+    )
+
+
+# --- checked against published runs ---------------------------------------------------------
+
+# What each paper's code did with point-to-point sends and the gradient reduction (the runs'
+# fields do not say): Megatron-LM in 2021-2022 waited for its pipeline sends (batched
+# send/receive; overlap_p2p_comm came later) and all-reduced gradients after the flush; the
+# Llama 3 report describes asynchronous point-to-point sends and FSDP, which overlaps the
+# reduce-scatter with the backward pass.
+_OVERLAP_BY_SOURCE = {
+    "narayanan2021efficient": dict(overlap_p2p=False, overlap_dp=False),
+    "korthikanti2022reducing": dict(overlap_p2p=False, overlap_dp=False),
+    "dubey2024llama3": dict(overlap_p2p=True, overlap_dp=True),
+}
+
+
+def run_cluster(run) -> Cluster:
+    """The :class:`Cluster` of a :class:`ppnotes.runs.PublishedRun`."""
+    return Cluster(
+        run.gpu_spec,
+        run.gpus_per_node,
+        run.intra_link_spec,
+        run.inter_link_spec,
+        run.nics_per_node,
+        run.gpu,
+    )
+
+
+def run_config(run) -> Config:
+    """The :class:`Config` of a :class:`ppnotes.runs.PublishedRun` (overlaps by its source;
+    a head-aware split where the layers do not divide evenly, as Llama 3 405B did)."""
+    chunks = memory.chunks_per_rank(run.schedule, run.virtual_stages)
+    even = run.model.num_layers % (run.pipeline_parallel * chunks) == 0
+    return Config(
+        run.tensor_parallel,
+        run.pipeline_parallel,
+        run.data_parallel,
+        run.micro_batch,
+        run.global_batch,
+        schedule=run.schedule,
+        virtual_stages=run.virtual_stages,
+        recompute=run.recompute,
+        sequence_parallel=run.sequence_parallel,
+        distributed_optimizer=run.distributed_optimizer,
+        seq_len=run.seq_len,
+        layer_split="balanced" if even else "head-aware",
+        **_OVERLAP_BY_SOURCE.get(run.source, {}),
+    )
+
+
+def predict_run(run, **kwargs) -> StepResult:
+    """:func:`step_time` for a published run's model, cluster and configuration."""
+    return step_time(run.model, run_cluster(run), run_config(run), **kwargs)
+
+
+def run_comparison(runs=None, **kwargs) -> list[dict]:
+    """Predicted against published throughput for each run (default: all of
+    :data:`ppnotes.runs.RUNS`).
+
+    Each row: ``name``, ``measure`` ("hfu" or "mfu", the FLOPs the paper counts),
+    ``measured`` and ``predicted`` (TFLOP/s per GPU of that kind), ``error`` (predicted /
+    measured - 1), ``fits`` (whether the model finds that it fits memory) and ``result`` (the
+    :class:`StepResult`). Keyword arguments go to :func:`step_time` (e.g. ``efficiency``).
+    """
+    from .runs import RUNS  # runs imports models only; imported here to keep layers clear
+
+    rows = []
+    for run in RUNS if runs is None else runs:
+        result = predict_run(run, **kwargs)
+        predicted = (
+            result.hardware_tflops_per_gpu
+            if run.measured_is == "hfu"
+            else result.model_tflops_per_gpu
+        )
+        rows.append(
+            {
+                "name": run.name,
+                "measure": run.measured_is,
+                "measured": run.measured_tflops_per_gpu,
+                "predicted": predicted,
+                "error": predicted / run.measured_tflops_per_gpu - 1,
+                "fits": result.fits,
+                "result": result,
+            }
+        )
+    return rows
+
+
+# --- sharding over data parallelism: why ZeRO-1 fits pipelines and ZeRO-3 does not -----------
+
+ZERO_STAGES = (1, 2, 3)
+
+
+def sharding_bytes_per_step(model: ModelSpec, config: Config, zero_stage: int) -> float:
+    """Bytes each GPU sends per step to keep its data-parallel shard in sync, by ZeRO stage.
+
+    A ring reduce-scatter or all-gather of a tensor of n bytes sends (d - 1) / d x n bytes per
+    GPU; n is the largest rank's parameters over t, in fp32 for gradients and bf16 for weights.
+
+    - Stage 1 (the distributed optimizer): one gradient reduce-scatter and one weight
+      all-gather per step, after the m micro-batches have accumulated their gradients.
+    - Stage 2 also shards the gradients, so no rank holds the full gradient to accumulate
+      into: the reduce-scatter runs after every micro-batch's backward, m times per step.
+      DeepSpeed therefore refuses ZeRO-2 and ZeRO-3 with its pipeline engine
+      (``deepspeed/runtime/pipe/engine.py``; deepspeed_zero_pp).
+    - Stage 3 (and FSDP) also shards the weights: they are all-gathered before every
+      micro-batch's forward and again before its backward, 2 m times per step.
+
+    A pipeline wants m >= p micro-batches, so stages 2 and 3 pay m times over what stage 1
+    pays once. Returns bytes (float) per GPU per step; 0 for d = 1.
+    """
+    stage = check_choice("zero_stage", zero_stage, ZERO_STAGES)
+    d, m = config.data_parallel, config.num_microbatches
+    params = max(memory.stage_params(model, layers_per_rank(model, config)))
+    params /= config.tensor_parallel
+    share = (d - 1) / d
+    grads = params * GRAD_REDUCE_BYTES * share
+    weights = params * PARAM_GATHER_BYTES * share
+    if stage == 1:
+        return grads + weights
+    if stage == 2:
+        return m * grads + weights
+    return m * grads + weights + 2 * m * weights
+
+
+def rank_agreement(rows) -> float:
+    """Spearman's rank correlation between measured and predicted throughput in
+    :func:`run_comparison` rows: 1 when the model orders the runs as the papers do.
+    Ties share their mean rank. Dimensionless, in [-1, 1]."""
+
+    def ranks(values):
+        order = sorted(range(len(values)), key=values.__getitem__)
+        out = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                out[order[k]] = (i + j) / 2
+            i = j + 1
+        return out
+
+    rows = list(rows)
+    if len(rows) < 2:
+        raise ValueError(f"rows must hold at least two runs, got {len(rows)}")
+    a = ranks([r["measured"] for r in rows])
+    b = ranks([r["predicted"] for r in rows])
+    mean = (len(rows) - 1) / 2
+    cov = sum((x - mean) * (y - mean) for x, y in zip(a, b, strict=True))
+    var_a = sum((x - mean) ** 2 for x in a)
+    var_b = sum((y - mean) ** 2 for y in b)
+    return cov / (var_a * var_b) ** 0.5

@@ -1,0 +1,409 @@
+"""Chapter 5 figures: the step-time breakdown, predicted against published, MFU against b.
+
+The parts of a step (:data:`ppnotes.perf_model.PARTS`) have fixed colours from the Okabe-Ito
+palette, matched to the book's roles where the meaning carries over: compute is the forward
+blue, the bubble is idle grey, exposed pipeline communication is the communication purple, and
+the optimizer step is the weight-update green. Times are in seconds on every axis, throughput
+in TFLOP/s per GPU, utilisation in percent of the GPU's dense BF16 peak.
+
+Functions take :class:`ppnotes.perf_model.StepResult` objects (anything with the same
+attributes works) and rows of :func:`ppnotes.perf_model.run_comparison`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from ..hardware import GiB
+from .style import ROLE_COLORS, SERIES_COLORS, new_figure, styled
+
+__all__ = [
+    "PART_COLORS",
+    "PART_LABELS",
+    "breakdown_svg",
+    "breakdown_vs_depth_figure",
+    "mfu_vs_microbatch_figure",
+    "predicted_vs_published_figure",
+]
+
+PART_COLORS = {
+    "compute": ROLE_COLORS["forward"],  # blue
+    "recompute": "#56B4E9",  # sky blue: the forward again
+    "bubble": ROLE_COLORS["idle"],  # light grey
+    "pipeline_comm": ROLE_COLORS["comm"],  # reddish purple
+    "tp_comm": "#D55E00",  # vermillion
+    "dp_comm": ROLE_COLORS["backward"],  # orange: gradients come from the backward pass
+    "optimizer": ROLE_COLORS["weight"],  # bluish green: the weight update
+}
+PART_LABELS = {
+    "compute": "compute (forward + backward)",
+    "recompute": "recomputation",
+    "bubble": "bubble (idle)",
+    "pipeline_comm": "exposed pipeline comm",
+    "tp_comm": "tensor-parallel comm",
+    "dp_comm": "exposed data-parallel comm",
+    "optimizer": "optimizer step",
+}
+_EDGE = "#555555"  # outlines keep the light-grey bubble visible on white
+_NOFIT_HATCH = "//"
+_MARKERS = {"hfu": "o", "mfu": "s"}
+
+
+def _check_result(result, name: str = "result"):
+    parts = getattr(result, "parts", None)
+    if not isinstance(parts, Mapping) or not set(parts) <= set(PART_COLORS):
+        raise ValueError(
+            f"{name} must be a StepResult from ppnotes.perf_model.step_time (with .parts keyed "
+            f"by {list(PART_COLORS)}), got {result!r}"
+        )
+    return result
+
+
+def _panels(results_by_depth) -> dict[str, dict]:
+    """{panel label: {depth: result or None}} from one mapping or a mapping of mappings."""
+    if not isinstance(results_by_depth, Mapping) or not results_by_depth:
+        raise ValueError(
+            "results_by_depth must map depth -> StepResult (or panel label -> such a mapping), "
+            f"got {results_by_depth!r}"
+        )
+    first = next(iter(results_by_depth.values()))
+    if isinstance(first, Mapping):
+        panels = {str(k): dict(v) for k, v in results_by_depth.items()}
+    else:
+        panels = {"": dict(results_by_depth)}
+    for label, by_depth in panels.items():
+        if not by_depth:
+            raise ValueError(f"panel {label!r} has no depths")
+        for depth, result in by_depth.items():
+            if result is not None:
+                _check_result(result, f"result for p = {depth}")
+    return panels
+
+
+def _present_parts(results) -> list[str]:
+    return [k for k in PART_COLORS if any(r.parts.get(k, 0.0) > 0 for r in results)]
+
+
+@styled
+def breakdown_vs_depth_figure(
+    results_by_depth,
+    *,
+    share: bool = False,
+    width: float = 7.0,
+    height: float | None = None,
+) -> Figure:
+    """Stacked step-time parts against the pipeline depth p.
+
+    Args:
+        results_by_depth: depth p -> StepResult (``None`` for a depth that is not possible,
+            drawn as an empty slot marked "n/a"), or panel label (e.g. a schedule) -> such a
+            mapping, drawn as one panel per label sharing the time axis.
+        share: plot each part as a share of the step (percent) instead of seconds.
+
+    Bars of configurations that do not fit memory (``result.fits`` is False) are hatched.
+    """
+    panels = _panels(results_by_depth)
+    everything = [r for by in panels.values() for r in by.values() if r is not None]
+    parts = _present_parts(everything)
+    n = len(panels)
+    fig, axes = new_figure(width=width, height=height or 1.2 + 2.3 * n, nrows=n, sharex=False)
+    axes = [axes] if n == 1 else list(axes)
+    top = max((r.step_time for r in everything), default=1.0)
+    any_nofit = False
+    for ax, (label, by_depth) in zip(axes, panels.items(), strict=True):
+        depths = list(by_depth)
+        for i, p in enumerate(depths):
+            result = by_depth[p]
+            if result is None:
+                ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=8, color="#555555")
+                continue
+            nofit = getattr(result, "fits", True) is False
+            any_nofit |= nofit
+            scale = 100.0 / result.step_time if share else 1.0
+            bottom = 0.0
+            for part in parts:
+                value = result.parts.get(part, 0.0) * scale
+                ax.bar(
+                    i,
+                    value,
+                    bottom=bottom,
+                    width=0.7,
+                    color=PART_COLORS[part],
+                    edgecolor=_EDGE,
+                    linewidth=0.4,
+                    hatch=_NOFIT_HATCH if nofit else None,
+                )
+                bottom += value
+        ax.set_xticks(range(len(depths)))
+        ax.set_xticklabels([str(p) for p in depths])
+        ax.set_xlim(-0.6, len(depths) - 0.4)
+        ax.grid(axis="x", visible=False)
+        ax.set_ylim(0, 100 if share else top * 1.08)
+        ax.set_ylabel("share of step (%)" if share else "step time (s)")
+        if label:
+            ax.set_title(label, loc="left")
+    axes[-1].set_xlabel("pipeline depth p (stages)")
+    handles = [
+        Patch(facecolor=PART_COLORS[k], edgecolor=_EDGE, linewidth=0.4, label=PART_LABELS[k])
+        for k in parts
+    ]
+    if any_nofit:
+        handles.append(
+            Patch(facecolor="white", edgecolor=_EDGE, hatch=_NOFIT_HATCH, label="does not fit")
+        )
+    axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+def _check_rows(rows) -> list[dict]:
+    rows = list(rows)
+    keys = {"name", "measured", "predicted"}
+    if not rows or not all(isinstance(r, Mapping) and keys <= set(r) for r in rows):
+        raise ValueError(
+            "rows must be a non-empty list of dicts with 'name', 'measured' and 'predicted' "
+            f"(ppnotes.perf_model.run_comparison), got {rows!r}"
+        )
+    return rows
+
+
+@styled
+def predicted_vs_published_figure(
+    rows: Sequence[Mapping],
+    *,
+    band: float = 0.10,
+    unit: str = "TFLOP/s per GPU",
+    width: float = 7.5,
+    height: float | None = None,
+) -> Figure:
+    """Predicted against published throughput (left) and each run's error (right).
+
+    Args:
+        rows: dicts with ``name``, ``measured``, ``predicted`` (same unit) and optionally
+            ``measure`` ("hfu" circles, "mfu" squares) and ``error`` (predicted / measured
+            - 1; computed if absent), as :func:`ppnotes.perf_model.run_comparison` returns.
+        band: the shaded tolerance around y = x and around zero error (0.10 = +-10 %).
+        unit: axis unit.
+
+    The points on the left are numbered like the bars on the right, which name the runs, so
+    labels never overlap however close the runs are.
+    """
+    rows = _check_rows(rows)
+    n = len(rows)
+    fig, (ax, err_ax) = new_figure(
+        width=width,
+        height=height or max(3.4, 1.2 + 0.24 * n),
+        ncols=2,
+        gridspec_kw={"width_ratios": [1.0, 1.1]},
+    )
+    values = [float(v) for r in rows for v in (r["measured"], r["predicted"])]
+    lo, hi = 0.85 * min(values), 1.1 * max(values)
+    xs = [lo, hi]
+    ax.fill_between(
+        xs,
+        [x * (1 - band) for x in xs],
+        [x * (1 + band) for x in xs],
+        color="#E4E4E4",
+        label=f"within {band:.0%}",
+    )
+    ax.plot(xs, xs, color="black", linewidth=1, label="predicted = published")
+    seen = set()
+    errors, colours = [], []
+    for i, row in enumerate(rows, start=1):
+        measure = str(row.get("measure", "hfu")).lower()
+        colour = SERIES_COLORS[0] if measure == "hfu" else SERIES_COLORS[1]
+        x, y = float(row["measured"]), float(row["predicted"])
+        ax.plot(
+            x,
+            y,
+            marker=_MARKERS.get(measure, "D"),
+            color=colour,
+            markersize=6,
+            linestyle="none",
+            label=measure.upper() if measure not in seen else None,
+        )
+        seen.add(measure)
+        ax.annotate(str(i), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
+        error = row.get("error")
+        errors.append(float(y / x - 1 if error is None else error))
+        colours.append(colour)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(f"published ({unit})")
+    ax.set_ylabel(f"predicted ({unit})")
+    ax.legend(loc="lower right", frameon=False, fontsize=8)
+
+    positions = list(range(n))
+    err_ax.axvspan(-100 * band, 100 * band, color="#E4E4E4")
+    err_ax.axvline(0, color="black", linewidth=1)
+    err_ax.barh(positions, [100 * e for e in errors], color=colours, height=0.6)
+    err_ax.set_yticks(positions)
+    err_ax.set_yticklabels([f"{i}  {r['name']}" for i, r in enumerate(rows, start=1)])
+    err_ax.invert_yaxis()
+    err_ax.grid(axis="y", visible=False)
+    reach = max([100 * band * 1.5] + [abs(100 * e) * 1.15 for e in errors])
+    err_ax.set_xlim(-reach, reach)
+    err_ax.set_xlabel("error of the prediction (%)")
+    err_ax.tick_params(axis="y", labelsize=8)
+    return fig
+
+
+@styled
+def mfu_vs_microbatch_figure(
+    series: Mapping[str, Sequence],
+    *,
+    hfu: bool = False,
+    width: float = 7.0,
+    height: float = 3.4,
+) -> Figure:
+    """MFU (percent of peak) against the micro-batch size b, one line per series.
+
+    Args:
+        series: label -> StepResults (x = ``result.config.micro_batch``, y = ``result.mfu``).
+            Points whose configuration does not fit memory are drawn hollow.
+        hfu: also draw HFU (recomputation counted) as a dotted line of the same colour.
+    """
+    if not isinstance(series, Mapping) or not series:
+        raise ValueError(f"series must map a label to StepResults, got {series!r}")
+    fig, ax = new_figure(width=width, height=height)
+    any_nofit = False
+    styles = ["-", "--", "-.", ":"]
+    xs_all = set()
+    for k, (label, results) in enumerate(series.items()):
+        results = [_check_result(r) for r in results]
+        if not results:
+            raise ValueError(f"series {label!r} is empty")
+        colour = SERIES_COLORS[k % len(SERIES_COLORS)]
+        xs = [r.config.micro_batch for r in results]
+        xs_all.update(xs)
+        ys = [100 * r.mfu for r in results]
+        ax.plot(xs, ys, color=colour, linestyle=styles[k % len(styles)], label=str(label))
+        for x, y, r in zip(xs, ys, results, strict=True):
+            fits = getattr(r, "fits", True) is not False
+            any_nofit |= not fits
+            ax.plot(
+                x,
+                y,
+                marker="o",
+                color=colour,
+                markerfacecolor=colour if fits else "white",
+                linestyle="none",
+            )
+        if hfu:
+            ax.plot(
+                xs,
+                [100 * r.hfu for r in results],
+                color=colour,
+                linestyle=":",
+                linewidth=1,
+                label=f"{label} (HFU)",
+            )
+    if any_nofit:
+        ax.plot(
+            [],
+            [],
+            marker="o",
+            color="black",
+            markerfacecolor="white",
+            linestyle="none",
+            label="does not fit memory",
+        )
+    ax.set_xscale("log", base=2)
+    ticks = sorted(xs_all)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(x) for x in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("micro-batch size b (sequences)")
+    ax.set_ylabel("MFU (% of dense BF16 peak)")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+def _fmt_seconds(x: float) -> str:
+    return f"{x * 1e3:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def breakdown_svg(
+    result,
+    *,
+    title: str | None = None,
+    width: int = 700,
+    scale_seconds: float | None = None,
+) -> str:
+    """One step's parts as a horizontal stacked bar, with MFU, tokens/s and the memory verdict.
+
+    An HTML string (an inline SVG and a line of text) drawn by hand, so an explorer can hold
+    hundreds of frames at no rendering cost (see :func:`ppnotes.plots.stage_memory_svg`).
+
+    Args:
+        result: a StepResult.
+        title: drawn above the bar.
+        width: pixels.
+        scale_seconds: seconds the full bar width stands for; give the same value to every
+            frame of an explorer so bar lengths compare (default: this step's time).
+    """
+    r = _check_result(result)
+    total = float(r.step_time)
+    scale = float(scale_seconds) if scale_seconds else total
+    if scale <= 0:
+        raise ValueError(f"scale_seconds must be > 0, got {scale_seconds!r}")
+    parts = [k for k in PART_COLORS if r.parts.get(k, 0.0) > 0]
+    left, right, bar_h = 10, 10, 28
+    plot_w = width - left - right
+    top = 24 if title else 6
+    legend_rows = (len(parts) + 1) // 2
+    height = top + bar_h + 24 + 18 * legend_rows + 4
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12" role="img">'
+    ]
+    if title:
+        out.append(f'<text x="{left}" y="16">{html.escape(title)}</text>')
+    x = float(left)
+    out.append(f'<g stroke="{_EDGE}" stroke-width="0.4">')
+    for part in parts:
+        w = plot_w * r.parts[part] / scale
+        out.append(
+            f'<rect x="{x:.1f}" y="{top}" width="{max(w, 0.5):.1f}" height="{bar_h}" '
+            f'fill="{PART_COLORS[part]}"/>'
+        )
+        x += w
+    out.append("</g>")
+    out.append(
+        f'<text x="{left}" y="{top + bar_h + 16}">step time {_fmt_seconds(total)}'
+        f" (bar width = {_fmt_seconds(scale)})</text>"
+    )
+    outline = f' stroke="{_EDGE}"'  # the light-grey swatch needs an edge on white
+    for i, part in enumerate(parts):
+        col, row = i % 2, i // 2
+        lx = left + col * (plot_w / 2)
+        ly = top + bar_h + 24 + 18 * row
+        share = r.parts[part] / total
+        out.append(
+            f'<rect x="{lx:.0f}" y="{ly:.0f}" width="12" height="12" '
+            f'fill="{PART_COLORS[part]}"{outline if part == "bubble" else ""}/>'
+            f'<text x="{lx + 16:.0f}" y="{ly + 10:.0f}">{PART_LABELS[part]} '
+            f"{_fmt_seconds(r.parts[part])} ({share:.0%})</text>"
+        )
+    out.append("</svg>")
+    gpu = getattr(getattr(r, "cluster", None), "gpu", None)
+    if getattr(r, "fits", True):
+        peak = max((row.get("total", 0.0) for row in getattr(r, "memory", []) or []), default=0)
+        cap = f" of {gpu.memory_bytes / GiB:.0f} GiB" if gpu is not None else ""
+        verdict = (
+            f'<span style="color:#009E73">fits memory</span>: peak stage {peak / GiB:.1f} GiB{cap}'
+        )
+    else:
+        verdict = (
+            f'<span style="color:#D55E00">does not fit</span>: stage {r.tightest_stage} '
+            f"short by {r.shortfall_bytes / GiB:.1f} GiB"
+        )
+    text = (
+        f"<div style='font-family:sans-serif;font-size:13px'>MFU <b>{r.mfu:.1%}</b> · "
+        f"HFU {r.hfu:.1%} · {r.tokens_per_second:,.0f} tokens/s · {verdict}</div>"
+    )
+    return "".join(out) + text

@@ -1,0 +1,386 @@
+"""Published training runs as data: the configurations the performance model is checked on.
+
+Each :class:`PublishedRun` holds one measured training configuration exactly as its paper
+reports it: the model shape, the cluster, the parallel layout (t, p, d), the micro-batch and
+global batch, the pipeline schedule, the recomputation, and the measured throughput per
+GPU, with a note on everything the paper does not state and the default we chose for it.
+
+Two kinds of throughput are reported, and they are not the same number:
+
+* ``"hfu"`` (hardware FLOPs): Narayanan et al. (2021) count the recomputed forward pass
+  (their eq. 3, ``96 B s l h^2 (1 + s/(6h) + V/(16 l h))`` per iteration with full
+  recomputation), so their TFLOP/s are hardware FLOP/s.
+* ``"mfu"`` (model FLOPs): Korthikanti et al. (2022) and the Llama 3 report count the FLOPs
+  of one forward and one backward pass only (``72 B s l h^2 (1 + s/(6h) + V/(12 l h))``
+  for GPT shapes), whatever the implementation recomputes.
+
+``measured_tflops_per_gpu`` is in TFLOP/s (10**12 FLOP/s) and ``measured_is`` names which
+kind it is. Sources (bib keys in ``book/references.bib``):
+
+* ``narayanan2021efficient`` (arXiv 2104.04473), Table 1 and section 5.1; the
+  micro-batch sizes and interleaving are in the authors' scripts ``megatron2021sc21scripts``
+  (NVIDIA/Megatron-LM, ``examples/academic_paper_scripts/sc21/run_table_1.sh``).
+* ``korthikanti2022reducing`` (arXiv 2205.05198), Tables 3 and 5 and section 6.
+* ``dubey2024llama3`` (arXiv 2407.21783), section 3.3 and Table 4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._validate import check_choice, check_int, check_real
+from .hardware import GPUS, LINKS, GPUSpec, LinkSpec
+from .models import (
+    GPT3_175B_MEGATRON,
+    LLAMA31_405B,
+    MEGATRON_1_7B,
+    MEGATRON_1T,
+    MEGATRON_18B,
+    MEGATRON_22B,
+    MEGATRON_39B,
+    MEGATRON_145B,
+    MEGATRON_310B,
+    MEGATRON_530B,
+    ModelSpec,
+)
+
+SCHEDULES = ("1f1b", "interleaved")
+RECOMPUTE = ("none", "selective", "full")
+MEASURES = ("hfu", "mfu")
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """One published training configuration and its measured throughput.
+
+    Attributes:
+        name: short unique name, e.g. ``"Megatron 530B (SC'21)"``.
+        model: the model shape (:class:`ppnotes.models.ModelSpec`).
+        gpu: GPU preset name, a key of :data:`ppnotes.hardware.GPUS`.
+        gpus_per_node: GPUs in one server.
+        intra_link: link inside a node, a key of :data:`ppnotes.hardware.LINKS`.
+        inter_link: link between nodes (per network card), a key of ``LINKS``.
+        nics_per_node: network cards per node used for training traffic.
+        num_gpus: GPUs in the run, as published; must equal t x p x d.
+        tensor_parallel: t.
+        pipeline_parallel: p (number of pipeline ranks).
+        data_parallel: d.
+        micro_batch: b, sequences per micro-batch.
+        global_batch: B, sequences per step (so m = B / (d b) micro-batches per pipeline).
+        seq_len: s, tokens per sequence in this run.
+        schedule: ``"1f1b"`` or ``"interleaved"``.
+        virtual_stages: v, model chunks per pipeline rank (1 unless interleaved).
+        recompute: ``"none"``, ``"selective"`` or ``"full"`` activation recomputation.
+        sequence_parallel: whether sequence parallelism is on (Korthikanti et al. 2022).
+        distributed_optimizer: whether optimizer state is sharded over data parallelism
+            (ZeRO-1 style; FSDP shards it too).
+        measured_tflops_per_gpu: reported throughput, TFLOP/s per GPU.
+        measured_is: ``"hfu"`` or ``"mfu"`` (see the module docstring).
+        source: bib key of the paper.
+        notes: everything assumed or not stated by the source, and how we chose it.
+        measured_step_time: reported time of one step (iteration) in seconds, or ``None``.
+    """
+
+    name: str
+    model: ModelSpec
+    gpu: str
+    gpus_per_node: int
+    intra_link: str
+    inter_link: str
+    nics_per_node: int
+    num_gpus: int
+    tensor_parallel: int
+    pipeline_parallel: int
+    data_parallel: int
+    micro_batch: int
+    global_batch: int
+    seq_len: int
+    schedule: str
+    virtual_stages: int
+    recompute: str
+    sequence_parallel: bool
+    distributed_optimizer: bool
+    measured_tflops_per_gpu: float
+    measured_is: str
+    source: str
+    notes: str
+    measured_step_time: float | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("gpu", self.gpu, GPUS)
+        check_choice("intra_link", self.intra_link, LINKS)
+        check_choice("inter_link", self.inter_link, LINKS)
+        for field in (
+            "gpus_per_node",
+            "nics_per_node",
+            "num_gpus",
+            "tensor_parallel",
+            "pipeline_parallel",
+            "data_parallel",
+            "micro_batch",
+            "global_batch",
+            "seq_len",
+            "virtual_stages",
+        ):
+            check_int(field, getattr(self, field))
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("recompute", self.recompute, RECOMPUTE)
+        check_choice("measured_is", self.measured_is, MEASURES)
+        check_real("measured_tflops_per_gpu", self.measured_tflops_per_gpu, strict=True)
+        t, p, d = self.tensor_parallel, self.pipeline_parallel, self.data_parallel
+        if t * p * d != self.num_gpus:
+            raise ValueError(
+                f"tensor_parallel x pipeline_parallel x data_parallel must equal num_gpus "
+                f"({self.num_gpus}), got {t} x {p} x {d} = {t * p * d} in run {self.name!r}"
+            )
+        if self.global_batch % (d * self.micro_batch):
+            raise ValueError(
+                f"global_batch must be a multiple of data_parallel x micro_batch "
+                f"({d} x {self.micro_batch}), got {self.global_batch} in run {self.name!r}"
+            )
+        if self.schedule == "1f1b" and self.virtual_stages != 1:
+            raise ValueError(
+                f"virtual_stages must be 1 for the 1f1b schedule, got {self.virtual_stages} "
+                f"in run {self.name!r}"
+            )
+
+    @property
+    def gpu_spec(self) -> GPUSpec:
+        """The GPU preset."""
+        return GPUS[self.gpu]
+
+    @property
+    def intra_link_spec(self) -> LinkSpec:
+        """The intra-node link preset."""
+        return LINKS[self.intra_link]
+
+    @property
+    def inter_link_spec(self) -> LinkSpec:
+        """The inter-node link preset (per network card)."""
+        return LINKS[self.inter_link]
+
+    @property
+    def num_microbatches(self) -> int:
+        """m = B / (d b): micro-batches each pipeline runs per step."""
+        return self.global_batch // (self.data_parallel * self.micro_batch)
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens in one step: B x s."""
+        return self.global_batch * self.seq_len
+
+    @property
+    def measured_fraction_of_peak(self) -> float:
+        """Reported TFLOP/s over the GPU's dense BF16/FP16 peak (a fraction)."""
+        return self.measured_tflops_per_gpu * 1e12 / self.gpu_spec.bf16_flops
+
+    @property
+    def measured_tokens_per_second(self) -> float | None:
+        """B s / step time, tokens/s for the whole run, where the step time is published."""
+        if self.measured_step_time is None:
+            return None
+        return self.tokens_per_step / self.measured_step_time
+
+
+# --- Narayanan et al. 2021 (SC'21), Table 1 ----------------------------------------------
+
+_A100 = "A100 80GB"
+_SC21_CLUSTER = dict(  # Selene: DGX A100 80GB, NVLink/NVSwitch, 8 x HDR 200 Gb/s per node
+    gpu=_A100,
+    gpus_per_node=8,
+    intra_link="NVLink 3",
+    inter_link="InfiniBand HDR",
+    nics_per_node=8,
+)
+_SC21_NOTES = (
+    "Narayanan et al. 2021, Table 1 (TFLOP/s count the recomputed forward: eq. 3). "
+    "Micro-batch size and layers per virtual stage from the authors' run_table_1.sh "
+    "(NVIDIA/Megatron-LM examples/academic_paper_scripts/sc21); that script sets "
+    "--activations-checkpoint-method uniform (full recomputation) and fp16 (A100 fp16 "
+    "peak = bf16 peak = 312 TFLOP/s). 2021 code: no distributed optimizer, no sequence "
+    "parallelism, scatter/gather of pipeline sends over the 8 NICs (section 4.1)."
+)
+
+
+def _sc21(model, t, p, gpus, mbs, batch, tflops, v=1, extra=""):
+    return PublishedRun(
+        name=f"Megatron {model.name.split()[1]} (SC'21)",
+        model=model,
+        **_SC21_CLUSTER,
+        num_gpus=gpus,
+        tensor_parallel=t,
+        pipeline_parallel=p,
+        data_parallel=gpus // (t * p),
+        micro_batch=mbs,
+        global_batch=batch,
+        seq_len=2048,
+        schedule="interleaved" if v > 1 else "1f1b",
+        virtual_stages=v,
+        recompute="full",
+        sequence_parallel=False,
+        distributed_optimizer=False,
+        measured_tflops_per_gpu=tflops,
+        measured_is="hfu",
+        source="narayanan2021efficient",
+        notes=_SC21_NOTES + extra,
+    )
+
+
+SC21_RUNS: tuple[PublishedRun, ...] = (
+    _sc21(MEGATRON_1_7B, 1, 1, 32, 16, 512, 137.0, extra=" Data parallelism only (t=p=1)."),
+    _sc21(MEGATRON_18B, 8, 1, 256, 8, 1024, 135.0),
+    _sc21(MEGATRON_39B, 8, 2, 512, 4, 1536, 138.0, extra=" No virtual-stage flag in the script."),
+    _sc21(MEGATRON_145B, 8, 8, 1536, 2, 2304, 148.0, v=2, extra=" 5 layers per virtual stage."),
+    _sc21(MEGATRON_310B, 8, 16, 1920, 1, 2160, 155.0, v=2, extra=" 3 layers per virtual stage."),
+    _sc21(MEGATRON_530B, 8, 35, 2520, 1, 2520, 163.0, v=3, extra=" 1 layer per virtual stage."),
+    _sc21(
+        MEGATRON_1T,
+        8,
+        64,
+        3072,
+        1,
+        3072,
+        163.0,
+        extra=(
+            " The paper says the interleaved schedule is used in section 5.1, but the "
+            "script sets no virtual stages for 1T (2 layers per stage), so we use 1F1B."
+        ),
+    ),
+)
+
+# --- Korthikanti et al. 2022, Tables 3 and 5 ---------------------------------------------
+
+_A100_PEAK_TFLOPS = 312.0  # the peak both papers divide by (Narayanan et al. section 5)
+_SP_NOTES = (
+    "Korthikanti et al. 2022, Tables 3 and 5: sequence parallelism + selective "
+    "recomputation ('present work'), no data parallelism, mixed precision on Selene. "
+    "Reported as MFU (model FLOPs, eq. in their Appendix A); TFLOP/s here = MFU x 312. "
+)
+
+
+def _sp(label, model, p, gpus, mbs, batch, mfu, hfu, step, v=1, extra=""):
+    return PublishedRun(
+        name=f"Megatron {label} (SP + selective)",
+        model=model,
+        **_SC21_CLUSTER,
+        num_gpus=gpus,
+        tensor_parallel=8,
+        pipeline_parallel=p,
+        data_parallel=gpus // (8 * p),
+        micro_batch=mbs,
+        global_batch=batch,
+        seq_len=2048,
+        schedule="interleaved" if v > 1 else "1f1b",
+        virtual_stages=v,
+        recompute="selective",
+        sequence_parallel=True,
+        distributed_optimizer=False,
+        measured_tflops_per_gpu=mfu * _A100_PEAK_TFLOPS,
+        measured_is="mfu",
+        source="korthikanti2022reducing",
+        notes=_SP_NOTES + f"Reported HFU {hfu:.1%}, MFU {mfu:.1%}." + extra,
+        measured_step_time=step,
+    )
+
+
+SP_RUNS: tuple[PublishedRun, ...] = (
+    _sp("22B", MEGATRON_22B, 1, 8, 4, 4, 0.415, 0.437, 1.10, extra=" One micro-batch per step."),
+    _sp(
+        "175B",
+        GPT3_175B_MEGATRON,
+        8,
+        64,
+        1,
+        64,
+        0.514,
+        0.528,
+        13.75,
+        v=3,
+        extra=" Interleaved with 3 stages per rank (section 6: 'three interleaving stages').",
+    ),
+    _sp(
+        "530B",
+        MEGATRON_530B,
+        35,
+        280,
+        1,
+        280,
+        0.560,
+        0.570,
+        37.83,
+        v=3,
+        extra=" Interleaved, v = 3.",
+    ),
+    _sp(
+        "1T",
+        MEGATRON_1T,
+        64,
+        512,
+        1,
+        512,
+        0.563,
+        0.570,
+        71.49,
+        extra=" Interleaving is stated only for 175B and 530B, so 1F1B is used here.",
+    ),
+)
+
+# --- Llama 3 405B (Dubey et al. 2024), Table 4 -------------------------------------------
+
+_LLAMA_NOTES = (
+    "Dubey et al. 2024, section 3.3 and Table 4 (BF16 MFU; TFLOP/s as printed). H100 SXM "
+    "700 W, 8 GPUs per server with NVLink; RoCE at 400 Gb/s per GPU, modelled with the "
+    "InfiniBand NDR preset (400 Gb/s, one card per GPU assumed). FSDP shards optimizer "
+    "state and gradients (parameters are not resharded after the forward pass), so "
+    "distributed_optimizer=True. No activation checkpointing at 8K sequences. Interleaved "
+    "schedule with asynchronous point-to-point sends; one layer fewer on the first and "
+    "last stages. Not published: micro-batch size (1 assumed) and chunks per rank V. The "
+    "report says that after removing those layers 'the first model chunk on the first stage "
+    "has only the embedding', which suggests one-layer chunks, V = 128 / 16 = 8; the "
+    "performance model needs at least one layer per chunk, so V = 2 (the smallest "
+    "interleaving) is used here. Chapter 5 shows what V changes."
+)
+
+
+def _llama(gpus, d, per_dp, tflops, extra=""):
+    return PublishedRun(
+        name=f"Llama 3 405B ({gpus // 1024}K GPUs)",
+        model=LLAMA31_405B,
+        gpu="H100 SXM 80GB",
+        gpus_per_node=8,
+        intra_link="NVLink 4",
+        inter_link="InfiniBand NDR",
+        nics_per_node=8,
+        num_gpus=gpus,
+        tensor_parallel=8,
+        pipeline_parallel=16,
+        data_parallel=d,
+        micro_batch=1,
+        global_batch=d * per_dp,
+        seq_len=8192,
+        schedule="interleaved",
+        virtual_stages=2,
+        recompute="none",
+        sequence_parallel=True,
+        distributed_optimizer=True,
+        measured_tflops_per_gpu=tflops,
+        measured_is="mfu",
+        source="dubey2024llama3",
+        notes=_LLAMA_NOTES + extra + " Sequence parallelism with TP assumed (not stated).",
+    )
+
+
+LLAMA3_RUNS: tuple[PublishedRun, ...] = (
+    _llama(8192, 64, 32, 430.0, extra=" Table 4: 43 % MFU, 16M tokens per batch."),
+    _llama(16384, 128, 16, 400.0, extra=" Table 4: 41 % MFU, 16M tokens per batch."),
+)
+
+RUNS: tuple[PublishedRun, ...] = SC21_RUNS + SP_RUNS + LLAMA3_RUNS
+"""Every published run, smallest model first within each paper."""
+
+_BY_NAME = {run.name: run for run in RUNS}
+
+
+def get_run(name: str) -> PublishedRun:
+    """Return the published run called ``name`` (one of ``[r.name for r in RUNS]``)."""
+    return _BY_NAME[check_choice("run", name, _BY_NAME)]

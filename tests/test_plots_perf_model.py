@@ -1,0 +1,149 @@
+"""Tests for the chapter 5 figures: they draw what the results say, in the stated units."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+
+from ppnotes import hardware as hw
+from ppnotes import plots
+from ppnotes.hardware import GiB
+from ppnotes.plots import perf_model as pp
+
+
+def fake(parts=None, fits=True, micro_batch=1, mfu=0.45, hfu=0.5, peak_gib=60.0):
+    """A StepResult-like object with the attributes the figures read."""
+    parts = parts or {"compute": 6.0, "recompute": 0.2, "bubble": 1.0, "pipeline_comm": 0.3}
+    return SimpleNamespace(
+        parts=parts,
+        step_time=sum(parts.values()),
+        mfu=mfu,
+        hfu=hfu,
+        tokens_per_second=123456.0,
+        fits=fits,
+        tightest_stage=0,
+        shortfall_bytes=0.0 if fits else 3.5 * GiB,
+        memory=[{"total": peak_gib * GiB}, {"total": 10 * GiB}],
+        cluster=SimpleNamespace(gpu=hw.H100_SXM),
+        config=SimpleNamespace(micro_batch=micro_batch),
+    )
+
+
+def stack_tops(ax):
+    tops = {}
+    for patch in ax.patches:
+        x = round(patch.get_x() + patch.get_width() / 2)
+        tops[x] = max(tops.get(x, 0.0), patch.get_y() + patch.get_height())
+    return [tops[k] for k in sorted(tops)]
+
+
+def test_exported_through_plots():
+    for name in pp.__all__:
+        assert getattr(plots, name) is getattr(pp, name)
+
+
+def test_part_colours_are_distinct_and_cover_the_parts():
+    assert len(set(pp.PART_COLORS.values())) == len(pp.PART_COLORS) == len(pp.PART_LABELS)
+    assert pp.PART_COLORS["bubble"] == plots.ROLE_COLORS["idle"]
+
+
+def test_breakdown_vs_depth_stacks_the_parts_to_the_step_time():
+    results = {1: fake({"compute": 8.0}), 4: fake(), 16: None, 64: fake(fits=False)}
+    fig = plots.breakdown_vs_depth_figure(results)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    drawn = [r.step_time for r in results.values() if r is not None]
+    assert stack_tops(ax) == pytest.approx(drawn)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "4", "16", "64"]
+    assert "n/a" in [t.get_text() for t in ax.texts]
+    assert ax.get_ylabel() == "step time (s)" and "depth" in ax.get_xlabel()
+    labels = ax.get_legend_handles_labels()[1] or [t.get_text() for t in ax.get_legend().texts]
+    assert labels[: len(labels) - 1] == [
+        pp.PART_LABELS[k] for k in ("compute", "recompute", "bubble", "pipeline_comm")
+    ]
+    assert labels[-1] == "does not fit"
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert len(hatched) == 4  # the four parts of the p = 64 bar
+    colours = {to_hex(p.get_facecolor()) for p in ax.patches}
+    assert to_hex(pp.PART_COLORS["compute"]) in colours
+
+
+def test_breakdown_panels_per_schedule_and_shares():
+    by_schedule = {"1F1B": {2: fake(), 4: fake()}, "interleaved": {2: fake(), 4: fake()}}
+    fig = plots.breakdown_vs_depth_figure(by_schedule, share=True)
+    assert len(fig.axes) == 2
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["1F1B", "interleaved"]
+    assert stack_tops(fig.axes[1]) == pytest.approx([100.0, 100.0])
+    assert "%" in fig.axes[0].get_ylabel()
+
+
+def test_bad_inputs_name_the_problem():
+    with pytest.raises(ValueError, match="results_by_depth must map"):
+        plots.breakdown_vs_depth_figure({})
+    with pytest.raises(ValueError, match="StepResult"):
+        plots.breakdown_vs_depth_figure({2: 3.0})
+    with pytest.raises(ValueError, match="rows must be"):
+        plots.predicted_vs_published_figure([{"name": "x"}])
+    with pytest.raises(ValueError, match="series must map"):
+        plots.mfu_vs_microbatch_figure({})
+
+
+ROWS = [
+    {"name": "A", "measured": 140.0, "predicted": 150.0, "measure": "hfu", "error": 1 / 14},
+    {"name": "B", "measured": 160.0, "predicted": 140.0, "measure": "mfu"},
+    {"name": "C", "measured": 400.0, "predicted": 420.0, "measure": "mfu", "error": 0.05},
+]
+
+
+def test_predicted_vs_published_points_line_band_and_errors():
+    fig = plots.predicted_vs_published_figure(ROWS)
+    ax, err_ax = fig.axes
+    points = [(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.lines[1:]]
+    assert points == [(r["measured"], r["predicted"]) for r in ROWS]
+    x, y = ax.lines[0].get_data()  # y = x
+    assert list(x) == list(y)
+    assert len(ax.collections) == 1  # the +-10 % band
+    assert [t.get_text() for t in ax.texts] == ["1", "2", "3"]
+    assert [line.get_marker() for line in ax.lines[1:]] == ["o", "s", "s"]
+    assert "TFLOP/s" in ax.get_xlabel() and "TFLOP/s" in ax.get_ylabel()
+    assert set(ax.get_legend_handles_labels()[1]) >= {"HFU", "MFU", "within 10%"}
+    # right panel: one bar per run, in percent, the given error or predicted / measured - 1
+    widths = [bar.get_width() for bar in err_ax.patches[-3:]]
+    assert widths == pytest.approx([100 / 14, 100 * (140 / 160 - 1), 5.0])
+    names = [t.get_text() for t in err_ax.get_yticklabels()]
+    assert names == ["1  A", "2  B", "3  C"]
+    assert "%" in err_ax.get_xlabel()
+
+
+def test_mfu_vs_microbatch_draws_percent_and_hollow_non_fitting_points():
+    series = {
+        "p = 8": [fake(micro_batch=b, mfu=0.3 + 0.05 * k) for k, b in enumerate((1, 2, 4))],
+        "p = 16": [fake(micro_batch=b, fits=b < 4) for b in (1, 2, 4)],
+    }
+    fig = plots.mfu_vs_microbatch_figure(series, hfu=True)
+    ax = fig.axes[0]
+    first = ax.lines[0]
+    assert list(first.get_xdata()) == [1, 2, 4]
+    assert list(first.get_ydata()) == pytest.approx([30, 35, 40])
+    hollow = [line for line in ax.lines if line.get_markerfacecolor() == "white"]
+    assert len(hollow) == 2  # the non-fitting b = 4 point and its legend entry
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["p = 8", "p = 8 (HFU)", "p = 16", "p = 16 (HFU)", "does not fit memory"]
+    assert "MFU" in ax.get_ylabel() and "micro-batch" in ax.get_xlabel()
+
+
+def test_breakdown_svg_shows_the_numbers():
+    svg = plots.breakdown_svg(fake(), title="GPT-3, p = 8")
+    assert svg.startswith("<svg") and "GPT-3, p = 8" in svg
+    assert "MFU <b>45.0%</b>" in svg and "123,456 tokens/s" in svg
+    assert "fits memory" in svg and "60.0 GiB" in svg and "of 80 GiB" in svg
+    assert "step time 7.50 s" in svg and "compute (forward + backward) 6.00 s (80%)" in svg
+    assert svg.count("<rect") == 2 * 4  # four bar segments and four legend swatches
+    bad = plots.breakdown_svg(fake(fits=False), scale_seconds=15.0)
+    assert "does not fit" in bad and "short by 3.5 GiB" in bad and "bar width = 15.00 s" in bad
+    # with a common scale the bar is half the width
+    widths = [float(w) for w in __import__("re").findall(r'width="([\d.]+)" height="28"', bad)]
+    assert sum(widths) == pytest.approx((700 - 20) / 2, rel=0.01)
