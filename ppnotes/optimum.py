@@ -64,8 +64,8 @@ RULES = {
     "critical path of every layer)",
     "tp-heads": "t must divide the attention heads and the key/value heads",
     "gpus": "t x p must divide the GPU count (d = N / (t p) replicas)",
-    "layers": "the layers must split evenly into p x chunks stages (Megatron-LM's and "
-    "torchtitan's default split)",
+    "layers": "every stage chunk needs at least one layer (p x chunks <= L); uneven splits "
+    "are allowed, the slowest stage sets the pace",
     "batch": "the global batch must be a multiple of d x b (m = G / (d b) whole)",
     "schedule": "a schedule's own condition (interleaved: p >= 2 and m a multiple of p; "
     "ZBV: m >= 2p - 1; p = 1 has no pipeline schedule to choose)",
@@ -518,9 +518,6 @@ def plan_training(
             if p > model.num_layers:
                 drop(key, "layers", f"p = {p} > {model.num_layers} layers")
                 continue
-            if model.num_layers % p:
-                drop(key, "layers", f"{model.num_layers} layers do not split into {p} stages")
-                continue
             if batch % d:
                 drop(key, "batch", f"G = {batch} is not a multiple of d = {d}")
                 continue
@@ -550,18 +547,13 @@ def plan_training(
                     ck = key | {"d": d, "b": b, "schedule": name, "v": v}
                     if name not in allowed:
                         continue
-                    if v > 1 and model.num_layers % (p * v):
+                    chunks = memory.chunks_per_rank(name, v)
+                    if p * chunks > model.num_layers:
                         drop(
                             ck,
                             "layers",
-                            f"{model.num_layers} layers do not split into p x v = {p * v} chunks",
-                        )
-                        continue
-                    if name == "zbv" and model.num_layers % (2 * p):
-                        drop(
-                            ck,
-                            "layers",
-                            f"{model.num_layers} layers do not split into 2p = {2 * p} chunks",
+                            f"{name} needs a layer per chunk: p x {chunks} = {p * chunks} > "
+                            f"{model.num_layers} layers",
                         )
                         continue
                     if name == "interleaved" and m % p:
@@ -893,6 +885,13 @@ TORCH_SCHEDULES = {
 def megatron_flags(cand: Candidate, model: ModelSpec, global_batch: int, seq_len: int) -> list:
     """Megatron-LM command-line flags for a training configuration (see
     :data:`EXPORT_SOURCES`). ZB-H1 and ZBV have no Megatron-LM flag: ``ValueError``."""
+    chunks = memory.chunks_per_rank(cand.schedule, cand.v)
+    if model.num_layers % (cand.p * chunks):
+        raise ValueError(
+            f"{model.num_layers} layers do not split evenly into p x v = {cand.p * chunks} "
+            "chunks; Megatron-LM then needs a --pipeline-model-parallel-layout, which this "
+            "export does not write; export it for torchtitan instead"
+        )
     if cand.schedule in ("zb-h1", "zbv", "gpipe"):
         raise ValueError(
             f"schedule {cand.schedule!r} has no Megatron-LM flag (it runs 1F1B or interleaved "

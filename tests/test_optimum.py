@@ -101,7 +101,7 @@ def _space(model, n, batch, bmax, node=8):
             continue
         for p in o._divisors(n // t):
             d = n // (t * p)
-            if model.num_layers % p or batch % d:
+            if p > model.num_layers or batch % d:
                 continue
             for b in o._divisors(batch // d):
                 if b > bmax:
@@ -109,7 +109,7 @@ def _space(model, n, batch, bmax, node=8):
                 m = batch // (d * b)
                 for name, v in o._schedule_options(model, p):
                     chunks = v if name == "interleaved" else 2 if name == "zbv" else 1
-                    if model.num_layers % (p * chunks):
+                    if p * chunks > model.num_layers:
                         continue
                     if name == "interleaved" and m % p or name == "zbv" and m < 2 * p - 1:
                         continue
