@@ -378,6 +378,9 @@ def plan_training(
     *,
     max_micro_batch: int = MAX_MICRO_BATCH,
     schedules_allowed=None,
+    recompute_allowed=RECOMPUTE_ORDER,
+    sequence_parallel: bool | None = None,
+    distributed_optimizer: bool | None = None,
     efficiency: float = comm.DEFAULT_UTILISATION,
     reserve_fraction: float = memory.DEFAULT_RESERVE_FRACTION,
 ) -> Plan:
@@ -392,6 +395,10 @@ def plan_training(
         max_micro_batch: largest b tried.
         schedules_allowed: restrict the schedules (default: all of
             :data:`ppnotes.perf_model.SCHEDULES`).
+        recompute_allowed: the recomputation choices tried (fastest first).
+        sequence_parallel, distributed_optimizer: ``None`` (default) lets the planner choose
+            (it always picks True: never slower, less memory); a bool fixes the option, e.g.
+            to plan with only what a 2021 system had.
         efficiency, reserve_fraction: passed to :func:`ppnotes.perf_model.step_time`.
 
     Returns:
@@ -410,6 +417,15 @@ def plan_training(
     allowed = tuple(schedules_allowed or pm.SCHEDULES)
     for name in allowed:
         check_choice("schedules_allowed", name, pm.SCHEDULES)
+    rc_order = [rc for rc in RECOMPUTE_ORDER if rc in recompute_allowed]
+    for rc in recompute_allowed:
+        check_choice("recompute_allowed", rc, RECOMPUTE_ORDER)
+    for key, value in (
+        ("sequence_parallel", sequence_parallel),
+        ("distributed_optimizer", distributed_optimizer),
+    ):
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"{key} must be None, True or False, got {value!r}")
     check_real("efficiency", efficiency, strict=True, maximum=1.0)
     reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 0.99)
     budget = (1.0 - reserve) * cluster.gpu.memory_bytes
@@ -446,7 +462,7 @@ def plan_training(
         exposed hops is a floor; above the best found they are not timed.
         """
         key = {f: getattr(base, f) for f in ("t", "p", "d", "b", "schedule", "v")}
-        for i, rc in enumerate(RECOMPUTE_ORDER):
+        for i, rc in enumerate(rc_order):
             cand = replace(base, recompute=rc)
             if base.schedule != "1f1b":
                 ref = twin(base, rc)
@@ -463,7 +479,7 @@ def plan_training(
                     continue
                 floor = ref.step_time - ref.parts["bubble"] - ref.parts["pipeline_comm"]
                 if floor >= best:
-                    for slower in RECOMPUTE_ORDER[i:]:
+                    for slower in rc_order[i:]:
                         drop(
                             key | {"recompute": slower},
                             "time-bound",
@@ -475,7 +491,7 @@ def plan_training(
             res = twin(base, rc) if base.schedule == "1f1b" else evaluate(cand)
             if res.fits:
                 ranked.append(Ranked(cand, res))
-                for slower in RECOMPUTE_ORDER[i + 1 :]:
+                for slower in rc_order[i + 1 :]:
                     drop(
                         key | {"recompute": slower},
                         "dominated",
@@ -503,14 +519,14 @@ def plan_training(
                 "key-value heads",
             )
             continue
-        if t > 1:
+        if sequence_parallel is None and t > 1:
             drop(
                 {"t": t, "sp": False},
                 "dominated",
                 "sequence parallelism moves the same "
                 "bytes in the same steps and shards activations: never slower, less memory",
             )
-        else:
+        elif sequence_parallel is None:
             drop({"t": 1, "sp": True}, "dominated", "sequence parallelism does nothing at t = 1")
         for p in _divisors(n // t):
             d = n // (t * p)
@@ -531,14 +547,15 @@ def plan_training(
                     lower - budget,
                 )
                 continue
-            drop(
-                key | {"dist_opt": False},
-                "dominated",
-                "the distributed optimizer is never slower (0.75 of the all-reduce's bytes, "
-                "Adam on 1/d of the weights) and needs less memory"
-                if d > 1
-                else "the distributed optimizer does nothing at d = 1",
-            )
+            if distributed_optimizer is None:
+                drop(
+                    key | {"dist_opt": False},
+                    "dominated",
+                    "the distributed optimizer is never slower (0.75 of the all-reduce's bytes, "
+                    "Adam on 1/d of the weights) and needs less memory"
+                    if d > 1
+                    else "the distributed optimizer does nothing at d = 1",
+                )
             for b in _divisors(batch // d):
                 if b > bmax:
                     break
@@ -564,7 +581,9 @@ def plan_training(
                     if name == "zbv" and m < 2 * p - 1:
                         drop(ck, "schedule", f"ZBV needs m = {m} >= 2p - 1 = {2 * p - 1}")
                         continue
-                    base = Candidate(t, p, d, b, name, v, "none", t > 1, True)
+                    sp = t > 1 if sequence_parallel is None else sequence_parallel and t > 1
+                    dopt = True if distributed_optimizer is None else distributed_optimizer
+                    base = Candidate(t, p, d, b, name, v, rc_order[0], sp, dopt)
                     if name == "1f1b":
                         try_recompute(base)
                     else:
@@ -815,41 +834,71 @@ def plan_serving(
 # --- compared with practice --------------------------------------------------------------
 
 
-def practice_comparison(runs=None, **kwargs) -> list[dict]:
-    """The planner on published runs (default: the Megatron-LM SC'21 runs of
-    :data:`ppnotes.runs.RUNS` from 18B to 1T, same model, GPUs and global batch): the authors'
-    configuration and the planner's pick, with both predicted step times.
+def run_candidate(run) -> Candidate:
+    """A published run's configuration as a :class:`Candidate`."""
+    return Candidate(
+        run.tensor_parallel,
+        run.pipeline_parallel,
+        run.data_parallel,
+        run.micro_batch,
+        run.schedule,
+        run.virtual_stages,
+        run.recompute,
+        run.sequence_parallel and run.tensor_parallel > 1,
+        run.distributed_optimizer,
+    )
+
+
+def practice_comparison(runs=None, *, same_features: bool = True, **kwargs) -> list[dict]:
+    """The planner on published runs (default: a few of :data:`ppnotes.runs.RUNS`): the
+    authors' configuration and the planner's pick for the same model, GPUs and global batch,
+    both timed by :func:`ppnotes.perf_model.step_time` under the planner's assumptions
+    (:data:`OVERLAP_P2P`, gradient reduction overlapped, balanced layers).
+
+    ``same_features=True`` searches only what the authors had: their schedule family (1F1B
+    and interleaved), their recomputation, sequence parallelism and optimizer sharding; the
+    difference is then only t, p, d, b and v. ``False`` lets the planner use everything.
 
     Rows: ``name``, ``theirs`` and ``ours`` (labels), ``theirs_step`` and ``ours_step``
-    (seconds), ``theirs_fits``, ``speedup`` (theirs / ours) and ``plan``.
+    (seconds), ``theirs_fits``, ``speedup`` (theirs / ours), ``theirs_rank`` (1-based rank of
+    their configuration among the planner's, None if the planner dropped it) and ``plan``.
     """
-    from .runs import RUNS
+    from .runs import RUNS, get_run
 
+    default = [
+        "Megatron 145.6B (SC'21)",
+        "Megatron 175B (SP + selective)",
+        "Megatron 530B (SP + selective)",
+        "Llama 3 405B (8K GPUs)",
+    ]
+    chosen = [get_run(n) for n in default] if runs is None else list(runs)
     rows = []
-    for run in runs if runs is not None else [r for r in RUNS if "SC'21" in r.name][1:]:
+    for run in chosen:
+        if run not in RUNS:
+            raise ValueError(f"runs must be ppnotes.runs.RUNS entries, got {run!r}")
         cluster = pm.run_cluster(run)
-        cfg = pm.run_config(run)
-        theirs = pm.step_time(run.model, cluster, cfg)
+        mine = run_candidate(run)
+        theirs = pm.step_time(run.model, cluster, mine.config(run.global_batch, run.seq_len))
+        extra = dict(kwargs)
+        if same_features:
+            extra |= dict(
+                schedules_allowed=("1f1b", "interleaved"),
+                recompute_allowed=(run.recompute,),
+                sequence_parallel=mine.sp,
+                distributed_optimizer=mine.dist_opt,
+            )
         plan = plan_training(
-            run.model, cluster, run.num_gpus, run.global_batch, run.seq_len, **kwargs
+            run.model, cluster, run.num_gpus, run.global_batch, run.seq_len, **extra
         )
         best = plan.best
+        where, what = plan.find(mine)
         rows.append(
             {
                 "name": run.name,
-                "theirs": Candidate(
-                    cfg.tensor_parallel,
-                    cfg.pipeline_parallel,
-                    cfg.data_parallel,
-                    cfg.micro_batch,
-                    cfg.schedule,
-                    cfg.virtual_stages,
-                    cfg.recompute,
-                    cfg.sequence_parallel,
-                    cfg.distributed_optimizer,
-                ).label,
+                "theirs": mine.label,
                 "theirs_step": theirs.step_time,
                 "theirs_fits": theirs.fits,
+                "theirs_rank": what[0] if where == "ranked" else None,
                 "ours": best.candidate.label if best else None,
                 "ours_step": best.step_time if best else math.nan,
                 "speedup": theirs.step_time / best.step_time if best else math.nan,
@@ -1110,3 +1159,31 @@ def main(argv=None, out=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- what moves the optimum ---------------------------------------------------------------
+
+
+def sweep_point(model, cluster, num_gpus, global_batch, seq_len=None, *, x=None, **kwargs):
+    """One point of a "what moves the optimum" sweep: the plan's fastest depth and the
+    smallest depth that fits. Returns ``{"x", "best_p", "min_p", "best", "step_time",
+    "plan"}`` (``best_p``/``min_p`` None and ``step_time`` NaN when nothing fits)."""
+    plan = plan_training(model, cluster, num_gpus, global_batch, seq_len, **kwargs)
+    return {
+        "x": x,
+        "best_p": best_depth(plan),
+        "min_p": smallest_fitting_depth(plan),
+        "best": plan.best.candidate.label if plan.best else None,
+        "step_time": plan.best.step_time if plan.best else math.nan,
+        "plan": plan,
+    }
+
+
+def with_memory(cluster: pm.Cluster, gib: float) -> pm.Cluster:
+    """``cluster`` with its GPU's memory set to ``gib`` GiB (compute and links unchanged):
+    isolates what memory alone does to the optimum."""
+    gib = check_real("gib", gib, strict=True)
+    gpu = replace(
+        cluster.gpu, name=f"{cluster.gpu.name} ({gib:g} GiB)", memory_bytes=int(gib * GiB)
+    )
+    return replace(cluster, gpu=gpu, name=f"{cluster.name} ({gib:g} GiB)")
