@@ -11,4 +11,5 @@ CHAPTER_QUIZZES = {
     "04_memory": "memory",
     "05_unified_model": "perf_model",
     "06_inference": "inference",
+    "07_optimum": "optimum",
 }
