@@ -341,6 +341,24 @@ def _schedule_options(model: ModelSpec, p: int) -> list[tuple[str, int]]:
     return opts + [("interleaved", v) for v in VIRTUAL_STAGES]
 
 
+#: A safe fraction of the 1F1B twin's bubble that each schedule keeps (divided by v for
+#: interleaved): closed forms give 1 (GPipe), 1 / v (interleaved, Narayanan et al. 2021),
+#: (F + B - W) / (F + B) = 2/3 (ZB-H1 with W = B / 2, Qi et al. 2024) and about 0 (ZBV); half
+#: of each is used, so unequal stages cannot make the floor exceed the real time.
+BUBBLE_FLOOR = {"gpipe": 0.5, "1f1b": 0.5, "interleaved": 0.5, "zb-h1": 0.33, "zbv": 0.0}
+
+
+def step_floor(twin: pm.StepResult, schedule: str, v: int = 1) -> float:
+    """A lower bound on the step time of ``schedule`` (with v chunks) from its 1F1B twin
+    (same t, p, d, b and recomputation): the twin's time without bubble and exposed hops, plus
+    :data:`BUBBLE_FLOOR` of its bubble (over v for interleaved). The same work per rank, so
+    nothing else changes; the tests check the bound against the full model."""
+    name = check_choice("schedule", schedule, pm.SCHEDULES)
+    base = twin.step_time - twin.parts["bubble"] - twin.parts["pipeline_comm"]
+    share = BUBBLE_FLOOR[name] / (check_int("v", v) if name == "interleaved" else 1)
+    return base + share * twin.parts["bubble"]
+
+
 def states_lower_bound(model: ModelSpec, t: int, p: int, d: int) -> float:
     """Bytes per GPU of weights, fp32 gradients and sharded optimizer state on the fullest
     stage (balanced split, distributed optimizer): a lower bound on any configuration's peak
@@ -381,6 +399,7 @@ def plan_training(
     recompute_allowed=RECOMPUTE_ORDER,
     sequence_parallel: bool | None = None,
     distributed_optimizer: bool | None = None,
+    keep_below: float = 0.0,
     efficiency: float = comm.DEFAULT_UTILISATION,
     reserve_fraction: float = memory.DEFAULT_RESERVE_FRACTION,
 ) -> Plan:
@@ -399,6 +418,9 @@ def plan_training(
         sequence_parallel, distributed_optimizer: ``None`` (default) lets the planner choose
             (it always picks True: never slower, less memory); a bool fixes the option, e.g.
             to plan with only what a 2021 system had.
+        keep_below: a schedule other than 1F1B is not timed when its floor
+            (:func:`step_floor`) is above both the best found and ``keep_below`` seconds; give
+            a configuration's step time to rank exactly every one faster than it.
         efficiency, reserve_fraction: passed to :func:`ppnotes.perf_model.step_time`.
 
     Returns:
@@ -477,15 +499,15 @@ def plan_training(
                         ref.shortfall_bytes,
                     )
                     continue
-                floor = ref.step_time - ref.parts["bubble"] - ref.parts["pipeline_comm"]
-                if floor >= best:
+                floor = step_floor(ref, base.schedule, base.v)
+                if floor >= max(best, keep_below):
                     for slower in rc_order[i:]:
                         drop(
                             key | {"recompute": slower},
                             "time-bound",
-                            f"compute, "
-                            f"recomputation and collectives alone take {floor:.3f} s, the "
-                            f"best found {best:.3f} s",
+                            f"compute, recomputation, collectives and at least "
+                            f"{BUBBLE_FLOOR[base.schedule] / base.v:.0%} of 1F1B's bubble / v "
+                            f"take {floor:.3f} s, the best found {best:.3f} s",
                         )
                     return
             res = twin(base, rc) if base.schedule == "1f1b" else evaluate(cand)
@@ -591,8 +613,7 @@ def plan_training(
 
     # The other schedules, the most promising first (their 1F1B twin's floor).
     def floor_of(base):
-        ref = twin(base, "none")
-        return ref.step_time - ref.parts["bubble"] - ref.parts["pipeline_comm"]
+        return step_floor(twin(base, rc_order[0]), base.schedule, base.v)
 
     for base in sorted(deferred, key=floor_of):
         best = min((r.step_time for r in ranked), default=math.inf)
@@ -860,15 +881,15 @@ def practice_comparison(runs=None, *, same_features: bool = True, **kwargs) -> l
     difference is then only t, p, d, b and v. ``False`` lets the planner use everything.
 
     Rows: ``name``, ``theirs`` and ``ours`` (labels), ``theirs_step`` and ``ours_step``
-    (seconds), ``theirs_fits``, ``speedup`` (theirs / ours), ``theirs_rank`` (1-based rank of
-    their configuration among the planner's, None if the planner dropped it) and ``plan``.
+    (seconds), ``theirs_fits``, ``speedup`` (theirs / ours), ``theirs_rank`` (1 + the fitting
+    configurations faster than theirs, all timed; None if theirs does not fit) and ``plan``.
     """
     from .runs import RUNS, get_run
 
     default = [
-        "Megatron 145.6B (SC'21)",
         "Megatron 175B (SP + selective)",
         "Megatron 530B (SP + selective)",
+        "Megatron 1T (SP + selective)",
         "Llama 3 405B (8K GPUs)",
     ]
     chosen = [get_run(n) for n in default] if runs is None else list(runs)
@@ -888,17 +909,23 @@ def practice_comparison(runs=None, *, same_features: bool = True, **kwargs) -> l
                 distributed_optimizer=mine.dist_opt,
             )
         plan = plan_training(
-            run.model, cluster, run.num_gpus, run.global_batch, run.seq_len, **extra
+            run.model,
+            cluster,
+            run.num_gpus,
+            run.global_batch,
+            run.seq_len,
+            keep_below=theirs.step_time,
+            **extra,
         )
         best = plan.best
-        where, what = plan.find(mine)
+        faster = sum(r.step_time < theirs.step_time for r in plan.ranked)
         rows.append(
             {
                 "name": run.name,
                 "theirs": mine.label,
                 "theirs_step": theirs.step_time,
                 "theirs_fits": theirs.fits,
-                "theirs_rank": what[0] if where == "ranked" else None,
+                "theirs_rank": faster + 1 if theirs.fits else None,
                 "ours": best.candidate.label if best else None,
                 "ours_step": best.step_time if best else math.nan,
                 "speedup": theirs.step_time / best.step_time if best else math.nan,
@@ -929,6 +956,13 @@ TORCH_SCHEDULES = {
     "zb-h1": "InterleavedZeroBubble",
     "zbv": "ZBVZeroBubble",
 }
+
+
+def megatron_compatible(cand: Candidate, model: ModelSpec) -> bool:
+    """Whether :func:`megatron_flags` can export ``cand``: 1F1B or interleaved, layers split
+    evenly into p x v chunks."""
+    chunks = memory.chunks_per_rank(cand.schedule, cand.v)
+    return cand.schedule in ("1f1b", "interleaved") and model.num_layers % (cand.p * chunks) == 0
 
 
 def megatron_flags(cand: Candidate, model: ModelSpec, global_batch: int, seq_len: int) -> list:

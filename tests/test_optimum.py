@@ -380,3 +380,20 @@ def test_pcie_cluster_is_slower_for_tensor_parallelism():
         pm.step_time(GPT3_175B, pcie, c).parts["tp_comm"]
         > 3 * pm.step_time(GPT3_175B, A100, c).parts["tp_comm"]
     )
+
+
+def test_step_floor_is_below_the_model():
+    for t, p, d, b in [(8, 4, 32, 1), (4, 8, 32, 2), (8, 16, 8, 1), (2, 32, 16, 1)]:
+        for rc in ("none", "full"):
+            base = o.Candidate(t, p, d, b, "1f1b", 1, rc)
+            twin = pm.step_time(GPT3_175B, A100, base.config(1536))
+            for name, v in [
+                ("gpipe", 1),
+                ("zb-h1", 1),
+                ("zbv", 1),
+                ("interleaved", 2),
+                ("interleaved", 3),
+            ]:
+                c = o.replace(base, schedule=name, v=v)
+                real = pm.step_time(GPT3_175B, A100, c.config(1536)).step_time
+                assert o.step_floor(twin, name, v) <= real, c.label
