@@ -397,3 +397,11 @@ def test_step_floor_is_below_the_model():
                 c = o.replace(base, schedule=name, v=v)
                 real = pm.step_time(GPT3_175B, A100, c.config(1536)).step_time
                 assert o.step_floor(twin, name, v) <= real, c.label
+
+
+def test_megatron_compatible():
+    assert o.megatron_compatible(o.Candidate(8, 4, 32, 3, "interleaved", 3), GPT3_175B)
+    assert not o.megatron_compatible(o.Candidate(4, 8, 32, 1, "interleaved", 8), GPT3_175B)
+    assert not o.megatron_compatible(o.Candidate(4, 8, 32, 1, "zbv"), GPT3_175B)
+    with pytest.raises(ValueError, match="evenly"):
+        o.megatron_flags(o.Candidate(4, 8, 32, 1, "interleaved", 8), GPT3_175B, 1536, 2048)
