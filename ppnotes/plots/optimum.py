@@ -65,10 +65,11 @@ def pareto_figure(plan, *, title: str | None = None) -> Figure:
     )
     ax.axvline(plan.budget / GiB, color="grey", ls="--", lw=1)
     ax.set_xlabel("peak memory on the fullest GPU (GiB); dashed: budget")
-    ax.set_ylabel("step time (s)")
+    ax.set_yscale("log")
+    ax.set_ylabel("step time (s, log scale)")
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper right", ncol=2, fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig
 
 
@@ -78,7 +79,7 @@ def depth_sweep_figure(rows, *, xlabel: str, logx: bool = True, title: str | Non
 
     ``rows``: dicts with ``x`` (number or label), ``best_p`` and ``min_p`` (None when nothing
     fits), as :func:`ppnotes.optimum.sweep` returns them. Categorical x (strings) are drawn
-    as grouped bars, numbers as lines with markers."""
+    as grouped bars (linear p axis), numbers as lines with markers (log p axis)."""
     rows = list(rows)
     if not rows:
         raise ValueError("rows must not be empty")
@@ -109,7 +110,10 @@ def depth_sweep_figure(rows, *, xlabel: str, logx: bool = True, title: str | Non
         if logx:
             ax.set_xscale("log", base=2)
         ax.set_xticks(xs, [str(x) for x in xs])
-    ax.set_yscale("log", base=2)
+        ax.set_yscale("log", base=2)
+    ticks = sorted({v for v in best + low if v})
+    ax.set_yticks(ticks, [str(v) for v in ticks])
+    ax.minorticks_off()
     ax.set_ylabel("pipeline depth p")
     ax.set_xlabel(xlabel)
     if title:
