@@ -797,7 +797,7 @@ def plan_serving(
     every request's TTFT <= ``ttft`` and TPOT <= ``tpot`` seconds (chapter 6's
     :func:`ppnotes.inference.serve`).
 
-    For each replica shape (t within a node and dividing the heads, p dividing the layers) the
+    For each replica shape (t within a node and dividing the heads, p <= 16 dividing the layers) the
     largest concurrency R whose KV cache fits and whose TPOT meets the target is found by
     bisection (TPOT grows with R); replicas = ceil(load / (R / TPOT)). Ties go to the lower
     TPOT. Shapes that cannot meet a target at any R are in ``dropped`` with the reason.
@@ -1152,9 +1152,10 @@ def _serve(args, model, cluster, out) -> int:
         prompt=args.prompt,
         output=args.output,
     )
+    ttft = "any" if args.ttft is None else f"{args.ttft:g} s"
+    tpot = "any" if args.tpot is None else f"{args.tpot:g} s"
     print(
-        f"{model.name} on {cluster.name}: {args.load:g} output tokens/s, TTFT <= "
-        f"{args.ttft} s, TPOT <= {args.tpot} s",
+        f"{model.name} on {cluster.name}: {args.load:g} output tokens/s, TTFT {ttft}, TPOT {tpot}",
         file=out,
     )
     if not plan.choices:
