@@ -250,6 +250,16 @@ class Plan:
             else:
                 lines.append(_compare(r, best))
             return "\n".join(lines)
+        want = parse(text) if isinstance(text, str) else text
+        want = dict(want.__dict__) if isinstance(want, Candidate) else want
+        size = want.get("t", 1) * want.get("p", 1) * want.get("d", 1)
+        if self.num_gpus % size or (
+            "d" in want and size != self.num_gpus and "t" in want and "p" in want
+        ):
+            return (
+                f"{text}: dropped (gpus): t x p x d must equal the {self.num_gpus} GPUs "
+                f"({RULES['gpus']})"
+            )
         if not what:
             return f"{text}: not among the configurations searched for {self.num_gpus} GPUs"
         rules = sorted({d.rule for d in what})
