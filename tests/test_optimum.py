@@ -411,3 +411,10 @@ def test_explain_names_the_gpu_count_rule(small_plan):
     assert "(gpus)" in small_plan.explain("t3")
     assert "(gpus)" in small_plan.explain("t2 p2 d2")
     assert "(gpus)" not in small_plan.explain("t2 p2 d4")
+
+
+def test_bench_reports_the_planner():
+    from ppnotes import bench
+
+    seconds, searched, timed = bench.planner_seconds()
+    assert searched > 10_000 and 0 < timed < searched and 0 < seconds < 2.0
