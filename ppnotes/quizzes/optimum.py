@@ -86,7 +86,8 @@ def questions() -> list[dict]:
             traps=[(48, "That forgets the micro-batch size b.")],
         ),
         numeric(
-            "The planner on GPT-3 175B, 256 A100s, G = 512. Its fastest configuration's depth "
+            "The planner on GPT-3 175B (2,048-token sequences), 256 DGX A100 80GB GPUs (NVLink, "
+            "HDR), G = 512 sequences, micro-batches up to 2. Its fastest configuration's depth "
             "is how many times the smallest depth that fits?",
             ratio,
             rel_tol=0.01,
@@ -97,8 +98,9 @@ def questions() -> list[dict]:
             traps=[(1.0, "That is the note's answer: the smallest depth is rarely the best.")],
         ),
         numeric(
-            "Serving Llama 3 70B on DGX H100s at 5,000 output tokens/s with a TPOT of at most "
-            "50 ms: how many GPUs does the cheapest (t, p, replicas) use?",
+            "Serving Llama 3 70B on DGX H100s (bf16) at 5,000 output tokens/s with a TPOT of at "
+            "most 50 ms, requests of 1,024 prompt and 256 output tokens: how many GPUs does the "
+            "cheapest (t, p, replicas) use?",
             gpus,
             rel_tol=0.0,
             abs_tol=0.01,
