@@ -6,7 +6,9 @@ check; done once per schedule) and for simulating (done once per cost setting). 
 few repeats is reported, so other load on the machine shows less.
 
 Then it times :func:`ppnotes.perf_model.step_time` on GPT-3 175B over every depth and schedule
-that fits 1024 GPUs (the budget: well under a millisecond per configuration).
+that fits 1024 GPUs (the budget: well under a millisecond per configuration), and chapter 7's
+planner on the full GPT-3 175B search on 1024 GPUs (G = 1536): seconds and configurations
+searched per second (the budget: under one second).
 """
 
 from __future__ import annotations
@@ -39,7 +41,14 @@ def main(p: int = 64, m: int = 1024) -> dict[str, float]:
     print(f"build:    {build * 1e3:.1f} ms, {actions / build:,.0f} actions/s")
     per_config = step_model_seconds()
     print(f"perf_model.step_time: {per_config * 1e3:.3f} ms per configuration")
+    plan_s, searched, timed = planner_seconds()
+    print(
+        f"optimum.plan_training (GPT-3 175B, 1024 GPUs): {plan_s:.2f} s, {searched:,} "
+        f"configurations ({timed:,} timed), {searched / plan_s:,.0f} configurations/s"
+    )
     return {
+        "planner_s": plan_s,
+        "planner_configs_per_s": searched / plan_s,
         "actions": actions,
         "simulate_per_s": actions / run,
         "build_per_s": actions / build,
@@ -58,6 +67,20 @@ def step_model_seconds() -> float:
     perf_model.evaluate_many(GPT3_175B, cluster, configs)  # warm the caches once
     seconds = best_seconds(lambda: perf_model.evaluate_many(GPT3_175B, cluster, configs))
     return seconds / len(configs)
+
+
+def planner_seconds() -> tuple[float, int, int]:
+    """Best wall time of :func:`ppnotes.optimum.plan_training` for GPT-3 175B on 1024 A100s
+    (G = 1536), with the configurations it covered and those it timed."""
+    from . import optimum
+
+    cluster = perf_model.CLUSTERS["DGX A100 80GB + HDR"]
+
+    def work():
+        return optimum.plan_training(GPT3_175B, cluster, 1024, 1536)
+
+    plan = work()
+    return best_seconds(work, repeats=3), plan.searched, plan.evaluated
 
 
 if __name__ == "__main__":

@@ -186,6 +186,7 @@ SUBJECT_TERMS = {
     "04": "GPU memory",
     "05": "performance model",
     "06": "inference (serving)",
+    "07": "optimal depth",
     "10": "real pipeline run",
 }
 

@@ -2,8 +2,8 @@
 
 ``from ppnotes import plots`` gives every figure function: the style and palette live in
 :mod:`ppnotes.plots.style`, and each chapter topic has its own module (``partition``,
-``bubble``, ``comm``, ``memory``, ``perf_model``, ``inference``, ``real_pipeline``), so
-chapters can grow without touching one another.
+``bubble``, ``comm``, ``memory``, ``perf_model``, ``inference``, ``optimum``,
+``real_pipeline``), so chapters can grow without touching one another.
 Functions build a :class:`matplotlib.figure.Figure` directly (never pyplot) and return it.
 """
 
@@ -11,6 +11,7 @@ from .bubble import *  # noqa: F403
 from .comm import *  # noqa: F403
 from .inference import *  # noqa: F403
 from .memory import *  # noqa: F403
+from .optimum import *  # noqa: F403
 from .partition import balance_efficiency_figure, split_comparison_figure, stage_loads_figure
 from .perf_model import *  # noqa: F403
 from .real_pipeline import *  # noqa: F403

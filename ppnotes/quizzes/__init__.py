@@ -11,5 +11,6 @@ CHAPTER_QUIZZES = {
     "04_memory": "memory",
     "05_unified_model": "perf_model",
     "06_inference": "inference",
+    "07_optimum": "optimum",
     "10_real_pipeline": "real_pipeline",
 }

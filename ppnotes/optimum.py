@@ -1,0 +1,1234 @@
+"""Chapter 7: choosing the optimal depth (最优深度选择), a planner over t, p and d.
+
+The note's ``find_optimal_pp_depth`` (section 7) compares a parameter count with bytes, leaves
+out optimizer state, activations and KV cache, lets p range up to the GPU count, and, because
+the efficiency of its section 5 model falls monotonically with depth, always returns the
+smallest depth it tries (:func:`note_find_optimal_pp_depth`, :func:`note_efficiency_curve`).
+
+:func:`plan_training` does the search the note implies, with chapters 4-5 doing the work:
+
+- enumerate every (t, p, d, micro-batch b, schedule and v, recomputation, sequence
+  parallelism, distributed optimizer) with t p d = the GPU count and m = G / (d b) whole;
+- drop those that break a rule (t beyond a node, t not dividing the heads, layers that do
+  not split into p x chunks, G not a multiple of d b, interleaved m not a multiple of p, ZBV
+  m < 2p - 1) or do not fit memory (:func:`ppnotes.memory.stage_memory` via
+  :func:`ppnotes.perf_model.step_time`), each with its reason, so "why not p = 4?" has an
+  answer (:meth:`Plan.explain`);
+- prune cheaply before calling the step model: divisibility and placement first, a memory
+  lower bound (weights, gradients and sharded optimizer state alone), options that cannot
+  help (sequence parallelism and the distributed optimizer are never slower and always
+  smaller in this model; a slower recomputation is tried only when a faster one does not fit),
+  and a time bound for the simulated ZBV schedule;
+- rank the rest by :func:`ppnotes.perf_model.step_time` and keep every part and the peak
+  memory; :func:`verify` re-times the top few with the chapter 2 simulator.
+
+:func:`plan_serving` is chapter 6's counterpart: the fewest GPUs, as (t, p, replicas), that
+meet a TTFT and a TPOT target at a given load (:func:`ppnotes.inference.serve`).
+
+Which runtime each schedule assumes (it decides whether pipeline sends overlap compute):
+"gpipe" and "1f1b" as in Megatron-LM (blocking sends), "interleaved" as in Megatron-LM with
+``overlap_p2p_comm`` (on by default for that schedule in Megatron-LM), "zb-h1" and "zbv" as in
+``torch.distributed.pipelining`` (asynchronous sends). Times are seconds, bytes are bytes.
+
+Run ``python -m ppnotes.optimum --help`` for the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass, field, replace
+
+from . import comm, inference, memory, partition, schedules
+from . import perf_model as pm
+from ._validate import check_choice, check_int, check_real
+from .hardware import GPUS, IB_HDR, IB_NDR, LINKS, NVLINK3, NVLINK4, PCIE4_X16, PCIE5_X16
+from .models import MODELS, ModelSpec
+
+GiB = 2**30
+
+#: Whether each schedule's pipeline sends overlap compute in the planner (see module doc).
+OVERLAP_P2P = {"gpipe": False, "1f1b": False, "interleaved": True, "zb-h1": True, "zbv": True}
+#: Chunks per rank tried for the interleaved schedule.
+VIRTUAL_STAGES = (2, 3, 4, 6, 8)
+#: Recomputation from fastest to smallest.
+RECOMPUTE_ORDER = ("none", "selective", "full")
+#: Largest micro-batch tried.
+MAX_MICRO_BATCH = 16
+
+#: The rules a configuration can break; every dropped configuration names one.
+RULES = {
+    "tp-node": "tensor parallelism must stay inside a node (its all-reduces sit on the "
+    "critical path of every layer)",
+    "tp-heads": "t must divide the attention heads and the key/value heads",
+    "gpus": "t x p must divide the GPU count (d = N / (t p) replicas)",
+    "layers": "every stage chunk needs at least one layer (p x chunks <= L); uneven splits "
+    "are allowed, the slowest stage sets the pace",
+    "batch": "the global batch must be a multiple of d x b (m = G / (d b) whole)",
+    "schedule": "a schedule's own condition (interleaved: p >= 2 and m a multiple of p; "
+    "ZBV: m >= 2p - 1; p = 1 has no pipeline schedule to choose)",
+    "memory-bound": "weights, gradients and optimizer state alone exceed the GPU's budget",
+    "memory": "the fullest stage does not fit the GPU's budget",
+    "dominated": "another option is never slower and needs no more memory",
+    "time-bound": "even with no bubble and no exposed hops it is slower than the best found",
+}
+
+FIELDS = ("t", "p", "d", "b", "schedule", "v", "recompute", "sp", "dist_opt")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One training configuration the planner considers (the searched dimensions)."""
+
+    t: int
+    p: int
+    d: int
+    b: int
+    schedule: str = "1f1b"
+    v: int = 1
+    recompute: str = "none"
+    sp: bool = True
+    dist_opt: bool = True
+
+    @property
+    def label(self) -> str:
+        """Short text, e.g. ``t8 p8 d16 b1 interleaved v2 selective sp dopt``; see :func:`parse`."""
+        parts = [f"t{self.t}", f"p{self.p}", f"d{self.d}", f"b{self.b}", self.schedule]
+        if self.schedule == "interleaved":
+            parts.append(f"v{self.v}")
+        parts.append(self.recompute)
+        parts.append("sp" if self.sp else "nosp")
+        parts.append("dopt" if self.dist_opt else "nodopt")
+        return " ".join(parts)
+
+    def config(self, global_batch: int, seq_len: int | None = None) -> pm.Config:
+        """The :class:`ppnotes.perf_model.Config` (overlap of sends by :data:`OVERLAP_P2P`)."""
+        return pm.Config(
+            self.t,
+            self.p,
+            self.d,
+            self.b,
+            global_batch,
+            schedule=self.schedule,
+            virtual_stages=self.v,
+            recompute=self.recompute,
+            sequence_parallel=self.sp,
+            distributed_optimizer=self.dist_opt,
+            overlap_p2p=OVERLAP_P2P[self.schedule],
+            seq_len=seq_len,
+        )
+
+
+def parse(text: str) -> dict:
+    """Read a configuration label (all or some of its words, any order) into a field dict.
+
+    ``"t8 p8 d16 b1 interleaved v2 selective sp dopt"`` -> ``{"t": 8, "p": 8, ...}``; ``"p4"``
+    -> ``{"p": 4}``. Raises ``ValueError`` for a word it does not know.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"config must be words like 't8 p4 d2 b1 1f1b', got {text!r}")
+    out: dict = {}
+    flags = {"sp": ("sp", True), "nosp": ("sp", False)}
+    flags |= {"dopt": ("dist_opt", True), "nodopt": ("dist_opt", False)}
+    for word in text.replace(",", " ").replace("=", "").lower().split():
+        if word in pm.SCHEDULES:
+            out["schedule"] = word
+        elif word in RECOMPUTE_ORDER:
+            out["recompute"] = word
+        elif word in flags:
+            out[flags[word][0]] = flags[word][1]
+        elif word[:1] in "tpdbv" and word[1:].isdigit() and int(word[1:]) >= 1:
+            out[word[0]] = int(word[1:])
+        else:
+            raise ValueError(
+                f"config word {word!r} is not one of t<N>, p<N>, d<N>, b<N>, v<N>, a schedule "
+                f"{pm.SCHEDULES}, a recomputation {RECOMPUTE_ORDER}, sp/nosp or dopt/nodopt"
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """Configurations left out: every one matching ``fields`` (the rest: any value)."""
+
+    fields: dict
+    rule: str
+    reason: str
+    excess: float = 0.0  # bytes over the budget ("memory", "memory-bound"), else 0
+
+    def matches(self, cand: Candidate | dict) -> bool:
+        """Whether this drop covers ``cand`` (a Candidate or a partial field dict)."""
+        values = cand if isinstance(cand, dict) else cand.__dict__
+        return all(k in values and values[k] == v for k, v in self.fields.items())
+
+    @property
+    def label(self) -> str:
+        """The fields, e.g. ``t=16`` or ``t=8 p=2 b=4 schedule=gpipe``."""
+        return " ".join(f"{k}={self.fields[k]}" for k in FIELDS if k in self.fields)
+
+
+@dataclass
+class Ranked:
+    """A configuration that fits, with its :class:`ppnotes.perf_model.StepResult`."""
+
+    candidate: Candidate
+    result: pm.StepResult
+
+    @property
+    def step_time(self) -> float:
+        return self.result.step_time
+
+    @property
+    def peak_bytes(self) -> float:
+        """Bytes on the fullest GPU."""
+        return max(r["total"] for r in self.result.memory)
+
+
+@dataclass
+class Plan:
+    """What :func:`plan_training` found: ``ranked`` (fastest first) and ``dropped``."""
+
+    model: ModelSpec
+    cluster: pm.Cluster
+    num_gpus: int
+    global_batch: int
+    seq_len: int
+    ranked: list[Ranked]
+    dropped: list[Dropped]
+    searched: int
+    evaluated: int
+    seconds: float
+    budget: float
+    closest: list[Dropped] = field(default_factory=list)
+
+    @property
+    def best(self) -> Ranked | None:
+        """The fastest fitting configuration, or ``None`` when none fits."""
+        return self.ranked[0] if self.ranked else None
+
+    @property
+    def configs_per_second(self) -> float:
+        """Configurations covered (ranked or dropped) per second of search."""
+        return self.searched / self.seconds if self.seconds > 0 else math.inf
+
+    def find(self, text: str | dict | Candidate) -> tuple[str, object]:
+        """Where a configuration ended up: ``("ranked", (rank, Ranked))`` for the best ranked
+        one with the given values (a label may be partial, e.g. ``"p4"``), else
+        ``("dropped", [Dropped, ...])``, the drops that cover it (most specific first)."""
+        want = parse(text) if isinstance(text, str) else text
+        if isinstance(want, Candidate):
+            want = dict(want.__dict__)
+        for i, r in enumerate(self.ranked):
+            if all(r.candidate.__dict__[k] == v for k, v in want.items()):
+                return "ranked", (i + 1, r)
+        hits = [
+            drop
+            for drop in self.dropped
+            if all(want[k] == v for k, v in drop.fields.items() if k in want)
+            and all(k in want for k in ("sp", "dist_opt") if k in drop.fields)
+        ]
+        hits.sort(key=lambda drop: -sum(k in want for k in drop.fields))
+        return "dropped", hits
+
+    def explain(self, text: str | dict | Candidate) -> str:
+        """Why a configuration ranks where it does or was dropped (plain text)."""
+        where, what = self.find(text)
+        if where == "ranked":
+            rank, r = what
+            best = self.best
+            lines = [
+                f"{r.candidate.label}: rank {rank} of {len(self.ranked)}, step "
+                f"{r.step_time:.3f} s, peak {r.peak_bytes / GiB:.1f} GiB of "
+                f"{self.budget / GiB:.1f} GiB"
+            ]
+            if rank == 1:
+                lines.append("It is the fastest configuration that fits.")
+                if len(self.ranked) > 1:
+                    lines.append("Runner-up " + _compare(self.ranked[1], r))
+            else:
+                lines.append(_compare(r, best))
+            return "\n".join(lines)
+        want = parse(text) if isinstance(text, str) else text
+        want = dict(want.__dict__) if isinstance(want, Candidate) else want
+        size = want.get("t", 1) * want.get("p", 1) * want.get("d", 1)
+        if self.num_gpus % size or (
+            "d" in want and size != self.num_gpus and "t" in want and "p" in want
+        ):
+            return (
+                f"{text}: dropped (gpus): t x p x d must equal the {self.num_gpus} GPUs "
+                f"({RULES['gpus']})"
+            )
+        if not what:
+            return f"{text}: not among the configurations searched for {self.num_gpus} GPUs"
+        rules = sorted({d.rule for d in what})
+        lines = [f"{text}: no configuration with these values ranks; dropped by {', '.join(rules)}"]
+        shown = what[:6]
+        lines += [f"  {d.label}: {d.rule}: {d.reason}" for d in shown]
+        if len(what) > len(shown):
+            lines.append(f"  ... and {len(what) - len(shown)} more groups")
+        return "\n".join(lines)
+
+
+def _compare(slow: Ranked, fast: Ranked) -> str:
+    """Which parts make ``slow`` slower than ``fast``, largest difference first."""
+    diff = {k: slow.result.parts[k] - fast.result.parts[k] for k in pm.PARTS}
+    order = sorted(diff, key=lambda k: -abs(diff[k]))[:3]
+    gap = slow.step_time - fast.step_time
+    text = ", ".join(f"{k} {diff[k]:+.3f} s" for k in order)
+    return (
+        f"{slow.candidate.label} is {gap:.3f} s slower than {fast.candidate.label}; "
+        f"the parts that differ most: {text}."
+    )
+
+
+# --- the note's function -----------------------------------------------------------------
+
+
+def note_efficiency_curve(model: ModelSpec, num_gpus: int, global_batch: int, gpu=None):
+    """The note's section 5 efficiency for p = 1 .. min(L, N) (its search range, capped at the
+    layers), with the fixed units (:func:`ppnotes.perf_model.note_performance_model_fixed`),
+    m = G micro-batches of one sequence, an A100's FLOP/s and one HDR link's bandwidth.
+
+    Efficiency = m T / ((m + p - 1) T + comm): the bubble and the traffic both grow with p,
+    so it falls monotonically. Returns ``[(p, efficiency), ...]``.
+    """
+    gpu = gpu or GPUS["A100 80GB"]
+    top = min(model.num_layers, check_int("num_gpus", num_gpus))
+    m = check_int("global_batch", global_batch)
+    out = []
+    for p in range(1, top + 1):
+        perf = pm.note_performance_model_fixed(
+            model.num_layers,
+            model.hidden_size,
+            model.seq_len,
+            m,
+            p,
+            m,
+            IB_HDR.achievable_bandwidth,
+            gpu.bf16_flops,
+        )
+        out.append((p, perf["efficiency"]))
+    return out
+
+
+def note_find_optimal_pp_depth(model_params: float, gpu_memory: float, num_gpus: int, model=None):
+    """The note's ``find_optimal_pp_depth`` (section 7), runnable.
+
+    Its missing pieces filled the way it implies: ``pipeline_performance_model(..., pp_depth=p)``
+    is :func:`note_efficiency_curve` for ``model`` (default GPT-3 175B) with G = 1536. As in the
+    note, the first branch returns a bare 1 while the loop returns ``(best_pp, efficiency)``;
+    it compares a parameter count with bytes; and it starts at ``min_pp = ceil(params /
+    memory)`` and keeps the highest efficiency, which is always the first p it tries.
+    """
+    from .models import GPT3_175B
+
+    if model_params <= gpu_memory:
+        return 1
+    min_pp = math.ceil(model_params / gpu_memory)
+    curve = dict(note_efficiency_curve(model or GPT3_175B, num_gpus, 1536))
+    best_pp, best_eff = min_pp, 0.0
+    for pp in range(min_pp, num_gpus + 1):
+        if pp not in curve:  # the note's loop runs to num_gpus; its model needs p <= L
+            break
+        if curve[pp] > best_eff:
+            best_eff, best_pp = curve[pp], pp
+    return best_pp, best_eff
+
+
+# --- the training planner ----------------------------------------------------------------
+
+
+def _divisors(n: int) -> list[int]:
+    return [k for k in range(1, n + 1) if n % k == 0]
+
+
+def _schedule_options(model: ModelSpec, p: int) -> list[tuple[str, int]]:
+    if p == 1:
+        return [("1f1b", 1)]
+    opts = [("1f1b", 1), ("gpipe", 1), ("zb-h1", 1), ("zbv", 1)]
+    return opts + [("interleaved", v) for v in VIRTUAL_STAGES]
+
+
+#: A safe fraction of the 1F1B twin's bubble that each schedule keeps (divided by v for
+#: interleaved): closed forms give 1 (GPipe), 1 / v (interleaved, Narayanan et al. 2021),
+#: (F + B - W) / (F + B) = 2/3 (ZB-H1 with W = B / 2, Qi et al. 2024) and about 0 (ZBV); half
+#: of each is used, so unequal stages cannot make the floor exceed the real time.
+BUBBLE_FLOOR = {"gpipe": 0.5, "1f1b": 0.5, "interleaved": 0.5, "zb-h1": 0.33, "zbv": 0.0}
+
+
+def step_floor(twin: pm.StepResult, schedule: str, v: int = 1) -> float:
+    """A lower bound on the step time of ``schedule`` (with v chunks) from its 1F1B twin
+    (same t, p, d, b and recomputation): the twin's time without bubble and exposed hops, plus
+    :data:`BUBBLE_FLOOR` of its bubble (over v for interleaved). The same work per rank, so
+    nothing else changes; the tests check the bound against the full model."""
+    name = check_choice("schedule", schedule, pm.SCHEDULES)
+    base = twin.step_time - twin.parts["bubble"] - twin.parts["pipeline_comm"]
+    share = BUBBLE_FLOOR[name] / (check_int("v", v) if name == "interleaved" else 1)
+    return base + share * twin.parts["bubble"]
+
+
+def states_lower_bound(model: ModelSpec, t: int, p: int, d: int) -> float:
+    """Bytes per GPU of weights, fp32 gradients and sharded optimizer state on the fullest
+    stage (balanced split, distributed optimizer): a lower bound on any configuration's peak
+    with these t, p, d (:func:`ppnotes.memory.training_bytes_per_param`)."""
+    counts = partition.balanced_split(model.num_layers, p)
+    params = max(memory.stage_params(model, counts)) / t
+    per = memory.training_bytes_per_param(True, True, d)
+    return params * sum(per.values())
+
+
+def search_space_size(
+    model: ModelSpec, num_gpus: int, global_batch: int, max_micro_batch: int = MAX_MICRO_BATCH
+) -> int:
+    """Configurations the planner covers: every t | N, p | N / t, b <= ``max_micro_batch``
+    with d b | G (one per (t, p) when d does not divide G), every schedule option,
+    recomputation, sequence parallelism and distributed optimizer setting."""
+    total = 0
+    for t in _divisors(num_gpus):
+        for p in _divisors(num_gpus // t):
+            d = num_gpus // (t * p)
+            if global_batch % d:
+                total += 1
+                continue
+            nb = sum(1 for b in _divisors(global_batch // d) if b <= max_micro_batch)
+            total += nb * len(_schedule_options(model, p)) * len(RECOMPUTE_ORDER) * 4
+    return total
+
+
+def plan_training(
+    model: ModelSpec,
+    cluster: pm.Cluster,
+    num_gpus: int,
+    global_batch: int,
+    seq_len: int | None = None,
+    *,
+    max_micro_batch: int = MAX_MICRO_BATCH,
+    schedules_allowed=None,
+    recompute_allowed=RECOMPUTE_ORDER,
+    sequence_parallel: bool | None = None,
+    distributed_optimizer: bool | None = None,
+    keep_below: float = 0.0,
+    efficiency: float = comm.DEFAULT_UTILISATION,
+    reserve_fraction: float = memory.DEFAULT_RESERVE_FRACTION,
+) -> Plan:
+    """Search every training configuration of ``model`` on ``num_gpus`` GPUs of ``cluster``.
+
+    Args:
+        model: a :class:`~ppnotes.models.ModelSpec`.
+        cluster: a :class:`~ppnotes.perf_model.Cluster` (GPU, GPUs per node, links).
+        num_gpus: N = t p d.
+        global_batch: G, sequences per step.
+        seq_len: tokens per sequence (default: the model's).
+        max_micro_batch: largest b tried.
+        schedules_allowed: restrict the schedules (default: all of
+            :data:`ppnotes.perf_model.SCHEDULES`).
+        recompute_allowed: the recomputation choices tried (fastest first).
+        sequence_parallel, distributed_optimizer: ``None`` (default) lets the planner choose
+            (it always picks True: never slower, less memory); a bool fixes the option, e.g.
+            to plan with only what a 2021 system had.
+        keep_below: a schedule other than 1F1B is not timed when its floor
+            (:func:`step_floor`) is above both the best found and ``keep_below`` seconds; give
+            a configuration's step time to rank exactly every one faster than it.
+        efficiency, reserve_fraction: passed to :func:`ppnotes.perf_model.step_time`.
+
+    Returns:
+        A :class:`Plan`: fitting configurations fastest first, every other one in ``dropped``
+        with its rule and reason. When nothing fits, ``closest`` holds the configurations
+        that miss memory by the least (drops with their excess bytes).
+    """
+    if not isinstance(model, ModelSpec):
+        raise ValueError(f"model must be a ppnotes.models.ModelSpec, got {model!r}")
+    if not isinstance(cluster, pm.Cluster):
+        raise ValueError(f"cluster must be a ppnotes.perf_model.Cluster, got {cluster!r}")
+    n = check_int("num_gpus", num_gpus)
+    batch = check_int("global_batch", global_batch)
+    s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
+    bmax = check_int("max_micro_batch", max_micro_batch)
+    allowed = tuple(schedules_allowed or pm.SCHEDULES)
+    for name in allowed:
+        check_choice("schedules_allowed", name, pm.SCHEDULES)
+    rc_order = [rc for rc in RECOMPUTE_ORDER if rc in recompute_allowed]
+    for rc in recompute_allowed:
+        check_choice("recompute_allowed", rc, RECOMPUTE_ORDER)
+    for key, value in (
+        ("sequence_parallel", sequence_parallel),
+        ("distributed_optimizer", distributed_optimizer),
+    ):
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"{key} must be None, True or False, got {value!r}")
+    check_real("efficiency", efficiency, strict=True, maximum=1.0)
+    reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 0.99)
+    budget = (1.0 - reserve) * cluster.gpu.memory_bytes
+    kw = dict(efficiency=efficiency, reserve_fraction=reserve)
+    start = time.perf_counter()
+
+    ranked: list[Ranked] = []
+    dropped: list[Dropped] = []
+    deferred: list[Candidate] = []
+    counts = {"evaluated": 0}
+
+    def drop(fields, rule, reason, excess=0.0):
+        dropped.append(Dropped(dict(fields), rule, reason, float(excess)))
+
+    def evaluate(cand: Candidate) -> pm.StepResult:
+        counts["evaluated"] += 1
+        return pm.step_time(model, cluster, cand.config(batch, s), **kw)
+
+    twins: dict[tuple, pm.StepResult] = {}
+
+    def twin(base: Candidate, rc: str) -> pm.StepResult:
+        """1F1B with the same t, p, d, b and recomputation (timed once, cheap)."""
+        key = (base.t, base.p, base.d, base.b, rc)
+        if key not in twins:
+            twins[key] = evaluate(replace(base, schedule="1f1b", v=1, recompute=rc))
+        return twins[key]
+
+    def try_recompute(base: Candidate, best: float = math.inf):
+        """Fastest recomputation first; slower ones only if the faster did not fit.
+
+        Other schedules than 1F1B are first checked against their 1F1B twin: none holds
+        fewer activations than 1F1B (checked in the tests), so a twin that does not fit
+        rules them out, and none does less work, so the twin's time without bubble and
+        exposed hops is a floor; above the best found they are not timed.
+        """
+        key = {f: getattr(base, f) for f in ("t", "p", "d", "b", "schedule", "v")}
+        for i, rc in enumerate(rc_order):
+            cand = replace(base, recompute=rc)
+            if base.schedule != "1f1b":
+                ref = twin(base, rc)
+                if not ref.fits:
+                    peak = max(r["total"] for r in ref.memory)
+                    drop(
+                        key | {"recompute": rc},
+                        "memory",
+                        f"1F1B with the same t, p, d, b already needs {peak / GiB:.1f} GiB, "
+                        f"budget {budget / GiB:.1f} GiB; {base.schedule} holds at least as "
+                        "many activations",
+                        ref.shortfall_bytes,
+                    )
+                    continue
+                floor = step_floor(ref, base.schedule, base.v)
+                if floor >= max(best, keep_below):
+                    for slower in rc_order[i:]:
+                        drop(
+                            key | {"recompute": slower},
+                            "time-bound",
+                            f"compute, recomputation, collectives and at least "
+                            f"{BUBBLE_FLOOR[base.schedule] / base.v:.0%} of 1F1B's bubble / v "
+                            f"take {floor:.3f} s, the best found {best:.3f} s",
+                        )
+                    return
+            res = twin(base, rc) if base.schedule == "1f1b" else evaluate(cand)
+            if res.fits:
+                ranked.append(Ranked(cand, res))
+                for slower in rc_order[i + 1 :]:
+                    drop(
+                        key | {"recompute": slower},
+                        "dominated",
+                        f"recompute={rc} fits and is faster ({res.step_time:.3f} s)",
+                    )
+                return
+            peak = max(r["total"] for r in res.memory)
+            drop(
+                key | {"recompute": rc},
+                "memory",
+                f"stage {res.tightest_stage} needs {peak / GiB:.1f} GiB, budget "
+                f"{budget / GiB:.1f} GiB (short by {res.shortfall_bytes / GiB:.1f} GiB)",
+                res.shortfall_bytes,
+            )
+
+    for t in _divisors(n):
+        if t > cluster.gpus_per_node:
+            drop({"t": t}, "tp-node", f"t = {t} > {cluster.gpus_per_node} GPUs per node")
+            continue
+        if model.num_heads % t or model.num_kv_heads % t:
+            drop(
+                {"t": t},
+                "tp-heads",
+                f"t = {t} does not divide {model.num_heads} heads / {model.num_kv_heads} "
+                "key-value heads",
+            )
+            continue
+        if sequence_parallel is None and t > 1:
+            drop(
+                {"t": t, "sp": False},
+                "dominated",
+                "sequence parallelism moves the same "
+                "bytes in the same steps and shards activations: never slower, less memory",
+            )
+        elif sequence_parallel is None:
+            drop({"t": 1, "sp": True}, "dominated", "sequence parallelism does nothing at t = 1")
+        for p in _divisors(n // t):
+            d = n // (t * p)
+            key = {"t": t, "p": p}
+            if p > model.num_layers:
+                drop(key, "layers", f"p = {p} > {model.num_layers} layers")
+                continue
+            if batch % d:
+                drop(key, "batch", f"G = {batch} is not a multiple of d = {d}")
+                continue
+            lower = states_lower_bound(model, t, p, d)
+            if lower > budget:
+                drop(
+                    key,
+                    "memory-bound",
+                    f"weights, gradients and sharded optimizer state alone need "
+                    f"{lower / GiB:.1f} GiB per GPU, budget {budget / GiB:.1f} GiB",
+                    lower - budget,
+                )
+                continue
+            if distributed_optimizer is None:
+                drop(
+                    key | {"dist_opt": False},
+                    "dominated",
+                    "the distributed optimizer is never slower (0.75 of the all-reduce's bytes, "
+                    "Adam on 1/d of the weights) and needs less memory"
+                    if d > 1
+                    else "the distributed optimizer does nothing at d = 1",
+                )
+            for b in _divisors(batch // d):
+                if b > bmax:
+                    break
+                m = batch // (d * b)
+                for name, v in _schedule_options(model, p):
+                    ck = key | {"d": d, "b": b, "schedule": name, "v": v}
+                    if name not in allowed:
+                        continue
+                    chunks = memory.chunks_per_rank(name, v)
+                    if p * chunks > model.num_layers:
+                        drop(
+                            ck,
+                            "layers",
+                            f"{name} needs a layer per chunk: p x {chunks} = {p * chunks} > "
+                            f"{model.num_layers} layers",
+                        )
+                        continue
+                    if name == "interleaved" and m % p:
+                        drop(
+                            ck, "schedule", f"interleaved needs m = {m} to be a multiple of p = {p}"
+                        )
+                        continue
+                    if name == "zbv" and m < 2 * p - 1:
+                        drop(ck, "schedule", f"ZBV needs m = {m} >= 2p - 1 = {2 * p - 1}")
+                        continue
+                    sp = t > 1 if sequence_parallel is None else sequence_parallel and t > 1
+                    dopt = True if distributed_optimizer is None else distributed_optimizer
+                    base = Candidate(t, p, d, b, name, v, rc_order[0], sp, dopt)
+                    if name == "1f1b":
+                        try_recompute(base)
+                    else:
+                        deferred.append(base)
+
+    # The other schedules, the most promising first (their 1F1B twin's floor).
+    def floor_of(base):
+        return step_floor(twin(base, rc_order[0]), base.schedule, base.v)
+
+    for base in sorted(deferred, key=floor_of):
+        best = min((r.step_time for r in ranked), default=math.inf)
+        try_recompute(base, best)
+
+    ranked.sort(key=lambda r: (r.step_time, r.peak_bytes, r.candidate.p))
+    over = [x for x in dropped if x.rule in ("memory", "memory-bound")]
+    closest = sorted(over, key=lambda x: x.excess)[:5] if not ranked else []
+    return Plan(
+        model=model,
+        cluster=cluster,
+        num_gpus=n,
+        global_batch=batch,
+        seq_len=s,
+        ranked=ranked,
+        dropped=dropped,
+        searched=search_space_size(model, n, batch, bmax),
+        evaluated=counts["evaluated"],
+        seconds=time.perf_counter() - start,
+        budget=budget,
+        closest=closest,
+    )
+
+
+def table(plan: Plan, top: int = 10) -> list[dict]:
+    """The first ``top`` ranked configurations as rows: label, t, p, d, b, m, schedule, v,
+    recompute, step time, every part (seconds), peak memory (GiB), MFU."""
+    rows = []
+    for r in plan.ranked[: check_int("top", top)]:
+        c = r.candidate
+        row = {"config": c.label, "t": c.t, "p": c.p, "d": c.d, "b": c.b}
+        row |= {"m": r.result.config.num_microbatches, "schedule": c.schedule, "v": c.v}
+        row |= {"recompute": c.recompute, "step_time": r.step_time}
+        row |= {k: r.result.parts[k] for k in pm.PARTS}
+        row |= {"peak_gib": r.peak_bytes / GiB, "mfu": r.result.mfu}
+        rows.append(row)
+    return rows
+
+
+def smallest_fitting_depth(plan: Plan) -> int | None:
+    """The smallest p among fitting configurations (what a memory-first rule would pick)."""
+    return min((r.candidate.p for r in plan.ranked), default=None)
+
+
+def best_depth(plan: Plan) -> int | None:
+    """p of the fastest fitting configuration."""
+    return plan.best.candidate.p if plan.best else None
+
+
+def pareto_front(plan: Plan) -> list[Ranked]:
+    """Ranked configurations not beaten on both step time and peak memory (fastest first)."""
+    front, lowest = [], math.inf
+    for r in sorted(plan.ranked, key=lambda r: (r.step_time, r.peak_bytes)):
+        if r.peak_bytes < lowest:
+            front.append(r)
+            lowest = r.peak_bytes
+    return front
+
+
+def best_per_depth(plan: Plan) -> dict[int, Ranked]:
+    """The fastest fitting configuration at each depth p."""
+    out: dict[int, Ranked] = {}
+    for r in plan.ranked:
+        out.setdefault(r.candidate.p, r)
+    return dict(sorted(out.items()))
+
+
+def verify(plan: Plan, top: int = 3) -> list[dict]:
+    """Re-time the pipeline of the ``top`` best with the chapter 2 simulator.
+
+    The model's pipeline time (compute + recomputation + TP collectives + bubble + exposed
+    hops) against the simulator's makespan for the same schedule, mean per-rank forward and
+    backward times and the hop (:func:`ppnotes.schedules.simulate_named`; blocking sends via
+    :func:`ppnotes.comm.simulated_comm_time`). Rows: ``config``, ``model``, ``simulated``
+    (seconds) and ``error`` (model / simulated - 1). Ranks differ only by the LM head, so the
+    two agree to a few per cent.
+    """
+    rows = []
+    for r in plan.ranked[: check_int("top", top)]:
+        res, c = r.result, r.candidate
+        cfg = res.config
+        m, p = cfg.num_microbatches, cfg.pipeline_parallel
+        parts = res.parts
+        mine = sum(parts[k] for k in ("compute", "recompute", "tp_comm", "bubble"))
+        mine += parts["pipeline_comm"]
+        if p == 1:
+            f, b = res.stage_times[0]
+            sim = m * (f + b)
+        else:
+            f = sum(x for x, _ in res.stage_times) / p
+            b = sum(y for _, y in res.stage_times) / p
+            hop = pm.hop_time(plan.model, plan.cluster, cfg)
+            blocking = not OVERLAP_P2P[c.schedule]
+            zero = schedules.simulate_named(c.schedule, p, m, c.v, t_f=f, t_i=b / 2, t_w=b / 2)
+            sim = zero.makespan + comm.simulated_comm_time(
+                c.schedule, p, m, f, b, hop, c.v, blocking=blocking
+            )
+        rows.append({"config": c.label, "model": mine, "simulated": sim, "error": mine / sim - 1})
+    return rows
+
+
+# --- clusters ----------------------------------------------------------------------------
+
+#: PCIe-only servers: 8 GPUs per node joined by PCIe (no NVLink), one network card per GPU.
+PCIE_CLUSTERS = {
+    "8x A100 80GB PCIe + HDR": pm.Cluster(
+        GPUS["A100 80GB"], 8, PCIE4_X16, IB_HDR, 8, "8x A100 80GB PCIe + HDR"
+    ),
+    "8x H100 PCIe + NDR": pm.Cluster(
+        GPUS["H100 SXM 80GB"], 8, PCIE5_X16, IB_NDR, 8, "8x H100 PCIe + NDR"
+    ),
+}
+#: Every cluster the planner knows: chapter 5's and the PCIe-only ones.
+ALL_CLUSTERS = {**pm.CLUSTERS, **PCIE_CLUSTERS}
+
+
+def cluster_for(
+    gpu: str, gpus_per_node: int = 8, intra: str | None = None, inter: str | None = None
+) -> pm.Cluster:
+    """A cluster of ``gpu`` (a :data:`ppnotes.hardware.GPUS` name): NVLink of its generation
+    inside a node and InfiniBand HDR (A100) or NDR (H100/H200) between nodes, unless ``intra``
+    or ``inter`` name another :data:`ppnotes.hardware.LINKS` preset (e.g. a PCIe link)."""
+    spec = GPUS[check_choice("gpu", gpu, GPUS)]
+    a100 = spec.name.startswith("A100")
+    in_link = (
+        LINKS[check_choice("intra", intra, LINKS)] if intra else (NVLINK3 if a100 else NVLINK4)
+    )
+    out_link = LINKS[check_choice("inter", inter, LINKS)] if inter else (IB_HDR if a100 else IB_NDR)
+    g = check_int("gpus_per_node", gpus_per_node)
+    name = f"{g}x {spec.name} ({in_link.name} + {out_link.name})"
+    return pm.Cluster(spec, g, in_link, out_link, g, name)
+
+
+# --- the inference planner ---------------------------------------------------------------
+
+
+@dataclass
+class ServingChoice:
+    """One replica shape and how many replicas a load needs."""
+
+    t: int
+    p: int
+    replicas: int
+    concurrency: int
+    serving: inference.Serving
+
+    @property
+    def gpus(self) -> int:
+        return self.t * self.p * self.replicas
+
+    @property
+    def label(self) -> str:
+        return f"t{self.t} p{self.p} x{self.replicas} (R={self.concurrency} per replica)"
+
+
+@dataclass
+class ServingPlan:
+    """What :func:`plan_serving` found: ``choices`` (fewest GPUs first) and ``dropped``
+    ((t, p, reason) for replica shapes that cannot meet the targets)."""
+
+    choices: list[ServingChoice]
+    dropped: list[tuple[int, int, str]]
+
+    @property
+    def best(self) -> ServingChoice | None:
+        return self.choices[0] if self.choices else None
+
+
+def plan_serving(
+    model: ModelSpec,
+    cluster: pm.Cluster,
+    *,
+    load: float,
+    ttft: float | None = None,
+    tpot: float | None = None,
+    prompt: int = 1024,
+    output: int = 256,
+    max_gpus: int | None = None,
+) -> ServingPlan:
+    """The fewest GPUs, as (t, p, replicas), that serve ``load`` output tokens per second with
+    every request's TTFT <= ``ttft`` and TPOT <= ``tpot`` seconds (chapter 6's
+    :func:`ppnotes.inference.serve`).
+
+    For each replica shape (t within a node and dividing the heads, p <= 16 dividing the layers) the
+    largest concurrency R whose KV cache fits and whose TPOT meets the target is found by
+    bisection (TPOT grows with R); replicas = ceil(load / (R / TPOT)). Ties go to the lower
+    TPOT. Shapes that cannot meet a target at any R are in ``dropped`` with the reason.
+    """
+    load = check_real("load", load, strict=True)
+    ttft = None if ttft is None else check_real("ttft", ttft, strict=True)
+    tpot = None if tpot is None else check_real("tpot", tpot, strict=True)
+    prompt, output = check_int("prompt", prompt), check_int("output", output)
+    cap = None if max_gpus is None else check_int("max_gpus", max_gpus)
+    choices, dropped = [], []
+    for t in _divisors(cluster.gpus_per_node):
+        if model.num_heads % t or model.num_kv_heads % t:
+            dropped.append((t, 0, f"t = {t} does not divide the heads"))
+            continue
+        for p in _divisors(model.num_layers):
+            if p > 16:
+                break
+            mem = inference.serving_memory(model, cluster.gpu, t, p, 0, prompt + output)
+            top = mem["max_concurrency"]
+            if top < 1:
+                dropped.append((t, p, "the weights do not fit"))
+                continue
+            one = inference.serve(model, cluster, t, p, 1, prompt, output)
+            if ttft is not None and one.ttft > ttft:
+                dropped.append((t, p, f"TTFT {one.ttft * 1e3:.0f} ms > {ttft * 1e3:.0f} ms"))
+                continue
+            if tpot is not None and one.tpot > tpot:
+                dropped.append(
+                    (
+                        t,
+                        p,
+                        f"TPOT {one.tpot * 1e3:.1f} ms > {tpot * 1e3:.1f} ms even for one request",
+                    )
+                )
+                continue
+            lo, hi = 1, top
+            while lo < hi:  # largest R with TPOT within the target
+                mid = (lo + hi + 1) // 2
+                ok = (
+                    tpot is None
+                    or inference.serve(model, cluster, t, p, mid, prompt, output).tpot <= tpot
+                )
+                lo, hi = (mid, hi) if ok else (lo, mid - 1)
+            srv = inference.serve(model, cluster, t, p, lo, prompt, output)
+            replicas = math.ceil(load / srv.tokens_per_s)
+            choice = ServingChoice(t, p, replicas, lo, srv)
+            if cap is not None and choice.gpus > cap:
+                dropped.append((t, p, f"needs {choice.gpus} GPUs > max_gpus = {cap}"))
+                continue
+            choices.append(choice)
+    choices.sort(key=lambda c: (c.gpus, c.serving.tpot, c.p))
+    return ServingPlan(choices, dropped)
+
+
+# --- compared with practice --------------------------------------------------------------
+
+
+def run_candidate(run) -> Candidate:
+    """A published run's configuration as a :class:`Candidate`."""
+    return Candidate(
+        run.tensor_parallel,
+        run.pipeline_parallel,
+        run.data_parallel,
+        run.micro_batch,
+        run.schedule,
+        run.virtual_stages,
+        run.recompute,
+        run.sequence_parallel and run.tensor_parallel > 1,
+        run.distributed_optimizer,
+    )
+
+
+def practice_comparison(runs=None, *, same_features: bool = True, **kwargs) -> list[dict]:
+    """The planner on published runs (default: a few of :data:`ppnotes.runs.RUNS`): the
+    authors' configuration and the planner's pick for the same model, GPUs and global batch,
+    both timed by :func:`ppnotes.perf_model.step_time` under the planner's assumptions
+    (:data:`OVERLAP_P2P`, gradient reduction overlapped, balanced layers).
+
+    ``same_features=True`` searches only what the authors had: their schedule family (1F1B
+    and interleaved), their recomputation, sequence parallelism and optimizer sharding; the
+    difference is then only t, p, d, b and v. ``False`` lets the planner use everything.
+
+    Rows: ``name``, ``theirs`` and ``ours`` (labels), ``theirs_step`` and ``ours_step``
+    (seconds), ``theirs_fits``, ``speedup`` (theirs / ours), ``theirs_rank`` (1 + the fitting
+    configurations faster than theirs, all timed; None if theirs does not fit) and ``plan``.
+    """
+    from .runs import RUNS, get_run
+
+    default = [
+        "Megatron 175B (SP + selective)",
+        "Megatron 530B (SP + selective)",
+        "Megatron 1T (SP + selective)",
+        "Llama 3 405B (8K GPUs)",
+    ]
+    chosen = [get_run(n) for n in default] if runs is None else list(runs)
+    rows = []
+    for run in chosen:
+        if run not in RUNS:
+            raise ValueError(f"runs must be ppnotes.runs.RUNS entries, got {run!r}")
+        cluster = pm.run_cluster(run)
+        mine = run_candidate(run)
+        theirs = pm.step_time(run.model, cluster, mine.config(run.global_batch, run.seq_len))
+        extra = dict(kwargs)
+        if same_features:
+            extra |= dict(
+                schedules_allowed=("1f1b", "interleaved"),
+                recompute_allowed=(run.recompute,),
+                sequence_parallel=mine.sp,
+                distributed_optimizer=mine.dist_opt,
+            )
+        plan = plan_training(
+            run.model,
+            cluster,
+            run.num_gpus,
+            run.global_batch,
+            run.seq_len,
+            keep_below=theirs.step_time,
+            **extra,
+        )
+        best = plan.best
+        faster = sum(r.step_time < theirs.step_time for r in plan.ranked)
+        rows.append(
+            {
+                "name": run.name,
+                "theirs": mine.label,
+                "theirs_step": theirs.step_time,
+                "theirs_fits": theirs.fits,
+                "theirs_rank": faster + 1 if theirs.fits else None,
+                "ours": best.candidate.label if best else None,
+                "ours_step": best.step_time if best else math.nan,
+                "speedup": theirs.step_time / best.step_time if best else math.nan,
+                "plan": plan,
+            }
+        )
+    return rows
+
+
+# --- export -------------------------------------------------------------------------------
+
+#: Where each exported name is defined (checked against the projects' sources).
+EXPORT_SOURCES = {
+    "megatron": "NVIDIA/Megatron-LM megatron/training/arguments.py (flags of "
+    "ModelParallelConfig, TransformerConfig and TrainingConfig are generated by "
+    "megatron/training/argument_utils.py: field name with '_' -> '-')",
+    "torchtitan": "pytorch/torchtitan torchtitan/config/configs.py (ParallelismConfig, "
+    "TrainingConfig) and torchtitan/distributed/activation_checkpoint.py (FullAC, SelectiveAC)",
+    "vllm": "vllm-project/vllm vllm/engine/arg_utils.py (EngineArgs)",
+}
+
+#: torch.distributed.pipelining's schedule class names (torchtitan's
+#: ``parallelism.pipeline_parallel_schedule``).
+TORCH_SCHEDULES = {
+    "gpipe": "GPipe",
+    "1f1b": "1F1B",
+    "interleaved": "Interleaved1F1B",
+    "zb-h1": "InterleavedZeroBubble",
+    "zbv": "ZBVZeroBubble",
+}
+
+
+def megatron_compatible(cand: Candidate, model: ModelSpec) -> bool:
+    """Whether :func:`megatron_flags` can export ``cand``: 1F1B or interleaved, layers split
+    evenly into p x v chunks."""
+    chunks = memory.chunks_per_rank(cand.schedule, cand.v)
+    return cand.schedule in ("1f1b", "interleaved") and model.num_layers % (cand.p * chunks) == 0
+
+
+def megatron_flags(cand: Candidate, model: ModelSpec, global_batch: int, seq_len: int) -> list:
+    """Megatron-LM command-line flags for a training configuration (see
+    :data:`EXPORT_SOURCES`). ZB-H1 and ZBV have no Megatron-LM flag: ``ValueError``."""
+    chunks = memory.chunks_per_rank(cand.schedule, cand.v)
+    if model.num_layers % (cand.p * chunks):
+        raise ValueError(
+            f"{model.num_layers} layers do not split evenly into p x v = {cand.p * chunks} "
+            "chunks; Megatron-LM then needs a --pipeline-model-parallel-layout, which this "
+            "export does not write; export it for torchtitan instead"
+        )
+    if cand.schedule in ("zb-h1", "zbv", "gpipe"):
+        raise ValueError(
+            f"schedule {cand.schedule!r} has no Megatron-LM flag (it runs 1F1B or interleaved "
+            "1F1B); export it for torchtitan instead"
+        )
+    flags = [
+        f"--tensor-model-parallel-size {cand.t}",
+        f"--pipeline-model-parallel-size {cand.p}",
+        f"--micro-batch-size {cand.b}",
+        f"--global-batch-size {global_batch}",
+        f"--seq-length {seq_len}",
+        f"--num-layers {model.num_layers}",
+        f"--hidden-size {model.hidden_size}",
+        f"--num-attention-heads {model.num_heads}",
+    ]
+    if cand.schedule == "interleaved":
+        flags.append(
+            f"--num-layers-per-virtual-pipeline-stage {model.num_layers // (cand.p * cand.v)}"
+        )
+    if cand.sp and cand.t > 1:
+        flags.append("--sequence-parallel")
+    if cand.dist_opt:
+        flags.append("--use-distributed-optimizer")
+    flags.append("--overlap-grad-reduce")
+    if cand.recompute == "selective":
+        flags.append("--recompute-granularity selective")
+    elif cand.recompute == "full":
+        flags += [
+            "--recompute-granularity full",
+            "--recompute-method uniform",
+            "--recompute-num-layers 1",
+        ]
+    return flags
+
+
+def torchtitan_config(cand: Candidate, global_batch: int, seq_len: int) -> list[str]:
+    """torchtitan config entries (Python assignments on a ``Trainer.Config`` named
+    ``config``; see :data:`EXPORT_SOURCES`). torchtitan's data parallelism is FSDP, which
+    shards more than the distributed optimizer: the planner's memory is an upper bound."""
+    lines = [
+        f"config.parallelism.tensor_parallel_degree = {cand.t}",
+        f"config.parallelism.pipeline_parallel_degree = {cand.p}",
+        f"config.parallelism.data_parallel_shard_degree = {cand.d}",
+        f"config.parallelism.enable_sequence_parallel = {cand.sp and cand.t > 1}",
+        f'config.parallelism.pipeline_parallel_schedule = "{TORCH_SCHEDULES[cand.schedule]}"',
+        f"config.parallelism.num_pp_microbatches = {global_batch // (cand.d * cand.b)}",
+        f"config.training.num_tokens_per_microbatch_per_dp_rank = {cand.b * seq_len}",
+        f"config.training.num_tokens_per_train_step = {global_batch * seq_len}",
+        f"config.training.max_context_length = {seq_len}",
+    ]
+    if cand.recompute == "full":
+        lines.append("config.activation_checkpoint = FullAC.Config()")
+    elif cand.recompute == "selective":
+        lines.append("config.activation_checkpoint = SelectiveAC.Config()")
+    return lines
+
+
+def vllm_args(choice: ServingChoice, prompt: int, output: int) -> list[str]:
+    """vLLM serving arguments for one replica (``vllm serve MODEL ...``; see
+    :data:`EXPORT_SOURCES`); run ``choice.replicas`` of them behind a load balancer."""
+    return [
+        f"--tensor-parallel-size {choice.t}",
+        f"--pipeline-parallel-size {choice.p}",
+        f"--max-num-seqs {choice.concurrency}",
+        f"--max-model-len {prompt + output}",
+        f"--gpu-memory-utilization {1 - memory.SERVING_RESERVE_FRACTION:.2f}",
+    ]
+
+
+# --- command line -------------------------------------------------------------------------
+
+EXIT_OK, EXIT_UNSATISFIABLE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m ppnotes.optimum",
+        description="Choose t, p, d and the rest for training (or t, p, replicas for serving).",
+        epilog="Exit codes: 0 found, 1 nothing meets the request (closest listed), 2 bad input.",
+    )
+    ap.add_argument("--model", default="GPT-3 175B", help=f"a preset: {', '.join(MODELS)}")
+    ap.add_argument("--layers", type=int, help="a custom shape: layers (with --hidden, --heads)")
+    ap.add_argument("--hidden", type=int, help="hidden size h")
+    ap.add_argument("--heads", type=int, help="attention heads a")
+    ap.add_argument("--vocab", type=int, default=51200, help="vocabulary size (custom shape)")
+    ap.add_argument("--gpu", default="A100 80GB", help=f"one of: {', '.join(GPUS)}")
+    ap.add_argument("--gpus", type=int, default=64, help="GPU count N (train)")
+    ap.add_argument("--gpus-per-node", type=int, default=8)
+    ap.add_argument("--intra", help=f"link inside a node: {', '.join(LINKS)}")
+    ap.add_argument("--inter", help="network link between nodes (same choices)")
+    ap.add_argument("--global-batch", type=int, default=512, help="G, sequences per step")
+    ap.add_argument("--seq-len", type=int, help="tokens per sequence (default: the model's)")
+    ap.add_argument("--mode", choices=("train", "serve"), default="train")
+    ap.add_argument("--ttft", type=float, help="serve: TTFT target, seconds")
+    ap.add_argument("--tpot", type=float, help="serve: TPOT target, seconds")
+    ap.add_argument("--load", type=float, default=1000.0, help="serve: output tokens/s")
+    ap.add_argument("--prompt", type=int, default=1024, help="serve: prompt tokens")
+    ap.add_argument("--output", type=int, default=256, help="serve: output tokens")
+    ap.add_argument("--top", type=int, default=10, help="rows to print")
+    ap.add_argument("--explain", metavar="CONFIG", help="e.g. 'p4' or 't8 p4 d2 b1 1f1b'")
+    ap.add_argument("--export", action="store_true", help="print launch flags for the best")
+    return ap
+
+
+def model_from_args(args) -> ModelSpec:
+    """The preset named by ``--model``, or a GPT-style shape from ``--layers/--hidden/--heads``."""
+    if args.layers or args.hidden or args.heads:
+        if not (args.layers and args.hidden and args.heads):
+            raise ValueError("a custom shape needs --layers, --hidden and --heads together")
+        from .models import megatron_gpt
+
+        base = megatron_gpt(
+            f"custom L={args.layers} h={args.hidden}",
+            check_int("layers", args.layers),
+            check_int("hidden", args.hidden),
+            check_int("heads", args.heads),
+            "narayanan2021efficient",
+        )
+        return replace(base, vocab_size=check_int("vocab", args.vocab))
+    return MODELS[check_choice("model", args.model, MODELS)]
+
+
+def _fmt_row(row: dict) -> str:
+    parts = " ".join(f"{row[k]:7.3f}" for k in pm.PARTS)
+    return (
+        f"{row['config']:<48} {row['step_time']:8.3f} {parts} {row['peak_gib']:6.1f} "
+        f"{row['mfu']:5.2f}"
+    )
+
+
+def _train(args, model, cluster, out) -> int:
+    plan = plan_training(model, cluster, args.gpus, args.global_batch, args.seq_len)
+    print(
+        f"{model.name} on {args.gpus} x {cluster.gpu.name} ({cluster.name}), "
+        f"G = {plan.global_batch}, s = {plan.seq_len}: {plan.searched} configurations, "
+        f"{plan.evaluated} timed, {len(plan.ranked)} fit, {plan.seconds:.2f} s",
+        file=out,
+    )
+    if args.explain:
+        print(plan.explain(args.explain), file=out)
+        return EXIT_OK if plan.ranked else EXIT_UNSATISFIABLE
+    if not plan.ranked:
+        print("No configuration fits. Closest, with the constraint each breaks:", file=out)
+        rest = [x for x in plan.dropped if x.rule not in ("dominated", "time-bound")]
+        for drop in plan.closest or rest[:5]:
+            print(f"  {drop.label:<40} {drop.rule}: {drop.reason}", file=out)
+        return EXIT_UNSATISFIABLE
+    head = " ".join(f"{k[:7]:>7}" for k in pm.PARTS)
+    print(f"{'config':<48} {'step s':>8} {head} {'GiB':>6} {'MFU':>5}", file=out)
+    for row in table(plan, args.top):
+        print(_fmt_row(row), file=out)
+    if args.export:
+        best = plan.best.candidate
+        print(
+            "torchtitan:",
+            *torchtitan_config(best, plan.global_batch, plan.seq_len),
+            sep="\n  ",
+            file=out,
+        )
+        try:
+            flags = megatron_flags(best, model, plan.global_batch, plan.seq_len)
+            print("Megatron-LM:", " ".join(flags), file=out)
+        except ValueError as err:
+            print(f"Megatron-LM: {err}", file=out)
+    return EXIT_OK
+
+
+def _serve(args, model, cluster, out) -> int:
+    plan = plan_serving(
+        model,
+        cluster,
+        load=args.load,
+        ttft=args.ttft,
+        tpot=args.tpot,
+        prompt=args.prompt,
+        output=args.output,
+    )
+    ttft = "any" if args.ttft is None else f"{args.ttft:g} s"
+    tpot = "any" if args.tpot is None else f"{args.tpot:g} s"
+    print(
+        f"{model.name} on {cluster.name}: {args.load:g} output tokens/s, TTFT {ttft}, TPOT {tpot}",
+        file=out,
+    )
+    if not plan.choices:
+        print("No replica shape meets the targets. Closest (each with what it breaks):", file=out)
+        for t, p, why in plan.dropped[:8]:
+            print(f"  t{t} p{p}: {why}", file=out)
+        return EXIT_UNSATISFIABLE
+    print(f"{'replicas':<34} {'GPUs':>5} {'TTFT ms':>8} {'TPOT ms':>8} {'tok/s/rep':>10}", file=out)
+    for c in plan.choices[: args.top]:
+        s = c.serving
+        print(
+            f"{c.label:<34} {c.gpus:5d} {s.ttft * 1e3:8.1f} {s.tpot * 1e3:8.2f} "
+            f"{s.tokens_per_s:10.0f}",
+            file=out,
+        )
+    if args.export:
+        print("vLLM:", " ".join(vllm_args(plan.best, args.prompt, args.output)), file=out)
+    return EXIT_OK
+
+
+def main(argv=None, out=None) -> int:
+    """The command line; returns the exit code (0 found, 1 unsatisfiable, 2 bad input)."""
+    out = out or sys.stdout
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as err:  # argparse's own usage errors
+        return EXIT_BAD_INPUT if err.code else EXIT_OK
+    try:
+        model = model_from_args(args)
+        cluster = cluster_for(args.gpu, args.gpus_per_node, args.intra, args.inter)
+        return (_train if args.mode == "train" else _serve)(args, model, cluster, out)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+# --- what moves the optimum ---------------------------------------------------------------
+
+
+def sweep_point(model, cluster, num_gpus, global_batch, seq_len=None, *, x=None, **kwargs):
+    """One point of a "what moves the optimum" sweep: the plan's fastest depth and the
+    smallest depth that fits. Returns ``{"x", "best_p", "min_p", "best", "step_time",
+    "plan"}`` (``best_p``/``min_p`` None and ``step_time`` NaN when nothing fits)."""
+    plan = plan_training(model, cluster, num_gpus, global_batch, seq_len, **kwargs)
+    return {
+        "x": x,
+        "best_p": best_depth(plan),
+        "min_p": smallest_fitting_depth(plan),
+        "best": plan.best.candidate.label if plan.best else None,
+        "step_time": plan.best.step_time if plan.best else math.nan,
+        "plan": plan,
+    }
+
+
+def with_memory(cluster: pm.Cluster, gib: float) -> pm.Cluster:
+    """``cluster`` with its GPU's memory set to ``gib`` GiB (compute and links unchanged):
+    isolates what memory alone does to the optimum."""
+    gib = check_real("gib", gib, strict=True)
+    gpu = replace(
+        cluster.gpu, name=f"{cluster.gpu.name} ({gib:g} GiB)", memory_bytes=int(gib * GiB)
+    )
+    return replace(cluster, gpu=gpu, name=f"{cluster.name} ({gib:g} GiB)")

@@ -1,0 +1,420 @@
+"""Chapter 7: the planner (ppnotes.optimum)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ppnotes import optimum as o
+from ppnotes import perf_model as pm
+from ppnotes.models import GPT3_175B, LLAMA3_70B, MEGATRON_1_7B
+
+A100 = pm.CLUSTERS["DGX A100 80GB + HDR"]
+H100 = pm.CLUSTERS["DGX H100 + NDR"]
+
+
+@pytest.fixture(scope="module")
+def gpt3_plan():
+    return o.plan_training(GPT3_175B, A100, 1024, 1536)
+
+
+@pytest.fixture(scope="module")
+def small_plan():
+    return o.plan_training(MEGATRON_1_7B, A100, 16, 32, max_micro_batch=2)
+
+
+# --- the note's function ---------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    params=st.floats(2e9, 4e11),
+    memory=st.floats(1e9, 8e10),
+    gpus=st.sampled_from([64, 128, 512]),
+)
+def test_note_search_returns_its_smallest_depth(params, memory, gpus):
+    out = o.note_find_optimal_pp_depth(params, memory, gpus)
+    if params <= memory:
+        assert out == 1
+    else:
+        assert out[0] == math.ceil(params / memory)
+
+
+def test_note_efficiency_falls_with_depth():
+    curve = o.note_efficiency_curve(GPT3_175B, 1024, 1536)
+    effs = [e for _, e in curve]
+    assert len(curve) == GPT3_175B.num_layers
+    assert all(a > b for a, b in itertools.pairwise(effs))
+
+
+def test_note_compares_parameters_with_bytes():
+    # 175e9 parameters "fit" 200e9 bytes of memory in the note; in truth 18 bytes each are needed
+    assert o.note_find_optimal_pp_depth(175e9, 200e9, 64) == 1
+
+
+# --- the training planner ----------------------------------------------------------------
+
+
+def test_gpt3_search_is_fast_and_finds_a_deeper_best(gpt3_plan):
+    start = time.perf_counter()
+    o.plan_training(GPT3_175B, A100, 1024, 1536)
+    assert time.perf_counter() - start < 2.0  # under 1 s alone; margin for a shared machine
+    assert gpt3_plan.searched > 10_000 and gpt3_plan.evaluated < gpt3_plan.searched / 20
+    assert o.best_depth(gpt3_plan) > o.smallest_fitting_depth(gpt3_plan)
+
+
+def test_ranked_is_sorted_and_every_part_is_there(gpt3_plan):
+    times = [r.step_time for r in gpt3_plan.ranked]
+    assert times == sorted(times)
+    for row in o.table(gpt3_plan, 5):
+        assert math.isclose(sum(row[k] for k in pm.PARTS), row["step_time"], rel_tol=1e-9)
+        assert row["peak_gib"] * o.GiB <= gpt3_plan.budget
+        assert row["t"] * row["p"] * row["d"] == 1024
+        assert row["m"] * row["d"] * row["b"] == 1536
+
+
+def test_every_drop_has_a_rule_and_reason(gpt3_plan):
+    assert gpt3_plan.dropped
+    for drop in gpt3_plan.dropped:
+        assert drop.rule in o.RULES and drop.reason and drop.fields
+
+
+def test_a_model_beyond_one_node_needs_depth(gpt3_plan):
+    assert all(r.candidate.p > 1 for r in gpt3_plan.ranked)
+    assert any(d.rule == "memory-bound" and d.fields.get("p") == 1 for d in gpt3_plan.dropped)
+
+
+def test_small_model_keeps_p1_possible(small_plan):
+    assert any(r.candidate.p == 1 for r in small_plan.ranked)
+
+
+def _space(model, n, batch, bmax, node=8):
+    """Every configuration the planner's rules allow, without dominance or bounds."""
+    for t in o._divisors(n):
+        if t > node or model.num_heads % t:
+            continue
+        for p in o._divisors(n // t):
+            d = n // (t * p)
+            if p > model.num_layers or batch % d:
+                continue
+            for b in o._divisors(batch // d):
+                if b > bmax:
+                    continue
+                m = batch // (d * b)
+                for name, v in o._schedule_options(model, p):
+                    chunks = v if name == "interleaved" else 2 if name == "zbv" else 1
+                    if p * chunks > model.num_layers:
+                        continue
+                    if name == "interleaved" and m % p or name == "zbv" and m < 2 * p - 1:
+                        continue
+                    for rc, sp, dopt in itertools.product(
+                        o.RECOMPUTE_ORDER, (True, False), (True, False)
+                    ):
+                        yield o.Candidate(t, p, d, b, name, v, rc, sp, dopt)
+
+
+def test_best_is_never_slower_than_any_fitting_configuration(small_plan):
+    best = small_plan.best.step_time
+    cands = list(_space(MEGATRON_1_7B, 16, 32, 2))
+    assert len(cands) > 500
+    for c in cands:
+        res = pm.step_time(MEGATRON_1_7B, A100, c.config(32))
+        if res.fits:
+            assert res.step_time >= best * (1 - 1e-12), c.label
+
+
+def test_every_configuration_is_ranked_or_dropped(small_plan):
+    for c in _space(MEGATRON_1_7B, 16, 32, 2):
+        where, what = small_plan.find(c)
+        assert where == "ranked" and what[1].candidate == c or where == "dropped" and what
+
+
+def test_other_schedules_hold_at_least_1f1b_memory():
+    # the planner's memory prune: no schedule holds fewer activations than 1F1B
+    for t, p, d, b in [(8, 4, 32, 1), (8, 8, 16, 2), (4, 8, 32, 2), (8, 16, 8, 1)]:
+        for rc in o.RECOMPUTE_ORDER:
+            base = o.Candidate(t, p, d, b, "1f1b", 1, rc)
+            ref = pm.step_time(GPT3_175B, A100, base.config(1536))
+            peak = max(r["total"] for r in ref.memory)
+            for name, v in [("gpipe", 1), ("zb-h1", 1), ("zbv", 1), ("interleaved", 2)]:
+                res = pm.step_time(
+                    GPT3_175B, A100, o.replace(base, schedule=name, v=v).config(1536)
+                )
+                assert max(r["total"] for r in res.memory) >= peak * (1 - 1e-9)
+
+
+def test_verify_agrees_with_the_simulator(gpt3_plan):
+    rows = o.verify(gpt3_plan, 3)
+    assert len(rows) == 3
+    assert all(abs(r["error"]) < 0.05 for r in rows)
+
+
+def test_explain_answers_why_not(gpt3_plan):
+    assert "rank 1 of" in gpt3_plan.explain(gpt3_plan.best.candidate.label)
+    assert "tp-node" in gpt3_plan.explain("t16")
+    assert "memory-bound" in gpt3_plan.explain("t2 p2")
+    text = gpt3_plan.explain("p16")
+    assert "slower than" in text and "p16" in text
+
+
+def test_parse_reads_labels_and_rejects_nonsense():
+    c = o.Candidate(8, 4, 2, 1, "interleaved", 2, "selective", True, False)
+    assert o.parse(c.label) == c.__dict__
+    assert o.parse("p4") == {"p": 4}
+    with pytest.raises(ValueError, match="config word"):
+        o.parse("q7")
+
+
+def test_unsatisfiable_is_not_an_error():
+    plan = o.plan_training(GPT3_175B, A100, 8, 64)
+    assert plan.best is None and plan.closest
+    assert plan.closest[0].excess <= plan.closest[-1].excess
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(num_gpus=0), "num_gpus"),
+        (dict(global_batch=-4), "global_batch"),
+        (dict(seq_len=0), "seq_len"),
+        (dict(schedules_allowed=["dualpipe"]), "schedules_allowed"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    args = dict(num_gpus=8, global_batch=8) | kwargs
+    with pytest.raises(ValueError, match=match):
+        o.plan_training(MEGATRON_1_7B, A100, **args)
+
+
+def test_pareto_front_is_not_dominated(gpt3_plan):
+    front = o.pareto_front(gpt3_plan)
+    for f in front:
+        assert not any(
+            r.step_time < f.step_time and r.peak_bytes < f.peak_bytes for r in gpt3_plan.ranked
+        )
+
+
+# --- the serving planner -------------------------------------------------------------------
+
+
+def test_a_model_that_fits_one_gpu_serves_on_one_gpu_at_low_load():
+    plan = o.plan_serving(MEGATRON_1_7B, A100, load=100, ttft=1.0, tpot=0.1)
+    assert (plan.best.t, plan.best.p, plan.best.replicas) == (1, 1, 1)
+
+
+def test_a_model_that_does_not_fit_one_gpu_needs_more():
+    plan = o.plan_serving(LLAMA3_70B, H100, load=1000, ttft=2.0, tpot=0.05)
+    assert plan.best.t * plan.best.p > 1
+    assert plan.best.serving.tpot <= 0.05 and plan.best.serving.ttft <= 2.0
+    assert plan.best.replicas * plan.best.serving.tokens_per_s >= 1000
+    assert any(p == 1 and t == 1 and "fit" in why for t, p, why in plan.dropped)
+
+
+def test_more_load_never_needs_fewer_gpus():
+    gpus = [o.plan_serving(LLAMA3_70B, H100, load=x, tpot=0.05).best.gpus for x in (1e3, 1e4, 1e5)]
+    assert gpus == sorted(gpus) and gpus[-1] > gpus[0]
+
+
+def test_impossible_serving_target_lists_reasons():
+    plan = o.plan_serving(LLAMA3_70B, H100, load=1000, tpot=1e-4)
+    assert plan.best is None and plan.dropped
+
+
+# --- compared with practice ----------------------------------------------------------------
+
+
+def test_practice_rows():
+    from ppnotes.runs import get_run
+
+    rows = o.practice_comparison([get_run("Megatron 145.6B (SC'21)")])
+    row = rows[0]
+    # the authors' configuration is among those searched, so the pick is never slower
+    assert row["theirs_fits"] and row["theirs_rank"] >= 1
+    assert row["ours_step"] <= row["theirs_step"] * (1 + 1e-12)
+    assert row["theirs"] == "t8 p8 d24 b2 interleaved v2 full nosp nodopt"
+    assert row["ours"].endswith("full nosp nodopt")  # same features as the authors had
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def test_megatron_flags():
+    c = o.Candidate(8, 4, 32, 2, "interleaved", 3, "selective", True, True)
+    flags = o.megatron_flags(c, GPT3_175B, 1536, 2048)
+    assert flags == [
+        "--tensor-model-parallel-size 8",
+        "--pipeline-model-parallel-size 4",
+        "--micro-batch-size 2",
+        "--global-batch-size 1536",
+        "--seq-length 2048",
+        "--num-layers 96",
+        "--hidden-size 12288",
+        "--num-attention-heads 96",
+        "--num-layers-per-virtual-pipeline-stage 8",
+        "--sequence-parallel",
+        "--use-distributed-optimizer",
+        "--overlap-grad-reduce",
+        "--recompute-granularity selective",
+    ]
+    full = o.replace(c, schedule="1f1b", v=1, recompute="full")
+    assert o.megatron_flags(full, GPT3_175B, 1536, 2048)[-3:] == [
+        "--recompute-granularity full",
+        "--recompute-method uniform",
+        "--recompute-num-layers 1",
+    ]
+    with pytest.raises(ValueError, match="no Megatron-LM flag"):
+        o.megatron_flags(o.replace(c, schedule="zbv", v=1), GPT3_175B, 1536, 2048)
+
+
+def test_torchtitan_config():
+    c = o.Candidate(4, 8, 32, 1, "zbv", 1, "full", True, True)
+    lines = o.torchtitan_config(c, 1536, 2048)
+    assert "config.parallelism.tensor_parallel_degree = 4" in lines
+    assert "config.parallelism.pipeline_parallel_degree = 8" in lines
+    assert "config.parallelism.data_parallel_shard_degree = 32" in lines
+    assert 'config.parallelism.pipeline_parallel_schedule = "ZBVZeroBubble"' in lines
+    assert "config.parallelism.num_pp_microbatches = 48" in lines
+    assert "config.training.num_tokens_per_microbatch_per_dp_rank = 2048" in lines
+    assert "config.activation_checkpoint = FullAC.Config()" in lines
+
+
+def test_vllm_args():
+    plan = o.plan_serving(LLAMA3_70B, H100, load=1000, tpot=0.05)
+    args = o.vllm_args(plan.best, 1024, 256)
+    assert args[0] == f"--tensor-parallel-size {plan.best.t}"
+    assert args[1] == f"--pipeline-parallel-size {plan.best.p}"
+    assert args[2] == f"--max-num-seqs {plan.best.concurrency}"
+    assert args[3:] == ["--max-model-len 1280", "--gpu-memory-utilization 0.90"]
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def run(*argv):
+    out = io.StringIO()
+    code = o.main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def test_cli_train_prints_a_table():
+    code, text = run("--model", "GPT-3 175B", "--gpus", "64", "--global-batch", "64", "--top", "3")
+    assert code == 0
+    lines = text.splitlines()
+    assert "configurations" in lines[0] and lines[1].startswith("config")
+    assert len(lines) == 5 and all(line.startswith("t") for line in lines[2:])
+
+
+def test_cli_explain_and_export():
+    code, text = run("--gpus", "64", "--global-batch", "64", "--explain", "t16")
+    assert code == 0 and "tp-node" in text
+    code, text = run("--gpus", "64", "--global-batch", "64", "--export", "--top", "1")
+    assert code == 0 and "config.parallelism.tensor_parallel_degree" in text
+    assert "Megatron-LM:" in text
+
+
+def test_cli_custom_shape_and_serving():
+    code, text = run(
+        "--layers", "24", "--hidden", "2048", "--heads", "16", "--gpus", "8", "--global-batch", "32"
+    )
+    assert code == 0 and "custom L=24" in text
+    code, text = run(
+        "--mode",
+        "serve",
+        "--model",
+        "Llama 3 70B",
+        "--gpu",
+        "H100 SXM 80GB",
+        "--tpot",
+        "0.05",
+        "--load",
+        "2000",
+        "--export",
+    )
+    assert code == 0 and "vLLM: --tensor-parallel-size" in text
+
+
+def test_cli_exit_codes():
+    assert run("--gpus", "8", "--global-batch", "64")[0] == o.EXIT_UNSATISFIABLE
+    assert run("--gpu", "B200")[0] == o.EXIT_BAD_INPUT
+    assert run("--gpus", "0")[0] == o.EXIT_BAD_INPUT
+    assert run("--mode", "fly")[0] == o.EXIT_BAD_INPUT
+    assert run("--layers", "24")[0] == o.EXIT_BAD_INPUT
+    code, text = run("--mode", "serve", "--model", "Llama 3 70B", "--tpot", "0.0001")
+    assert code == o.EXIT_UNSATISFIABLE and "No replica shape" in text
+
+
+def test_fixed_features_are_respected():
+    plan = o.plan_training(
+        MEGATRON_1_7B,
+        A100,
+        16,
+        32,
+        recompute_allowed=("full",),
+        sequence_parallel=False,
+        distributed_optimizer=False,
+        schedules_allowed=("1f1b",),
+    )
+    assert {r.candidate.label.split()[-3:] == ["full", "nosp", "nodopt"] for r in plan.ranked} == {
+        True
+    }
+    with pytest.raises(ValueError, match="sequence_parallel"):
+        o.plan_training(MEGATRON_1_7B, A100, 16, 32, sequence_parallel="yes")
+
+
+def test_memory_moves_the_smallest_depth():
+    small = o.sweep_point(GPT3_175B, o.with_memory(A100, 40), 1024, 1536, max_micro_batch=2)
+    large = o.sweep_point(GPT3_175B, o.with_memory(A100, 160), 1024, 1536, max_micro_batch=2)
+    assert small["min_p"] > large["min_p"]
+
+
+def test_pcie_cluster_is_slower_for_tensor_parallelism():
+    pcie = o.PCIE_CLUSTERS["8x A100 80GB PCIe + HDR"]
+    c = o.Candidate(8, 4, 2, 1, "1f1b", 1, "selective").config(64)
+    assert (
+        pm.step_time(GPT3_175B, pcie, c).parts["tp_comm"]
+        > 3 * pm.step_time(GPT3_175B, A100, c).parts["tp_comm"]
+    )
+
+
+def test_step_floor_is_below_the_model():
+    for t, p, d, b in [(8, 4, 32, 1), (4, 8, 32, 2), (8, 16, 8, 1), (2, 32, 16, 1)]:
+        for rc in ("none", "full"):
+            base = o.Candidate(t, p, d, b, "1f1b", 1, rc)
+            twin = pm.step_time(GPT3_175B, A100, base.config(1536))
+            for name, v in [
+                ("gpipe", 1),
+                ("zb-h1", 1),
+                ("zbv", 1),
+                ("interleaved", 2),
+                ("interleaved", 3),
+            ]:
+                c = o.replace(base, schedule=name, v=v)
+                real = pm.step_time(GPT3_175B, A100, c.config(1536)).step_time
+                assert o.step_floor(twin, name, v) <= real, c.label
+
+
+def test_megatron_compatible():
+    assert o.megatron_compatible(o.Candidate(8, 4, 32, 3, "interleaved", 3), GPT3_175B)
+    assert not o.megatron_compatible(o.Candidate(4, 8, 32, 1, "interleaved", 8), GPT3_175B)
+    assert not o.megatron_compatible(o.Candidate(4, 8, 32, 1, "zbv"), GPT3_175B)
+    with pytest.raises(ValueError, match="evenly"):
+        o.megatron_flags(o.Candidate(4, 8, 32, 1, "interleaved", 8), GPT3_175B, 1536, 2048)
+
+
+def test_explain_names_the_gpu_count_rule(small_plan):
+    assert "(gpus)" in small_plan.explain("t3")
+    assert "(gpus)" in small_plan.explain("t2 p2 d2")
+    assert "(gpus)" not in small_plan.explain("t2 p2 d4")
+
+
+def test_bench_reports_the_planner():
+    from ppnotes import bench
+
+    seconds, searched, timed = bench.planner_seconds()
+    assert searched > 10_000 and 0 < timed < searched and 0 < seconds < 2.0
