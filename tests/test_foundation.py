@@ -74,9 +74,55 @@ def test_numeric_question_accepts_within_tolerance_and_explains_traps():
         "p?", 8, abs_tol=0.5, correct_feedback="yes", wrong_feedback="no", traps=[(64, "GPUs")]
     )
     assert quiz.numeric_answer(q) == 8
-    assert quiz.accepts(q, 8.2) and not quiz.accepts(q, 9) and not quiz.accepts(q, 64)
+    assert quiz.accepts(q, 8) and not quiz.accepts(q, 9) and not quiz.accepts(q, 64)
+    assert not quiz.accepts(q, 8.2), "a whole-number answer is exact"
     trap = next(a for a in q["answers"] if a.get("feedback") == "GPUs")
     assert trap["range"][0] <= 64 < trap["range"][1] and trap["correct"] is False
+
+
+def test_whole_number_answers_are_exact_even_with_a_relative_tolerance():
+    q = quiz.numeric("How many GPUs?", 512, correct_feedback="y", wrong_feedback="n")
+    assert quiz.accepts(q, 512)
+    assert not any(quiz.accepts(q, x) for x in (502, 511, 511.9, 512.1, 513, 522))
+    loose = quiz.numeric("t?", 512, integer=False, correct_feedback="y", wrong_feedback="n")
+    assert quiz.accepts(loose, 510), "integer=False keeps the relative tolerance"
+    with pytest.raises(ValueError, match="whole-number"):
+        quiz.numeric("t?", 2.5, integer=True, correct_feedback="y", wrong_feedback="n")
+
+
+def test_percent_questions_accept_percent_and_fraction_and_say_so():
+    q = quiz.numeric(
+        "What share is idle, in percent?",
+        17.948,
+        rel_tol=0.01,
+        correct_feedback="y",
+        wrong_feedback="n",
+        traps=[(21.875, "ratio")],
+    )
+    assert quiz.numeric_answer(q) == pytest.approx(17.948)
+    assert quiz.accepts(q, 17.9) and quiz.accepts(q, 0.179)
+    assert not quiz.accepts(q, 21.9) and not quiz.accepts(q, 0.219) and not quiz.accepts(q, 1.79)
+    fraction_trap = [a for a in q["answers"] if a.get("feedback") == "ratio"]
+    assert [a["range"][0] < 0.219 < a["range"][1] for a in fraction_trap] == [False, True]
+    assert quiz.PERCENT_HINT in q["question"]
+    plain = quiz.numeric("How long, in ms?", 17.9, correct_feedback="y", wrong_feedback="n")
+    assert not quiz.accepts(plain, 0.179) and quiz.PERCENT_HINT not in plain["question"]
+
+
+def test_display_copy_renders_markdown_outside_math_and_carries_the_answer():
+    assert quiz.markdown_inline("over *ideal* time, $a*b*c$, **x**, `f()`") == (
+        "over <em>ideal</em> time, $a*b*c$, <strong>x</strong>, <code>f()</code>"
+    )
+    assert quiz.markdown_inline("32 x 3 = 96, p*m stays") == "32 x 3 = 96, p*m stays"
+    q = quiz.numeric("p?", 8, correct_feedback="Right, *8*.", wrong_feedback="n")
+    shown = quiz.for_display(q)
+    assert '<div class="ppq-answer" hidden>The answer: <strong>8</strong>.' in shown["question"]
+    assert shown["answers"][0]["feedback"] == "Right, <em>8</em>."
+    assert q["answers"][0]["feedback"] == "Right, *8*.", "the original is left as it was"
+    mc = quiz.multiple_choice(
+        "Which?", [quiz.choice("A", True, "yes"), quiz.choice("B", False, "no")]
+    )
+    assert quiz.answer_text(mc) == "**A**: yes"
 
 
 def test_numeric_relative_tolerance():
