@@ -5,8 +5,8 @@ The website has no Python behind it, so a control cannot call a function. Instea
 and numbers become HTML. Frames sit in nested ``widgets.Stack`` containers, one level per
 control, and each control's ``index`` is linked to its level's stacks with ``widgets.jslink``.
 Links run in the browser, so moving a slider on the website shows the right frame; the same
-explorer works in a running notebook. Keep an explorer to about 100 frames (a 72-dpi PNG frame
-is about 15 kB, an HTML frame of numbers almost nothing).
+explorer works in a running notebook. Keep an explorer to about 100 frames (a PNG frame, drawn
+at 2x with a 64-colour palette, is about 10 kB; an HTML frame of numbers almost nothing).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from .plots.style import to_png
+from .plots.style import FRAME_CSS_DPI, to_png_2x
 
 MAX_FRAMES = 120
 
@@ -76,7 +76,14 @@ class Explorer:
 def _frame_widget(content):
     """Turn what ``make_frame`` returned into a widget: Figure -> Image, str -> HTML."""
     if isinstance(content, Figure):
-        return widgets.Image(value=to_png(content), format="png", layout={"max_width": "100%"})
+        # 2x pixels, shown at FRAME_CSS_DPI (text of 10 pt is then about 13 px), never wider
+        # than the column; a 64-colour palette keeps a frame at about 10 kB.
+        png, width = to_png_2x(content, FRAME_CSS_DPI, colors=64)
+        return widgets.Image(
+            value=png,
+            format="png",
+            layout={"width": f"{width}px", "max_width": "100%", "height": "auto"},
+        )
     if isinstance(content, str):
         return widgets.HTML(value=content)
     if isinstance(content, (list, tuple)):

@@ -306,7 +306,38 @@ def test_to_png_returns_png_bytes():
     assert plots.to_png(fig)[:4] == b"\x89PNG"
 
 
+def test_figures_and_frames_are_drawn_at_twice_the_shown_size():
+    import io
+
+    from PIL import Image
+
+    from ppnotes.plots import style
+
+    fig = plots.stage_loads_figure({4: [24.0, 24.0, 24.0, 24.33]})
+    png, width = style.to_png_2x(fig)
+    assert width == round(fig.get_figwidth() * style.FIGURE_CSS_DPI)
+    assert Image.open(io.BytesIO(png)).size[0] == pytest.approx(2 * width, abs=2)
+    assert Image.open(io.BytesIO(plots.to_png(fig, colors=64))).mode == "P"
+    with pytest.raises(ValueError, match="colors"):
+        plots.to_png(fig, colors=1)
+    frame = widgets.explorer(lambda p: plots.stage_loads_figure({p: [1.0] * p}), p=[2, 3])
+    image = frame.frame(p=2)
+    shown = int(image.layout.width.removesuffix("px"))
+    assert Image.open(io.BytesIO(image.value)).size[0] == pytest.approx(2 * shown, abs=2)
+    assert image.layout.max_width == "100%"
+
+
 def test_palette_roles_are_distinct():
     colors = list(plots.ROLE_COLORS.values())
     assert len(set(colors)) == len(colors)
     assert set(plots.ROLE_COLORS) == {"forward", "backward", "weight", "idle", "comm"}
+
+
+def test_stage_axes_show_whole_stage_numbers():
+    for p in (3, 5):
+        fig = plots.split_comparison_figure({"a": [1.0] * p, "b": [2.0] * p})
+        fig.canvas.draw()
+        for ax in fig.get_axes():
+            lo, hi = ax.get_xlim()
+            ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+            assert ticks and all(float(t).is_integer() for t in ticks), ticks

@@ -109,6 +109,8 @@ def split_comparison_figure(
         ax.axhline(mean, color="black", linestyle="--", linewidth=1)
         ax.set_title(f"{label}: balance {mean / peak:.1%}")
         ax.set_xlabel("stage")
+        ax.set_xlim(-0.6, len(loads) - 0.4)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(0, top * 1.15)
         ax.grid(axis="x", visible=False)
     axes[0].set_ylabel(unit)
