@@ -283,7 +283,42 @@ def _lang_marks():
 
 def test_lang_marks_is_registered():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert config["sphinx"]["local_extensions"] == {"lang_marks": "book/_ext"}
+    assert config["sphinx"]["local_extensions"] == {
+        "lang_marks": "book/_ext",
+        "site_hygiene": "book/_ext",
+    }
+
+
+def _site_hygiene():
+    path = BOOK / "_ext" / "site_hygiene.py"
+    spec = importlib.util.spec_from_file_location("site_hygiene", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_site_hygiene_marks_chinese_outside_marked_passages():
+    mark = _site_hygiene().mark_chinese
+    assert (
+        mark("<h1>Glossary (术语表)</h1>")
+        == '<h1>Glossary (<span lang="zh-Hans">术语表</span>)</h1>'
+    )
+    inside = '<div lang="zh-Hans"><p>流水线 <b>深度</b></p></div>'
+    assert mark(inside) == inside
+    assert mark("<script>var a = '中';</script>") == "<script>var a = '中';</script>"
+
+
+def test_site_hygiene_alt_text_from_caption():
+    fix = _site_hygiene().caption_alt_text
+    figure = (
+        '<figure id="f"><img alt="../_images/x.png" src="../_images/x.png" />'
+        '<figcaption><p><span class="caption-number">Fig. 1 </span><span class="caption-text">'
+        'Load per <em>stage</em> &amp; mean</span><a class="headerlink" href="#f">#</a></p>'
+        "</figcaption></figure>"
+    )
+    out = fix(figure)
+    assert 'alt="Load per stage &amp; mean"' in out
+    assert '<a class="ppnotes-full-size" href="../_images/x.png"' in out and "/></a>" in out
 
 
 def test_lang_marks_adds_lang_to_the_chinese_tab_only():

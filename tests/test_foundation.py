@@ -341,3 +341,15 @@ def test_stage_axes_show_whole_stage_numbers():
             lo, hi = ax.get_xlim()
             ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
             assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_megatron_rank_order_keeps_tp_groups_inside_a_node():
+    coords = [plots.megatron_rank_coords(r, 4, 2) for r in range(32)]
+    assert coords[0] == (0, 0, 0) and coords[3] == (3, 0, 0) and coords[4] == (0, 1, 0)
+    assert coords[8] == (0, 0, 1) and coords[31] == (3, 1, 3)
+    assert len(set(coords)) == 32
+    fig = plots.parallel_layout_figure(4, 4, 2, 8)
+    texts = {t.get_text() for t in fig.get_axes()[0].texts}
+    assert {"node 0", "node 3", "stage 3, replica 1"} <= texts and "31" in texts
+    with pytest.raises(ValueError, match="tensor_parallel must divide"):
+        plots.parallel_layout_figure(3, 4, 2, 8)

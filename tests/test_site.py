@@ -178,7 +178,9 @@ OVERFLOW_JS = r"""() => {
     return false;
   };
   const out = [];
-  for (const el of document.querySelectorAll('#main-content *')) {
+  for (const el of document.querySelectorAll('#main-content article *')) {
+    // MathJax's assistive copy is clipped to nothing; it is read aloud, not shown
+    if (el.closest('mjx-assistive-mml')) continue;
     const r = el.getBoundingClientRect();
     if (r.width === 0 || r.right <= width + 1 || r.left < 0) continue;
     if (scrolls(el)) continue;

@@ -9,7 +9,13 @@ Functions build a :class:`matplotlib.figure.Figure` directly (never pyplot) and 
 from .bubble import *  # noqa: F403
 from .comm import *  # noqa: F403
 from .memory import *  # noqa: F403
-from .partition import balance_efficiency_figure, split_comparison_figure, stage_loads_figure
+from .partition import (
+    balance_efficiency_figure,
+    megatron_rank_coords,
+    parallel_layout_figure,
+    split_comparison_figure,
+    stage_loads_figure,
+)
 from .style import ROLE_COLORS, SERIES_COLORS, STYLE, new_figure, styled, to_png
 
 __all__ = [
@@ -17,7 +23,9 @@ __all__ = [
     "SERIES_COLORS",
     "STYLE",
     "balance_efficiency_figure",
+    "megatron_rank_coords",
     "new_figure",
+    "parallel_layout_figure",
     "split_comparison_figure",
     "stage_loads_figure",
     "styled",
