@@ -167,6 +167,53 @@ def explorer(
     return Explorer(axes, controls, root, links, box)
 
 
+def free_inputs(make_frame: Callable, **bounds) -> widgets.interactive:
+    """Free numeric inputs over the same ``make_frame``, for a running kernel (issue 9).
+
+    The website has no kernel, so chapters put this in a cell tagged ``remove-cell``: readers
+    who run the notebook get it, the website keeps the precomputed explorer.
+
+    Args:
+        make_frame: as for :func:`explorer`; a ``ValueError`` it raises is shown as text.
+        **bounds: control name -> ``(minimum, maximum, start)`` for a number (all ints give an
+            integer box) or a list of choices (a dropdown). Boxes clamp to their bounds.
+    """
+    if not bounds:
+        raise ValueError("free_inputs needs at least one control, e.g. p=(1, 128, 8)")
+    controls = {}
+    for name, spec in bounds.items():
+        numeric = (
+            isinstance(spec, tuple)
+            and len(spec) == 3
+            and all(isinstance(x, (int, float)) for x in spec)
+        )
+        if numeric:
+            lo, hi, start = spec
+            if not lo <= start <= hi:
+                raise ValueError(f"{name} needs minimum <= start <= maximum, got {spec!r}")
+            box = (
+                widgets.BoundedIntText
+                if all(isinstance(x, int) for x in spec)
+                else widgets.BoundedFloatText
+            )
+            controls[name] = box(value=start, min=lo, max=hi, description=name)
+        elif isinstance(spec, (list, tuple)) and spec:
+            controls[name] = widgets.Dropdown(options=list(spec), description=name)
+        else:
+            raise ValueError(f"{name}: give (minimum, maximum, start) or a list, got {spec!r}")
+
+    def show(**values):
+        from IPython.display import display
+
+        try:
+            content = make_frame(**values)
+        except ValueError as error:
+            content = f"<p>{error}</p>"
+        display(_frame_widget(content))
+
+    return widgets.interactive(show, {"manual": False}, **controls)
+
+
 def grid(**axes: Sequence) -> list[dict]:
     """Every combination of ``axes``' values as dicts (handy to test an explorer)."""
     names = list(axes)

@@ -353,3 +353,28 @@ def test_megatron_rank_order_keeps_tp_groups_inside_a_node():
     assert {"node 0", "node 3", "stage 3, replica 1"} <= texts and "31" in texts
     with pytest.raises(ValueError, match="tensor_parallel must divide"):
         plots.parallel_layout_figure(3, 4, 2, 8)
+
+
+def test_bars_svg_scales_to_the_column_and_explains_missing_values():
+    from ppnotes.plots.style import bars_svg
+
+    svg = bars_svg({"1F1B": 0.18, "interleaved": None}, notes={"interleaved": "needs m % p = 0"})
+    assert svg.startswith("<svg") and 'viewBox="0 0 600' in svg
+    assert "18.0%" in svg and "needs m % p = 0" in svg and svg.count("<rect") == 1
+
+
+def test_free_inputs_clamp_and_show_errors():
+    import ipywidgets
+
+    def frame(p, kind):
+        if p > 64:
+            raise ValueError("p too large")
+        return f"<p>{kind} {p}</p>"
+
+    box = widgets.free_inputs(frame, p=(1, 128, 8), kind=["a", "b"])
+    p_box = next(c for c in box.children if getattr(c, "description", "") == "p")
+    assert isinstance(p_box, ipywidgets.BoundedIntText) and p_box.max == 128
+    p_box.value = 500
+    assert p_box.value == 128, "the box clamps to its bounds"
+    with pytest.raises(ValueError, match="start"):
+        widgets.free_inputs(frame, p=(1, 8, 9))

@@ -16,13 +16,14 @@ from .partition import (
     split_comparison_figure,
     stage_loads_figure,
 )
-from .style import ROLE_COLORS, SERIES_COLORS, STYLE, new_figure, styled, to_png
+from .style import ROLE_COLORS, SERIES_COLORS, STYLE, bars_svg, new_figure, styled, to_png
 
 __all__ = [
     "ROLE_COLORS",
     "SERIES_COLORS",
     "STYLE",
     "balance_efficiency_figure",
+    "bars_svg",
     "megatron_rank_coords",
     "new_figure",
     "parallel_layout_figure",

@@ -130,3 +130,53 @@ def _png_with_width(fig: Figure):
 
 
 _register_notebook_display()
+
+
+def bars_svg(
+    values: dict,
+    *,
+    maximum: float | None = None,
+    unit: str = "%",
+    scale: float = 100.0,
+    notes: dict | None = None,
+    width: int = 600,
+) -> str:
+    """A horizontal bar chart as an SVG string: a light explorer frame (about 1 kB).
+
+    Args:
+        values: label -> value (None draws no bar and shows the label's note instead).
+        maximum: value of a full-width bar (default: the largest value).
+        unit, scale: each value is shown as ``value * scale`` followed by ``unit``.
+        notes: label -> text shown instead of a missing value (e.g. why a schedule is n/a).
+        width: width of the drawing in its own units; the SVG scales to the column (viewBox).
+    """
+    notes = notes or {}
+    shown = [v for v in values.values() if v is not None]
+    top = maximum if maximum is not None else (max(shown) if shown else 1.0)
+    top = top or 1.0
+    row, label_w, font = 30, 150, 15
+    bar_w = width - label_w - 90
+    height = row * len(values) + 6
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" font-family="sans-serif" font-size="{font}" '
+        'role="img">'
+    ]
+    for i, (label, value) in enumerate(values.items()):
+        y = 3 + i * row
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
+        out.append(f'<text x="0" y="{y + 20}" fill="currentColor">{label}</text>')
+        if value is None:
+            note = notes.get(label, "n/a")
+            out.append(
+                f'<text x="{label_w}" y="{y + 20}" fill="currentColor" opacity="0.7">{note}</text>'
+            )
+            continue
+        w = max(1.0, bar_w * min(value / top, 1.0))
+        out.append(f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="22" fill="{color}"/>')
+        out.append(
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 20}" fill="currentColor">'
+            f"{value * scale:.1f}{unit}</text>"
+        )
+    out.append("</svg>")
+    return "".join(out)
