@@ -434,3 +434,23 @@ def test_interview_answer_switches_to_chinese(visit, page):
     if page != toc_pages()[0]:
         assert en_numbers, f"{page}: the interview answer shows no computed number"
     assert v.errors == [], f"console errors on {page}: {v.errors}"
+
+
+def test_search_finds_pages_and_snippets_show_no_raw_tex(browser, site_url):
+    """Issue 9: search works offline, there is one search box, and snippets carry no TeX."""
+    v = Visit(browser, f"{site_url}/search.html?q=bubble+fraction")
+    try:
+        v.page.wait_for_selector("#search-results li", timeout=15000)
+        v.page.wait_for_function(
+            "() => [...document.querySelectorAll('#search-results li p')].length > 0",
+            timeout=15000,
+        )
+        snippets = v.page.locator("#search-results li p").all_inner_texts()
+        assert snippets, "search gave no snippets"
+        raw = [s for s in snippets if re.search(r"\\[a-zA-Z(\[]", s)]
+        assert raw == [], f"raw TeX in search snippets: {raw[:2]}"
+        boxes = v.page.locator("input[type=search]:visible, .search-button-field:visible")
+        assert boxes.count() <= 2, f"{boxes.count()} search boxes on the search page"
+        assert v.errors == [], f"console errors on the search page: {v.errors}"
+    finally:
+        v.close()

@@ -1,8 +1,16 @@
 // Search result snippets without raw TeX (issue 9): Sphinx builds a snippet from the page's
 // HTML source, where math is still "\( ... \)". Turn each formula into readable text.
 (function () {
+  var SYMBOLS = {
+    ell: "ℓ", alpha: "α", beta: "β", gamma: "γ", delta: "δ", Delta: "Δ", epsilon: "ε",
+    eta: "η", theta: "θ", lambda: "λ", mu: "μ", pi: "π", rho: "ρ", sigma: "σ", tau: "τ",
+    phi: "φ", omega: "ω", infty: "∞", sum: "Σ", to: "→", rightarrow: "→", ne: "≠",
+  };
   function plainMath(tex) {
     return tex
+      .replace(/\\([a-zA-Z]+)/g, function (all, name) {
+        return SYMBOLS.hasOwnProperty(name) ? SYMBOLS[name] : all;
+      })
       .replace(/\\(?:frac|dfrac|tfrac)\s*\{([^{}]*)\}\s*\{([^{}]*)\}/g, "($1)/($2)")
       .replace(/\\(?:text|mathrm|mathit|mathbf|operatorname)\s*\{([^{}]*)\}/g, "$1")
       .replace(/\\(?:left|right|,|;|!|quad|qquad)/g, " ")
