@@ -190,10 +190,12 @@ OVERFLOW_JS = r"""() => {
 }"""
 
 # Display equations wider than their box must scroll (no clipped equation).
-CLIPPED_MATH_JS = r"""() => [...document.querySelectorAll('div.math')]
-  .filter(d => d.scrollWidth > d.clientWidth + 1
-          && !['auto', 'scroll'].includes(getComputedStyle(d).overflowX))
-  .map(d => d.id || d.textContent.slice(0, 30))"""
+# A display equation wider than its box must scroll, with the scroll cue (a gradient shadow).
+CLIPPED_MATH_JS = r"""() => [...document.querySelectorAll('div.math, div.math mjx-container')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1)
+  .filter(e => !['auto', 'scroll'].includes(getComputedStyle(e).overflowX)
+               || !getComputedStyle(e).backgroundImage.includes('gradient'))
+  .map(e => (e.closest('div.math').id || e.textContent.slice(0, 30)) + ' ' + e.tagName)"""
 
 # Explorer frames (images and HTML) wider than the article column.
 WIDE_FRAMES_JS = r"""() => {
