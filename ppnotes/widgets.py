@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle
 from matplotlib.figure import Figure
 
 from .plots.style import FRAME_CSS_DPI, to_png_2x
@@ -73,21 +74,40 @@ class Explorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
+_SHARED: dict = {}
+
+
+def _shared(key, make):
+    """One Layout or Style model shared by every frame that needs the same one.
+
+    Each widget otherwise brings its own Layout (and an HTML its own style) into the page's
+    widget state: a third of an explorer's bytes for HTML frames.
+    """
+    if key not in _SHARED:
+        _SHARED[key] = make()
+    return _SHARED[key]
+
+
 def _frame_widget(content):
     """Turn what ``make_frame`` returned into a widget: Figure -> Image, str -> HTML."""
     if isinstance(content, Figure):
         # 2x pixels, shown at FRAME_CSS_DPI (text of 10 pt is then about 13 px), never wider
         # than the column; a 64-colour palette keeps a frame at about 10 kB.
         png, width = to_png_2x(content, FRAME_CSS_DPI, colors=64)
-        return widgets.Image(
-            value=png,
-            format="png",
-            layout={"width": f"{width}px", "max_width": "100%", "height": "auto"},
+        layout = _shared(
+            ("image", width),
+            lambda: widgets.Layout(width=f"{width}px", max_width="100%", height="auto"),
         )
+        return widgets.Image(value=png, format="png", layout=layout)
     if isinstance(content, str):
-        return widgets.HTML(value=content)
+        return widgets.HTML(
+            value=content,
+            layout=_shared("layout", widgets.Layout),
+            style=_shared("html-style", HTMLStyle),
+        )
     if isinstance(content, (list, tuple)):
-        return widgets.VBox([_frame_widget(part) for part in content])
+        parts = [_frame_widget(part) for part in content]
+        return widgets.VBox(parts, layout=_shared("layout", widgets.Layout))
     raise ValueError(
         "make_frame must return a matplotlib Figure, an HTML string, or a list of them, "
         f"got {type(content).__name__}"
@@ -147,7 +167,9 @@ def explorer(
             return _frame_widget(make_frame(**dict(zip(names, chosen, strict=True))))
         name = names[level]
         children = [build(level + 1, chosen + (v,)) for v in axes[name]]
-        stack = widgets.Stack(children, selected_index=start[name])
+        stack = widgets.Stack(
+            children, selected_index=start[name], layout=_shared("layout", widgets.Layout)
+        )
         levels[level].append(stack)
         return stack
 

@@ -378,3 +378,10 @@ def test_free_inputs_clamp_and_show_errors():
     assert p_box.value == 128, "the box clamps to its bounds"
     with pytest.raises(ValueError, match="start"):
         widgets.free_inputs(frame, p=(1, 8, 9))
+
+
+def test_explorer_frames_share_layout_models_to_keep_pages_light():
+    ex = widgets.explorer(lambda p, m: f"<p>{p} {m}</p>", p=[1, 2, 3], m=[4, 5])
+    frames = [ex.frame(**values) for values in widgets.grid(p=[1, 2, 3], m=[4, 5])]
+    assert len({id(f.layout) for f in frames}) == 1 and len({id(f.style) for f in frames}) == 1
+    assert len({f.value for f in frames}) == 6
