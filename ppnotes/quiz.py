@@ -310,10 +310,54 @@ def show(questions: list[dict], *, reveal_after: int = 2) -> None:
         questions: built by this module's functions.
         reveal_after: wrong tries after which "Show the answer" is offered (0: never).
     """
+    import random
+    import string
+
     from IPython.display import HTML, Javascript, display
-    from jupyterquiz import display_quiz
+    from jupyterquiz.dynamic import loader, renderer
 
     shown = [for_display(q, reveal=reveal_after > 0) for q in validate(questions)]
-    display(HTML(QUIZ_CSS))
-    display_quiz(shown, shuffle_answers=False, max_width=760)
+    # What jupyterquiz's display_quiz does, with its script started only once MathJax has
+    # loaded: the site defers MathJax, and jupyterquiz reads MathJax.version[0] 500 ms after
+    # rendering, which throws while only MathJax's configuration object exists.
+    div_id = "".join(random.choice(string.ascii_letters) for _ in range(12))
+    prefix, static, url = loader.load_questions_script(shown, div_id)
+    box = renderer.render_div(div_id, False, False, False, 1_000_000, 760, 10, "left")
+    styles = renderer.build_styles(div_id, QUIZ_COLORS)
+    script = renderer.build_script(prefix, static, url, div_id, True)
+    display(HTML(QUIZ_CSS + box + styles))
+    display(Javascript(WHEN_MATHJAX_READY.replace("QUIZ_SCRIPT", script)))
     display(Javascript(REVEAL_JS.replace("REVEAL_AFTER", str(int(reveal_after)))))
+
+
+# jupyterquiz's default colours (display_quiz's colour dictionary).
+QUIZ_COLORS = {
+    "--jq-multiple-choice-bg": "#392061",
+    "--jq-mc-button-bg": "#fafafa",
+    "--jq-mc-button-border": "#e0e0e0e0",
+    "--jq-mc-button-inset-shadow": "#555555",
+    "--jq-many-choice-bg": "#f75c03ff",
+    "--jq-numeric-bg": "#392061ff",
+    "--jq-numeric-input-bg": "#c0c0c0",
+    "--jq-numeric-input-label": "#101010",
+    "--jq-numeric-input-shadow": "#999999",
+    "--jq-string-bg": "#4c1a57",
+    "--jq-incorrect-color": "#c80202",
+    "--jq-correct-color": "#009113",
+    "--jq-text-color": "#fafafa",
+    "--jq-link-color": "#9abafa",
+}
+
+# Run a quiz's script when MathJax is absent (JupyterLab) or loaded (the site), not while only
+# its configuration object exists; give up waiting after 10 s.
+WHEN_MATHJAX_READY = """
+(function start(tries) {
+  if (typeof MathJax === "undefined" || MathJax.version || tries > 100) {
+    (function () {
+QUIZ_SCRIPT
+    })();
+  } else {
+    setTimeout(function () { start(tries + 1); }, 100);
+  }
+})(0);
+"""

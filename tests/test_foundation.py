@@ -385,3 +385,16 @@ def test_explorer_frames_share_layout_models_to_keep_pages_light():
     frames = [ex.frame(**values) for values in widgets.grid(p=[1, 2, 3], m=[4, 5])]
     assert len({id(f.layout) for f in frames}) == 1 and len({id(f.style) for f in frames}) == 1
     assert len({f.value for f in frames}) == 6
+
+
+def test_show_starts_the_quiz_only_once_mathjax_is_loaded(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    q = quiz.numeric("How many GPUs, in all?", 512, correct_feedback="y", wrong_feedback="n")
+    quiz.show([q])
+    html, quiz_js, reveal_js = (o.data for o in shown)
+    assert "data-maxwidth" in html and ".ppq-show" in html
+    assert "MathJax.version" in quiz_js and "How many GPUs, in all?" in quiz_js
+    assert "show_questions" in quiz_js and "ppnotesRevealAfter = 2" in reveal_js
