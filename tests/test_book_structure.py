@@ -334,3 +334,40 @@ def test_lang_marks_adds_lang_to_the_chinese_tab_only():
     assert '<span class="lang-zh-hans" lang="zh-Hans"/>' in out
     assert '<div lang="en" class="lang-zh-hans">' in out  # an explicit lang is kept
     assert '<div class="other">' in out and add("<p>no tabs</p>") == "<p>no tabs</p>"
+
+
+def _bound_and_used(source: str) -> tuple[set, set]:
+    """Names a cell binds (assignments, arguments, defs, imports) and names it reads."""
+    import ast
+
+    tree = ast.parse(source)
+    bound, used = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else used).add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return bound, used
+
+
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.stem)
+def test_visible_code_uses_no_name_defined_only_in_hidden_cells(path):
+    """Issue 9: code a reader sees runs when copied, so it may not lean on remove-cell cells."""
+    import builtins
+
+    cells = json.loads(path.read_text())["cells"]
+    hidden_only, visible, bad = set(), set(dir(builtins)), []
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        bound, used = _bound_and_used("".join(cell["source"]))
+        if "remove-cell" in cell.get("metadata", {}).get("tags", []):
+            hidden_only |= bound - visible
+            continue
+        bad += sorted((used & hidden_only) - bound - visible)
+        visible |= bound
+    assert bad == [], f"{path.name}: visible cells use names defined only in hidden cells: {bad}"
