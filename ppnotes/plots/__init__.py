@@ -9,26 +9,23 @@ Functions build a :class:`matplotlib.figure.Figure` directly (never pyplot) and 
 from .bubble import *  # noqa: F403
 from .comm import *  # noqa: F403
 from .memory import *  # noqa: F403
-from .partition import (
-    balance_efficiency_figure,
-    megatron_rank_coords,
-    parallel_layout_figure,
-    split_comparison_figure,
-    stage_loads_figure,
-)
-from .style import ROLE_COLORS, SERIES_COLORS, STYLE, bars_svg, new_figure, styled, to_png
+from .partition import balance_efficiency_figure, split_comparison_figure, stage_loads_figure
+from .style import ROLE_COLORS, SERIES_COLORS, STYLE, new_figure, styled, to_png
 
 __all__ = [
     "ROLE_COLORS",
     "SERIES_COLORS",
     "STYLE",
     "balance_efficiency_figure",
-    "bars_svg",
-    "megatron_rank_coords",
     "new_figure",
-    "parallel_layout_figure",
     "split_comparison_figure",
     "stage_loads_figure",
     "styled",
     "to_png",
 ]
+
+# Figures and helpers added for issue 9 (kept apart, so merges with other chapters stay clean).
+from .partition import megatron_rank_coords, parallel_layout_figure  # noqa: E402
+from .style import bars_svg  # noqa: E402
+
+__all__ += ["bars_svg", "megatron_rank_coords", "parallel_layout_figure"]
