@@ -7,16 +7,38 @@ wrong, not only that it is.
 
 The dictionaries follow jupyterquiz's JSON format (types ``multiple_choice``, ``many_choice``
 and ``numeric``).
+
+How answers are read (issue 9):
+
+- A whole-number answer (a count: stages, GPUs, micro-batches) is accepted exactly; 512 does not
+  accept 502.
+- A percentage question (its text says "in percent", "percentage" or "in %") accepts the value
+  in percent (``17.9``), with a percent sign (``17.9%``: jupyterquiz drops the sign as it is
+  typed) and as a fraction (``0.179``); the question says so next to the input.
+- Question text, answers and feedback may use inline Markdown (``*em*``, ``**strong**``,
+  ```code```) and ``$...$`` math; :func:`show` turns the Markdown into HTML, jupyterquiz and
+  MathJax typeset the math.
+- After ``reveal_after`` wrong tries a "Show the answer" button appears under the question.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import math
 import numbers
+import re
 
 from ._validate import check_real
 
 QUESTION_TYPES = ("multiple_choice", "many_choice", "numeric")
+
+# A question asks for a percentage when its text says so.
+PERCENT_WORDS = re.compile(r"\bin percent\b|\bpercentage\b|\bin %|\(%\)", re.IGNORECASE)
+# Shown under a percentage question (an example, never the answer).
+PERCENT_HINT = "Answer in percent: 12.5, 12.5 % and the fraction 0.125 are all read as 12.5 %."
+# Half-width of the range that accepts a whole number "exactly" (jupyterquiz compares ranges).
+EXACT = 1e-6
 
 
 def choice(text: str, correct: bool, feedback: str) -> dict:
@@ -42,31 +64,69 @@ def numeric(
     question: str,
     answer: float,
     *,
-    rel_tol: float = 0.02,
+    rel_tol: float | None = None,
     abs_tol: float = 0.0,
     correct_feedback: str,
     wrong_feedback: str,
     traps: list[tuple[float, str]] | None = None,
+    integer: bool | None = None,
+    percent: bool | None = None,
 ) -> dict:
     """A question answered with a number, accepted within a tolerance.
 
     Args:
         answer: the value computed by ``ppnotes``.
-        rel_tol: accepted relative error (0.02 = 2 %).
+        rel_tol: accepted relative error (0.02 = 2 %); default (None) 0.02.
         abs_tol: accepted absolute error, for answers near zero.
         traps: common wrong answers ``(value, feedback)``: a reader who types one gets the
             feedback that explains the mistake (each trap is matched within the same tolerance).
+        integer: accept only the exact whole number (and match traps exactly). Default (None):
+            True when ``answer`` is a whole number and either ``abs_tol`` is 0.5 (the way a
+            count was asked for before) or no tolerance was given.
+        percent: the answer is a percentage; also accept it as a fraction (``answer / 100``)
+            and say so under the question. Default (None): True when the question's text says
+            "in percent", "percentage" or "in %".
     """
     answer = check_real("answer", answer, minimum=None)
-    rel_tol = check_real("rel_tol", rel_tol)
     abs_tol = check_real("abs_tol", abs_tol)
-    answers = [_range_answer(answer, rel_tol, abs_tol, True, correct_feedback)]
+    if integer is None:
+        integer = _is_whole(answer) and (abs_tol == 0.5 or (rel_tol is None and abs_tol == 0))
+    rel_tol = check_real("rel_tol", 0.02 if rel_tol is None else rel_tol)
+    if percent is None:
+        percent = bool(PERCENT_WORDS.search(question))
+    if integer and not _is_whole(answer):
+        raise ValueError(f"integer=True needs a whole-number answer, got {answer!r}")
+
+    def ranged(value: float, correct: bool, feedback: str) -> dict:
+        if integer and _is_whole(value):
+            return _range_answer(float(round(value)), 0.0, EXACT, correct, feedback)
+        return _range_answer(value, rel_tol, abs_tol, correct, feedback)
+
+    answers = [ranged(answer, True, correct_feedback)]
+    if percent:
+        fraction = {**ranged(answer, True, correct_feedback)}
+        fraction["range"] = [x / 100 for x in fraction["range"]]
+        answers.append(fraction)
     for value, feedback in traps or []:
-        answers.append(_range_answer(float(value), rel_tol, abs_tol, False, feedback))
+        answers.append(ranged(float(value), False, feedback))
+        if percent:
+            trap = {**answers[-1]}
+            trap["range"] = [x / 100 for x in trap["range"]]
+            answers.append(trap)
     answers.append({"type": "default", "feedback": wrong_feedback})
+    if percent:
+        question = f"{question}\n{_hint(PERCENT_HINT)}"
     q = {"question": question, "type": "numeric", "answers": answers}
     validate_question(q)
     return q
+
+
+def _is_whole(x: float) -> bool:
+    return math.isfinite(x) and abs(x - round(x)) < 1e-9
+
+
+def _hint(text: str) -> str:
+    return f'<span class="ppq-form">{html.escape(text)}</span>'
 
 
 def _range_answer(value: float, rel_tol: float, abs_tol: float, correct: bool, fb: str) -> dict:
@@ -149,8 +209,155 @@ def validate(questions: list[dict]) -> list[dict]:
     return questions
 
 
-def show(questions: list[dict]) -> None:
-    """Validate and display a quiz with jupyterquiz (works in Jupyter and on the website)."""
-    from jupyterquiz import display_quiz
+def answer_text(question: dict) -> str:
+    """What "Show the answer" reveals: the computed answer (numeric) or the correct choices."""
+    if question["type"] == "numeric":
+        value = numeric_answer(question)
+        shown = f"{value:,.0f}" if _is_whole(value) else f"{value:.3g}"
+        unit = " %" if "ppq-form" in question["question"] else ""
+        fb = next(a["feedback"] for a in question["answers"] if a.get("correct"))
+        return f"**{shown}{unit}**. {fb}"
+    right = [a for a in question["answers"] if a.get("correct")]
+    return " ".join(f"**{a['answer']}**: {a['feedback']}" for a in right)
 
-    display_quiz(validate(questions), shuffle_answers=False, max_width=760)
+
+# Inline Markdown outside $...$ math: **strong**, *em*, `code`.
+_MATH = re.compile(r"(\$\$.+?\$\$|\$[^$]+\$)", re.DOTALL)
+_STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_EM = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=\S)\*(?![\w*])")
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def markdown_inline(text: str) -> str:
+    """Turn a question's inline Markdown into HTML, leaving ``$...$`` math for MathJax."""
+    parts = _MATH.split(text)
+    for i in range(0, len(parts), 2):
+        part = _CODE.sub(r"<code>\1</code>", parts[i])
+        part = _STRONG.sub(r"<strong>\1</strong>", part)
+        parts[i] = _EM.sub(r"<em>\1</em>", part)
+    return "".join(parts)
+
+
+def for_display(question: dict, *, reveal: bool = True) -> dict:
+    """A copy of ``question`` with its Markdown turned into HTML and the answer to reveal."""
+    q = json.loads(json.dumps(question))
+    text = q["question"]
+    if reveal:
+        text += f'\n<div class="ppq-answer" hidden>The answer: {answer_text(question)}</div>'
+    q["question"] = markdown_inline(text)
+    for a in q["answers"]:
+        for key in ("answer", "feedback"):
+            if key in a:
+                a[key] = markdown_inline(a[key])
+    return q
+
+
+# Counts wrong tries per question; after `data-reveal-after` of them, offers the answer.
+# Event delegation on the document, installed once per page (works on the static site and in
+# JupyterLab; jupyterquiz's own handlers run first, so the feedback's class is already set).
+REVEAL_JS = r"""
+window.ppnotesRevealAfter = REVEAL_AFTER;
+(function () {
+  if (window.ppnotesQuizReveal) return;
+  window.ppnotesQuizReveal = true;
+  function judged(quiz) {
+    var fb = quiz.querySelector(".Feedback");
+    if (!fb || !fb.classList.contains("incorrect")) return;
+    var tries = Number(quiz.dataset.ppqWrong || 0) + 1;
+    quiz.dataset.ppqWrong = tries;
+    var after = window.ppnotesRevealAfter;
+    var hidden = quiz.querySelector(".ppq-answer");
+    if (!after || tries < after || !hidden || quiz.querySelector(".ppq-show")) return;
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "ppq-show";
+    button.textContent = "Show the answer";
+    button.addEventListener("click", function () {
+      var shown = hidden.cloneNode(true);
+      shown.hidden = false;
+      shown.classList.add("ppq-shown");
+      button.replaceWith(shown);
+      if (window.MathJax && MathJax.typesetPromise) MathJax.typesetPromise([shown]);
+    });
+    fb.after(button);
+  }
+  function later(event) {
+    var quiz = event.target.closest && event.target.closest(".Quiz");
+    if (quiz) setTimeout(function () { judged(quiz); }, 0);
+  }
+  document.addEventListener("keypress", function (event) {
+    if (event.key === "Enter" && event.target.matches("input.Input-text")) later(event);
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest(".MCButton")) later(event);
+  });
+})();
+"""
+
+QUIZ_CSS = """<style>
+.ppq-form { display: block; font-size: 0.85em; opacity: 0.9; margin-top: 0.3em; }
+.ppq-show { margin: 0.4em 0 0.2em; padding: 0.2em 0.8em; border-radius: 6px; cursor: pointer;
+  border: 1px solid currentColor; background: transparent; color: inherit; font: inherit; }
+.ppq-shown { margin-top: 0.4em; }
+.Quiz code { color: inherit; background: rgba(255, 255, 255, 0.15); }
+</style>"""
+
+
+def show(questions: list[dict], *, reveal_after: int = 2) -> None:
+    """Validate and display a quiz with jupyterquiz (works in Jupyter and on the website).
+
+    Args:
+        questions: built by this module's functions.
+        reveal_after: wrong tries after which "Show the answer" is offered (0: never).
+    """
+    import random
+    import string
+
+    from IPython.display import HTML, Javascript, display
+    from jupyterquiz.dynamic import loader, renderer
+
+    shown = [for_display(q, reveal=reveal_after > 0) for q in validate(questions)]
+    # What jupyterquiz's display_quiz does, with its script started only once MathJax has
+    # loaded: the site defers MathJax, and jupyterquiz reads MathJax.version[0] 500 ms after
+    # rendering, which throws while only MathJax's configuration object exists.
+    div_id = "".join(random.choice(string.ascii_letters) for _ in range(12))
+    prefix, static, url = loader.load_questions_script(shown, div_id)
+    box = renderer.render_div(div_id, False, False, False, 1_000_000, 760, 10, "left")
+    styles = renderer.build_styles(div_id, QUIZ_COLORS)
+    script = renderer.build_script(prefix, static, url, div_id, True)
+    display(HTML(QUIZ_CSS + box + styles))
+    display(Javascript(WHEN_MATHJAX_READY.replace("QUIZ_SCRIPT", script)))
+    display(Javascript(REVEAL_JS.replace("REVEAL_AFTER", str(int(reveal_after)))))
+
+
+# jupyterquiz's default colours (display_quiz's colour dictionary).
+QUIZ_COLORS = {
+    "--jq-multiple-choice-bg": "#392061",
+    "--jq-mc-button-bg": "#fafafa",
+    "--jq-mc-button-border": "#e0e0e0e0",
+    "--jq-mc-button-inset-shadow": "#555555",
+    "--jq-many-choice-bg": "#f75c03ff",
+    "--jq-numeric-bg": "#392061ff",
+    "--jq-numeric-input-bg": "#c0c0c0",
+    "--jq-numeric-input-label": "#101010",
+    "--jq-numeric-input-shadow": "#999999",
+    "--jq-string-bg": "#4c1a57",
+    "--jq-incorrect-color": "#c80202",
+    "--jq-correct-color": "#009113",
+    "--jq-text-color": "#fafafa",
+    "--jq-link-color": "#9abafa",
+}
+
+# Run a quiz's script when MathJax is absent (JupyterLab) or loaded (the site), not while only
+# its configuration object exists; give up waiting after 10 s.
+WHEN_MATHJAX_READY = """
+(function start(tries) {
+  if (typeof MathJax === "undefined" || MathJax.version || tries > 100) {
+    (function () {
+QUIZ_SCRIPT
+    })();
+  } else {
+    setTimeout(function () { start(tries + 1); }, 100);
+  }
+})(0);
+"""

@@ -5,8 +5,8 @@ The website has no Python behind it, so a control cannot call a function. Instea
 and numbers become HTML. Frames sit in nested ``widgets.Stack`` containers, one level per
 control, and each control's ``index`` is linked to its level's stacks with ``widgets.jslink``.
 Links run in the browser, so moving a slider on the website shows the right frame; the same
-explorer works in a running notebook. Keep an explorer to about 100 frames (a 72-dpi PNG frame
-is about 15 kB, an HTML frame of numbers almost nothing).
+explorer works in a running notebook. Keep an explorer to about 100 frames (a PNG frame, drawn
+at 2x with a 64-colour palette, is about 10 kB; an HTML frame of numbers almost nothing).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import math
 from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle
 from matplotlib.figure import Figure
 
-from .plots.style import to_png
+from .plots.style import FRAME_CSS_DPI, to_png_2x
 
 MAX_FRAMES = 120
 
@@ -73,14 +74,40 @@ class Explorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
+_SHARED: dict = {}
+
+
+def _shared(key, make):
+    """One Layout or Style model shared by every frame that needs the same one.
+
+    Each widget otherwise brings its own Layout (and an HTML its own style) into the page's
+    widget state: a third of an explorer's bytes for HTML frames.
+    """
+    if key not in _SHARED:
+        _SHARED[key] = make()
+    return _SHARED[key]
+
+
 def _frame_widget(content):
     """Turn what ``make_frame`` returned into a widget: Figure -> Image, str -> HTML."""
     if isinstance(content, Figure):
-        return widgets.Image(value=to_png(content), format="png", layout={"max_width": "100%"})
+        # 2x pixels, shown at FRAME_CSS_DPI (text of 10 pt is then about 13 px), never wider
+        # than the column; a 64-colour palette keeps a frame at about 10 kB.
+        png, width = to_png_2x(content, FRAME_CSS_DPI, colors=64)
+        layout = _shared(
+            ("image", width),
+            lambda: widgets.Layout(width=f"{width}px", max_width="100%", height="auto"),
+        )
+        return widgets.Image(value=png, format="png", layout=layout)
     if isinstance(content, str):
-        return widgets.HTML(value=content)
+        return widgets.HTML(
+            value=content,
+            layout=_shared("layout", widgets.Layout),
+            style=_shared("html-style", HTMLStyle),
+        )
     if isinstance(content, (list, tuple)):
-        return widgets.VBox([_frame_widget(part) for part in content])
+        parts = [_frame_widget(part) for part in content]
+        return widgets.VBox(parts, layout=_shared("layout", widgets.Layout))
     raise ValueError(
         "make_frame must return a matplotlib Figure, an HTML string, or a list of them, "
         f"got {type(content).__name__}"
@@ -140,7 +167,9 @@ def explorer(
             return _frame_widget(make_frame(**dict(zip(names, chosen, strict=True))))
         name = names[level]
         children = [build(level + 1, chosen + (v,)) for v in axes[name]]
-        stack = widgets.Stack(children, selected_index=start[name])
+        stack = widgets.Stack(
+            children, selected_index=start[name], layout=_shared("layout", widgets.Layout)
+        )
         levels[level].append(stack)
         return stack
 
@@ -158,6 +187,53 @@ def explorer(
     row = widgets.HBox(list(controls.values()), layout={"flex_flow": "row wrap"})
     box = widgets.VBox([row, root])
     return Explorer(axes, controls, root, links, box)
+
+
+def free_inputs(make_frame: Callable, **bounds) -> widgets.interactive:
+    """Free numeric inputs over the same ``make_frame``, for a running kernel (issue 9).
+
+    The website has no kernel, so chapters put this in a cell tagged ``remove-cell``: readers
+    who run the notebook get it, the website keeps the precomputed explorer.
+
+    Args:
+        make_frame: as for :func:`explorer`; a ``ValueError`` it raises is shown as text.
+        **bounds: control name -> ``(minimum, maximum, start)`` for a number (all ints give an
+            integer box) or a list of choices (a dropdown). Boxes clamp to their bounds.
+    """
+    if not bounds:
+        raise ValueError("free_inputs needs at least one control, e.g. p=(1, 128, 8)")
+    controls = {}
+    for name, spec in bounds.items():
+        numeric = (
+            isinstance(spec, tuple)
+            and len(spec) == 3
+            and all(isinstance(x, (int, float)) for x in spec)
+        )
+        if numeric:
+            lo, hi, start = spec
+            if not lo <= start <= hi:
+                raise ValueError(f"{name} needs minimum <= start <= maximum, got {spec!r}")
+            box = (
+                widgets.BoundedIntText
+                if all(isinstance(x, int) for x in spec)
+                else widgets.BoundedFloatText
+            )
+            controls[name] = box(value=start, min=lo, max=hi, description=name)
+        elif isinstance(spec, (list, tuple)) and spec:
+            controls[name] = widgets.Dropdown(options=list(spec), description=name)
+        else:
+            raise ValueError(f"{name}: give (minimum, maximum, start) or a list, got {spec!r}")
+
+    def show(**values):
+        from IPython.display import display
+
+        try:
+            content = make_frame(**values)
+        except ValueError as error:
+            content = f"<p>{error}</p>"
+        display(_frame_widget(content))
+
+    return widgets.interactive(show, {"manual": False}, **controls)
 
 
 def grid(**axes: Sequence) -> list[dict]:

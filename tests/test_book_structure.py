@@ -286,7 +286,43 @@ def _lang_marks():
 
 def test_lang_marks_is_registered():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert config["sphinx"]["local_extensions"].get("lang_marks") == "book/_ext"
+    assert config["sphinx"]["local_extensions"] == {
+        "lang_marks": "book/_ext",
+        "site_hygiene": "book/_ext",
+        "patient_execution": "book/_ext",
+    }
+
+
+def _site_hygiene():
+    path = BOOK / "_ext" / "site_hygiene.py"
+    spec = importlib.util.spec_from_file_location("site_hygiene", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_site_hygiene_marks_chinese_outside_marked_passages():
+    mark = _site_hygiene().mark_chinese
+    assert (
+        mark("<h1>Glossary (术语表)</h1>")
+        == '<h1>Glossary (<span lang="zh-Hans">术语表</span>)</h1>'
+    )
+    inside = '<div lang="zh-Hans"><p>流水线 <b>深度</b></p></div>'
+    assert mark(inside) == inside
+    assert mark("<script>var a = '中';</script>") == "<script>var a = '中';</script>"
+
+
+def test_site_hygiene_alt_text_from_caption():
+    fix = _site_hygiene().caption_alt_text
+    figure = (
+        '<figure id="f"><img alt="../_images/x.png" src="../_images/x.png" />'
+        '<figcaption><p><span class="caption-number">Fig. 1 </span><span class="caption-text">'
+        'Load per <em>stage</em> &amp; mean</span><a class="headerlink" href="#f">#</a></p>'
+        "</figcaption></figure>"
+    )
+    out = fix(figure)
+    assert 'alt="Load per stage &amp; mean"' in out
+    assert '<a class="ppnotes-full-size" href="../_images/x.png"' in out and "/></a>" in out
 
 
 def test_lang_marks_adds_lang_to_the_chinese_tab_only():
@@ -302,3 +338,40 @@ def test_lang_marks_adds_lang_to_the_chinese_tab_only():
     assert '<span class="lang-zh-hans" lang="zh-Hans"/>' in out
     assert '<div lang="en" class="lang-zh-hans">' in out  # an explicit lang is kept
     assert '<div class="other">' in out and add("<p>no tabs</p>") == "<p>no tabs</p>"
+
+
+def _bound_and_used(source: str) -> tuple[set, set]:
+    """Names a cell binds (assignments, arguments, defs, imports) and names it reads."""
+    import ast
+
+    tree = ast.parse(source)
+    bound, used = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else used).add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return bound, used
+
+
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.stem)
+def test_visible_code_uses_no_name_defined_only_in_hidden_cells(path):
+    """Issue 9: code a reader sees runs when copied, so it may not lean on remove-cell cells."""
+    import builtins
+
+    cells = json.loads(path.read_text())["cells"]
+    hidden_only, visible, bad = set(), set(dir(builtins)), []
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        bound, used = _bound_and_used("".join(cell["source"]))
+        if "remove-cell" in cell.get("metadata", {}).get("tags", []):
+            hidden_only |= bound - visible
+            continue
+        bad += sorted((used & hidden_only) - bound - visible)
+        visible |= bound
+    assert bad == [], f"{path.name}: visible cells use names defined only in hidden cells: {bad}"

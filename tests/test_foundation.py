@@ -74,9 +74,55 @@ def test_numeric_question_accepts_within_tolerance_and_explains_traps():
         "p?", 8, abs_tol=0.5, correct_feedback="yes", wrong_feedback="no", traps=[(64, "GPUs")]
     )
     assert quiz.numeric_answer(q) == 8
-    assert quiz.accepts(q, 8.2) and not quiz.accepts(q, 9) and not quiz.accepts(q, 64)
+    assert quiz.accepts(q, 8) and not quiz.accepts(q, 9) and not quiz.accepts(q, 64)
+    assert not quiz.accepts(q, 8.2), "a whole-number answer is exact"
     trap = next(a for a in q["answers"] if a.get("feedback") == "GPUs")
     assert trap["range"][0] <= 64 < trap["range"][1] and trap["correct"] is False
+
+
+def test_whole_number_answers_are_exact_even_with_a_relative_tolerance():
+    q = quiz.numeric("How many GPUs?", 512, correct_feedback="y", wrong_feedback="n")
+    assert quiz.accepts(q, 512)
+    assert not any(quiz.accepts(q, x) for x in (502, 511, 511.9, 512.1, 513, 522))
+    loose = quiz.numeric("t?", 512, integer=False, correct_feedback="y", wrong_feedback="n")
+    assert quiz.accepts(loose, 510), "integer=False keeps the relative tolerance"
+    with pytest.raises(ValueError, match="whole-number"):
+        quiz.numeric("t?", 2.5, integer=True, correct_feedback="y", wrong_feedback="n")
+
+
+def test_percent_questions_accept_percent_and_fraction_and_say_so():
+    q = quiz.numeric(
+        "What share is idle, in percent?",
+        17.948,
+        rel_tol=0.01,
+        correct_feedback="y",
+        wrong_feedback="n",
+        traps=[(21.875, "ratio")],
+    )
+    assert quiz.numeric_answer(q) == pytest.approx(17.948)
+    assert quiz.accepts(q, 17.9) and quiz.accepts(q, 0.179)
+    assert not quiz.accepts(q, 21.9) and not quiz.accepts(q, 0.219) and not quiz.accepts(q, 1.79)
+    fraction_trap = [a for a in q["answers"] if a.get("feedback") == "ratio"]
+    assert [a["range"][0] < 0.219 < a["range"][1] for a in fraction_trap] == [False, True]
+    assert quiz.PERCENT_HINT in q["question"]
+    plain = quiz.numeric("How long, in ms?", 17.9, correct_feedback="y", wrong_feedback="n")
+    assert not quiz.accepts(plain, 0.179) and quiz.PERCENT_HINT not in plain["question"]
+
+
+def test_display_copy_renders_markdown_outside_math_and_carries_the_answer():
+    assert quiz.markdown_inline("over *ideal* time, $a*b*c$, **x**, `f()`") == (
+        "over <em>ideal</em> time, $a*b*c$, <strong>x</strong>, <code>f()</code>"
+    )
+    assert quiz.markdown_inline("32 x 3 = 96, p*m stays") == "32 x 3 = 96, p*m stays"
+    q = quiz.numeric("p?", 8, correct_feedback="Right, *8*.", wrong_feedback="n")
+    shown = quiz.for_display(q)
+    assert '<div class="ppq-answer" hidden>The answer: <strong>8</strong>.' in shown["question"]
+    assert shown["answers"][0]["feedback"] == "Right, <em>8</em>."
+    assert q["answers"][0]["feedback"] == "Right, *8*.", "the original is left as it was"
+    mc = quiz.multiple_choice(
+        "Which?", [quiz.choice("A", True, "yes"), quiz.choice("B", False, "no")]
+    )
+    assert quiz.answer_text(mc) == "**A**: yes"
 
 
 def test_numeric_relative_tolerance():
@@ -260,7 +306,95 @@ def test_to_png_returns_png_bytes():
     assert plots.to_png(fig)[:4] == b"\x89PNG"
 
 
+def test_figures_and_frames_are_drawn_at_twice_the_shown_size():
+    import io
+
+    from PIL import Image
+
+    from ppnotes.plots import style
+
+    fig = plots.stage_loads_figure({4: [24.0, 24.0, 24.0, 24.33]})
+    png, width = style.to_png_2x(fig)
+    assert width == round(fig.get_figwidth() * style.FIGURE_CSS_DPI)
+    assert Image.open(io.BytesIO(png)).size[0] == pytest.approx(2 * width, abs=2)
+    assert Image.open(io.BytesIO(plots.to_png(fig, colors=64))).mode == "P"
+    with pytest.raises(ValueError, match="colors"):
+        plots.to_png(fig, colors=1)
+    frame = widgets.explorer(lambda p: plots.stage_loads_figure({p: [1.0] * p}), p=[2, 3])
+    image = frame.frame(p=2)
+    shown = int(image.layout.width.removesuffix("px"))
+    assert Image.open(io.BytesIO(image.value)).size[0] == pytest.approx(2 * shown, abs=2)
+    assert image.layout.max_width == "100%"
+
+
 def test_palette_roles_are_distinct():
     colors = list(plots.ROLE_COLORS.values())
     assert len(set(colors)) == len(colors)
     assert set(plots.ROLE_COLORS) == {"forward", "backward", "weight", "idle", "comm"}
+
+
+def test_stage_axes_show_whole_stage_numbers():
+    for p in (3, 5):
+        fig = plots.split_comparison_figure({"a": [1.0] * p, "b": [2.0] * p})
+        fig.canvas.draw()
+        for ax in fig.get_axes():
+            lo, hi = ax.get_xlim()
+            ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+            assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_megatron_rank_order_keeps_tp_groups_inside_a_node():
+    coords = [plots.megatron_rank_coords(r, 4, 2) for r in range(32)]
+    assert coords[0] == (0, 0, 0) and coords[3] == (3, 0, 0) and coords[4] == (0, 1, 0)
+    assert coords[8] == (0, 0, 1) and coords[31] == (3, 1, 3)
+    assert len(set(coords)) == 32
+    fig = plots.parallel_layout_figure(4, 4, 2, 8)
+    texts = {t.get_text() for t in fig.get_axes()[0].texts}
+    assert {"node 0", "node 3", "stage 3, replica 1"} <= texts and "31" in texts
+    with pytest.raises(ValueError, match="tensor_parallel must divide"):
+        plots.parallel_layout_figure(3, 4, 2, 8)
+
+
+def test_bars_svg_scales_to_the_column_and_explains_missing_values():
+    from ppnotes.plots.style import bars_svg
+
+    svg = bars_svg({"1F1B": 0.18, "interleaved": None}, notes={"interleaved": "needs m % p = 0"})
+    assert svg.startswith("<svg") and 'viewBox="0 0 600' in svg
+    assert "18.0%" in svg and "needs m % p = 0" in svg and svg.count("<rect") == 1
+
+
+def test_free_inputs_clamp_and_show_errors():
+    import ipywidgets
+
+    def frame(p, kind):
+        if p > 64:
+            raise ValueError("p too large")
+        return f"<p>{kind} {p}</p>"
+
+    box = widgets.free_inputs(frame, p=(1, 128, 8), kind=["a", "b"])
+    p_box = next(c for c in box.children if getattr(c, "description", "") == "p")
+    assert isinstance(p_box, ipywidgets.BoundedIntText) and p_box.max == 128
+    p_box.value = 500
+    assert p_box.value == 128, "the box clamps to its bounds"
+    with pytest.raises(ValueError, match="start"):
+        widgets.free_inputs(frame, p=(1, 8, 9))
+
+
+def test_explorer_frames_share_layout_models_to_keep_pages_light():
+    ex = widgets.explorer(lambda p, m: f"<p>{p} {m}</p>", p=[1, 2, 3], m=[4, 5])
+    frames = [ex.frame(**values) for values in widgets.grid(p=[1, 2, 3], m=[4, 5])]
+    assert len({id(f.layout) for f in frames}) == 1 and len({id(f.style) for f in frames}) == 1
+    assert len({f.value for f in frames}) == 6
+
+
+def test_show_starts_the_quiz_only_once_mathjax_is_loaded(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    q = quiz.numeric("How many GPUs, in all?", 512, correct_feedback="y", wrong_feedback="n")
+    quiz.show([q])
+    html, quiz_js, reveal_js = (o.data for o in shown)
+    assert "data-maxwidth" in html and ".ppq-show" in html
+    assert "MathJax.version" in quiz_js and "How many GPUs, in all?" in quiz_js
+    assert "show_questions" in quiz_js and "ppnotesRevealAfter = 2" in reveal_js

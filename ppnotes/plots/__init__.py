@@ -28,3 +28,9 @@ __all__ = [
     "styled",
     "to_png",
 ]
+
+# Figures and helpers added for issue 9 (kept apart, so merges with other chapters stay clean).
+from .partition import megatron_rank_coords, parallel_layout_figure  # noqa: E402
+from .style import bars_svg  # noqa: E402
+
+__all__ += ["bars_svg", "megatron_rank_coords", "parallel_layout_figure"]

@@ -73,11 +73,42 @@ def new_figure(
     return fig, axes
 
 
-def to_png(fig: Figure, dpi: int = 72) -> bytes:
-    """Render ``fig`` to PNG bytes (72 dpi keeps explorer frames small)."""
+# CSS pixels per inch at which the book shows a figure (static figures and explorer frames),
+# and the pixel density they are drawn at: 2x, sharp on phones and high-density screens.
+FIGURE_CSS_DPI = 110
+FRAME_CSS_DPI = 96
+DENSITY = 2
+
+
+def to_png(fig: Figure, dpi: int = 72, *, colors: int | None = None) -> bytes:
+    """Render ``fig`` to PNG bytes.
+
+    Args:
+        dpi: pixels per inch of the image.
+        colors: if given, reduce the image to a palette of this many colours (2 to 256), which
+            keeps a 2x image of a line or bar chart smaller than a 1x full-colour one.
+    """
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
+    if colors is None:
+        return buffer.getvalue()
+    if not 2 <= colors <= 256:
+        raise ValueError(f"colors must be an integer in 2..256, got {colors!r}")
+    from PIL import Image
+
+    buffer.seek(0)
+    image = Image.open(buffer).convert("RGB").quantize(colors=colors, method=Image.MEDIANCUT)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def to_png_2x(
+    fig: Figure, css_dpi: int = FIGURE_CSS_DPI, *, colors: int | None = 256
+) -> tuple[bytes, int]:
+    """A PNG drawn at twice the pixels it is shown at, and the width (CSS px) to show it at."""
+    width_px = int(round(fig.get_figwidth() * css_dpi))
+    return to_png(fig, dpi=DENSITY * css_dpi, colors=colors), width_px
 
 
 def _register_notebook_display() -> None:
@@ -89,7 +120,63 @@ def _register_notebook_display() -> None:
     shell = get_ipython()
     if shell is not None:
         png = shell.display_formatter.formatters["image/png"]
-        png.for_type(Figure, lambda fig: to_png(fig, dpi=110))
+        png.for_type(Figure, _png_with_width)
+
+
+def _png_with_width(fig: Figure):
+    """IPython's PNG formatter for a Figure: 2x pixels, shown at ``FIGURE_CSS_DPI``."""
+    data, width = to_png_2x(fig)
+    return data, {"width": width}
 
 
 _register_notebook_display()
+
+
+def bars_svg(
+    values: dict,
+    *,
+    maximum: float | None = None,
+    unit: str = "%",
+    scale: float = 100.0,
+    notes: dict | None = None,
+    width: int = 600,
+) -> str:
+    """A horizontal bar chart as an SVG string: a light explorer frame (about 1 kB).
+
+    Args:
+        values: label -> value (None draws no bar and shows the label's note instead).
+        maximum: value of a full-width bar (default: the largest value).
+        unit, scale: each value is shown as ``value * scale`` followed by ``unit``.
+        notes: label -> text shown instead of a missing value (e.g. why a schedule is n/a).
+        width: width of the drawing in its own units; the SVG scales to the column (viewBox).
+    """
+    notes = notes or {}
+    shown = [v for v in values.values() if v is not None]
+    top = maximum if maximum is not None else (max(shown) if shown else 1.0)
+    top = top or 1.0
+    row, label_w, font = 30, 150, 15
+    bar_w = width - label_w - 90
+    height = row * len(values) + 6
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" font-family="sans-serif" font-size="{font}" '
+        'role="img">'
+    ]
+    for i, (label, value) in enumerate(values.items()):
+        y = 3 + i * row
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
+        out.append(f'<text x="0" y="{y + 20}" fill="currentColor">{label}</text>')
+        if value is None:
+            note = notes.get(label, "n/a")
+            out.append(
+                f'<text x="{label_w}" y="{y + 20}" fill="currentColor" opacity="0.7">{note}</text>'
+            )
+            continue
+        w = max(1.0, bar_w * min(value / top, 1.0))
+        out.append(f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="22" fill="{color}"/>')
+        out.append(
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 20}" fill="currentColor">'
+            f"{value * scale:.1f}{unit}</text>"
+        )
+    out.append("</svg>")
+    return "".join(out)

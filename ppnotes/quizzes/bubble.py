@@ -43,10 +43,10 @@ def questions() -> list[dict]:
             "bubble, in percent (idle time over ranks x step time)?",
             frac_8_32,
             rel_tol=0.01,
-            correct_feedback="Right: (p-1)/(m+p-1) = 7/39, the note's definition.",
-            wrong_feedback="The step lasts (m+p-1) slots and each rank is busy for m of them.",
+            correct_feedback="Right: $(p-1)/(m+p-1) = 7/39$, the note's definition.",
+            wrong_feedback="The step lasts $m+p-1$ slots and each rank is busy for $m$ of them.",
             traps=[
-                (ratio_8_32, "That is (p-1)/m = 7/32: idle over *ideal* time, not over the step.")
+                (ratio_8_32, "That is $(p-1)/m = 7/32$: idle over *ideal* time, not over the step.")
             ],
         ),
         numeric(
@@ -54,10 +54,10 @@ def questions() -> list[dict]:
             "bubble as idle time over ideal time. What number do they give, in percent?",
             ratio_8_32,
             rel_tol=0.01,
-            correct_feedback="Right: (p-1)/m = 7/32, larger than the idle share of the step.",
-            wrong_feedback="Divide the idle time (p-1)(t_f+t_b) by the busy time m(t_f+t_b).",
+            correct_feedback="Right: $(p-1)/m = 7/32$, larger than the idle share of the step.",
+            wrong_feedback="Divide the idle time $(p-1)(t_f+t_b)$ by the busy time $m(t_f+t_b)$.",
             traps=[
-                (frac_8_32, "That is the idle share of the step, (p-1)/(m+p-1): the other one.")
+                (frac_8_32, "That is the idle share of the step, $(p-1)/(m+p-1)$: the other one.")
             ],
         ),
         numeric(
@@ -65,8 +65,8 @@ def questions() -> list[dict]:
             "idle, in percent?",
             converted,
             rel_tol=0.01,
-            correct_feedback="Right: f = r/(1+r) = 0.25/1.25.",
-            wrong_feedback="Idle over step = idle / (ideal + idle) = r / (1 + r).",
+            correct_feedback="Right: $f = r/(1+r) = 0.25/1.25$.",
+            wrong_feedback="Idle over step = idle / (ideal + idle) $= r / (1 + r)$.",
             traps=[(25.0, "25 % is idle over ideal; the step also contains the idle time.")],
         ),
         numeric(
@@ -74,10 +74,10 @@ def questions() -> list[dict]:
             "the step grow when the depth goes from p = 2 to p = 4? (Two decimals.)",
             doubling,
             rel_tol=0.01,
-            correct_feedback="Right: (p-1) triples from 1 to 3, and the step grows only a little, "
+            correct_feedback="Right: $p-1$ triples from 1 to 3, and the step grows only a little, "
             "so the bubble nearly triples: 'doubling the depth doubles the bubble' fails here.",
-            wrong_feedback="Compute 3/(32+3) divided by 1/(32+1).",
-            traps=[(2.0, "The note's rule of thumb; (p-1) goes from 1 to 3, not from 1 to 2.")],
+            wrong_feedback="Compute $3/(32+3)$ divided by $1/(32+1)$.",
+            traps=[(2.0, "The note's rule of thumb; $p-1$ goes from 1 to 3, not from 1 to 2.")],
         ),
         multiple_choice(
             "Same p, same m, same per-micro-batch times: how does 1F1B's bubble compare with "
@@ -86,8 +86,8 @@ def questions() -> list[dict]:
                 choice(
                     "The same; 1F1B holds fewer activations",
                     True,
-                    "Yes: both idle (p-1)(t_f+t_b) per rank. 1F1B starts backwards early, so a "
-                    "rank holds at most min(p, m) micro-batches instead of m.",
+                    "Yes: both idle $(p-1)(t_f+t_b)$ per rank. 1F1B starts backwards early, so a "
+                    "rank holds at most $\\min(p, m)$ micro-batches instead of $m$.",
                 ),
                 choice(
                     "1F1B's bubble is about half",
@@ -97,7 +97,7 @@ def questions() -> list[dict]:
                 choice(
                     "1F1B has no bubble",
                     False,
-                    "The last stage still waits (p-1) forwards for its first micro-batch.",
+                    "The last stage still waits $p-1$ forwards for its first micro-batch.",
                 ),
                 choice(
                     "1F1B's bubble is larger, the price of its memory saving",
@@ -121,10 +121,10 @@ def questions() -> list[dict]:
             "micro-batches that keep the idle share of the step at or below 5 %?",
             m_frac,
             abs_tol=0.5,
-            correct_feedback="Right: m >= (p-1)(1-f)/f = 15 x 19.",
-            wrong_feedback="Solve (p-1)/(m+p-1) <= 0.05 for m.",
+            correct_feedback="Right: $m \\ge (p-1)(1-f)/f = 15 \\times 19$.",
+            wrong_feedback="Solve $(p-1)/(m+p-1) \\le 0.05$ for $m$.",
             traps=[
-                (m_ratio, "That bounds (p-1)/m, idle over ideal time, the stricter definition.")
+                (m_ratio, "That bounds $(p-1)/m$, idle over ideal time, the stricter definition.")
             ],
         ),
         numeric(
@@ -132,18 +132,20 @@ def questions() -> list[dict]:
             "of the step is bubble, in percent?",
             inter,
             rel_tol=0.01,
-            correct_feedback="Right: (p-1)/(vm+p-1); each fill slot is a chunk, 1/v as long.",
-            wrong_feedback="The bubble is (p-1) chunk-times of t/v each, the work is m full times.",
-            traps=[(frac_8_32, "That is plain 1F1B (v = 1).")],
+            correct_feedback="Right: $(p-1)/(vm+p-1)$; each fill slot is a chunk, $1/v$ as long.",
+            wrong_feedback="The bubble is $p-1$ chunk-times of $t/v$ each, "
+            "the work is $m$ full times.",
+            traps=[(frac_8_32, "That is plain 1F1B ($v = 1$).")],
         ),
         numeric(
             "ZB-H1 with t_f = t_i = t_w = 1 (so 1F1B's backward is 2), p = 8, m = 32: how long "
             "does each rank idle per step, in units of t_f?",
             zb_h1,
             rel_tol=0.01,
-            correct_feedback="Right: (p-1)(t_f + t_i - t_w), a third of 1F1B's (p-1)(t_f + t_b).",
-            wrong_feedback="The deferred W's fill part of the drain: (p-1)(t_f + t_i - t_w).",
-            traps=[(plain_1f1b, "That is 1F1B's bubble (p-1)(t_f + t_b), before splitting B.")],
+            correct_feedback="Right: $(p-1)(t_f + t_i - t_w)$, "
+            "a third of 1F1B's $(p-1)(t_f + t_b)$.",
+            wrong_feedback="The deferred W's fill part of the drain: $(p-1)(t_f + t_i - t_w)$.",
+            traps=[(plain_1f1b, "That is 1F1B's bubble $(p-1)(t_f + t_b)$, before splitting B.")],
         ),
         numeric(
             "Same ZB-H1 and 1F1B steps (p = 8, m = 32, t_f = t_i = t_w = 1, so each rank works "
@@ -151,11 +153,12 @@ def questions() -> list[dict]:
             "idle share of the step?",
             100 * share_vs_1f1b,
             rel_tol=0.01,
-            correct_feedback="Right: 7/103 against 21/117. By idle time ZB-H1 leaves a third of "
+            correct_feedback="Right: $7/103$ against $21/117$. By idle time ZB-H1 leaves a third "
+            "of "
             "1F1B's bubble, by idle share more, because the shorter step shrinks the "
             "denominator too. Always say which measure you compare.",
             wrong_feedback="Idle share = idle / (work + idle) for each schedule; then divide.",
-            traps=[(100 * zb_h1 / plain_1f1b, "That compares idle times (7 / 21), not shares.")],
+            traps=[(100 * zb_h1 / plain_1f1b, "That compares idle times ($7/21$), not shares.")],
         ),
         many_choice(
             "Which statements about 'zero-bubble' schedules hold? Pick all that apply.",

@@ -39,8 +39,9 @@ def questions() -> list[dict]:
             ],
         ),
         numeric(
-            "Same tensor, tensor parallelism t = 8 with Megatron-LM's scatter/gather: how many "
-            "MiB does each network card send per micro-batch and boundary, forward?",
+            "The same GPT-3 175B activation (h = 12288, b = 1, s = 2048, 16-bit), now with "
+            "tensor parallelism t = 8 and Megatron-LM's scatter/gather: how many MiB does each "
+            "network card send per micro-batch and boundary, forward?",
             nic_mib,
             rel_tol=0.01,
             correct_feedback="Right: each rank sends a 1/t slice; the receiver all-gathers it "

@@ -33,8 +33,8 @@ def questions() -> list[dict]:
             "parallelism. What is the pipeline depth p?",
             p,
             abs_tol=0.5,
-            correct_feedback=f"Right: p = N / (t d) = 64 / 8 = {p}.",
-            wrong_feedback="Use N = p * t * d: each stage is t GPUs, so p = N / (t * d).",
+            correct_feedback=f"Right: $p = N / (t d) = 64 / 8 = {p}$.",
+            wrong_feedback="Use $N = p t d$: each stage is $t$ GPUs, so $p = N / (t d)$.",
             traps=[(64, "64 is the number of GPUs; each stage spans t = 8 of them.")],
         ),
         many_choice(
@@ -91,8 +91,8 @@ def questions() -> list[dict]:
             "How many GPUs does a job with p = 16, t = 8, d = 4 use?",
             n_gpus,
             abs_tol=0.5,
-            correct_feedback="Right: N = p t d.",
-            wrong_feedback="Multiply the three degrees of parallelism: N = p * t * d.",
+            correct_feedback="Right: $N = p t d$.",
+            wrong_feedback="Multiply the three degrees of parallelism: $N = p t d$.",
         ),
         multiple_choice(
             "The note says depth = the number of GPUs in the pipeline. When is that exactly true?",
@@ -100,7 +100,7 @@ def questions() -> list[dict]:
                 choice(
                     "Only without tensor parallelism (t = 1)",
                     True,
-                    "Yes: with TP each stage is t GPUs, so one replica uses p * t GPUs.",
+                    "Yes: with TP each stage is t GPUs, so one replica uses $p t$ GPUs.",
                 ),
                 choice(
                     "Always",
@@ -122,8 +122,9 @@ def questions() -> list[dict]:
             "(Two decimals.)",
             llama_head,
             rel_tol=0.03,
-            correct_feedback="Right: 2Vh FLOPs per token for the head, more than one layer.",
-            wrong_feedback="Compare 2 V h (the head) with 2 x (parameters per layer) + 4 s h.",
+            correct_feedback="Right: $2 V h$ FLOPs per token for the head, more than one layer.",
+            wrong_feedback="Compare $2 V h$ (the head) with "
+            "$2 \\times$ (parameters per layer) $+ 4 s h$.",
             traps=[
                 (
                     2 * llama.vocab_size * llama.hidden_size / (2 * llama.params_per_layer),
