@@ -187,6 +187,8 @@ SUBJECT_TERMS = {
     "05": "performance model",
     "06": "inference (serving)",
     "07": "optimal depth",
+    "08": "case study",
+    "09": "recommendations",
     "10": "real pipeline run",
 }
 

@@ -8,6 +8,7 @@ Functions build a :class:`matplotlib.figure.Figure` directly (never pyplot) and 
 """
 
 from .bubble import *  # noqa: F403
+from .case_study import *  # noqa: F403
 from .comm import *  # noqa: F403
 from .inference import *  # noqa: F403
 from .memory import *  # noqa: F403
@@ -15,6 +16,7 @@ from .optimum import *  # noqa: F403
 from .partition import balance_efficiency_figure, split_comparison_figure, stage_loads_figure
 from .perf_model import *  # noqa: F403
 from .real_pipeline import *  # noqa: F403
+from .recommend import *  # noqa: F403
 from .style import ROLE_COLORS, SERIES_COLORS, STYLE, new_figure, styled, to_png
 
 __all__ = [

@@ -12,5 +12,7 @@ CHAPTER_QUIZZES = {
     "05_unified_model": "perf_model",
     "06_inference": "inference",
     "07_optimum": "optimum",
+    "08_case_study": "case_study",
+    "09_recommendations": "recommend",
     "10_real_pipeline": "real_pipeline",
 }

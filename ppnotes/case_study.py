@@ -1,0 +1,271 @@
+"""Chapter 8: the note's GPT-3 175B serving case (section 8), recomputed.
+
+The note serves GPT-3 175B at batch 32 on 32 GPUs in three shapes and prints bubble,
+communication and efficiency shares that its own model cannot produce. Here each shape is
+timed by chapter 6 (:func:`ppnotes.inference.serve`, decode with k = min(p, R) batches in
+flight) and chapter 4 (:func:`ppnotes.inference.serving_memory`), and the shares are read off
+one steady-state decode period: every stage is busy for its own compute and tensor-parallel
+all-reduces and idle for the rest of the period (the bubble, which includes waiting on hops).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from . import comm, inference, models, optimum, partition
+from . import perf_model as pm
+from ._validate import check_int
+from .models import ModelSpec
+from .runs import get_run
+
+#: The model of the case.
+MODEL = models.GPT3_175B
+#: 32 GPUs = 4 DGX A100 80GB nodes (NVLink 3 inside, one HDR card per GPU): the hardware
+#: GPT-3-class serving was published on (FasterTransformer, chapter 6).
+CLUSTER = pm.CLUSTERS["DGX A100 80GB + HDR"]
+NUM_GPUS = 32
+BATCH = 32
+#: Lengths the note does not state: a 1,024-token prompt and 256 output tokens (the chapter 7
+#: planner's defaults; 1,280 tokens fits GPT-3's 2,048-token window).
+PROMPT, OUTPUT = 1024, 256
+
+#: The note's section 8, line by line: (t, p) -> its printed numbers and verdict.
+NOTE_CASE = {
+    (8, 4): {"bubble": 0.10, "comm": 0.08, "efficiency": 0.82, "verdict": "recommended"},
+    (2, 16): {"bubble": 0.35, "comm": 0.15, "efficiency": 0.50, "verdict": "bubble too large"},
+    (16, 2): {
+        "bubble": None,
+        "comm": None,
+        "efficiency": None,
+        "verdict": "TP across nodes: communication is the bottleneck",
+    },
+}
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One serving shape on the case's GPUs: ``replicas`` copies of t x p, R sequences each.
+
+    Shares are fractions of one decode period P summed over a replica's GPUs:
+    ``compute`` (= ``efficiency``), ``tp_comm`` and ``bubble`` (idle, hops included) add to 1.
+    Times in seconds, memory in bytes (the fullest GPU).
+    """
+
+    t: int
+    p: int
+    replicas: int
+    concurrency: int
+    serving: inference.Serving
+    compute: float
+    tp_comm: float
+    bubble: float
+    hop: float
+
+    @property
+    def label(self) -> str:
+        tail = f" x{self.replicas}" if self.replicas > 1 else ""
+        return f"PP{self.p} TP{self.t}{tail}"
+
+    @property
+    def efficiency(self) -> float:
+        return self.compute
+
+    @property
+    def fits(self) -> bool:
+        return self.serving.fits
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Output tokens per second of all replicas."""
+        return self.replicas * self.serving.tokens_per_s
+
+
+def tp_seconds_per_stage(
+    model: ModelSpec, cluster: pm.Cluster, t: int, p: int, batch: int, allreduce: str = "ring"
+) -> list[float]:
+    """Seconds of tensor-parallel all-reduce in one decode step of each stage (two per layer,
+    :func:`ppnotes.inference.tp_allreduce_seconds`); zero for t = 1."""
+    one = inference.tp_allreduce_seconds(model, cluster, t, batch, allreduce) if t > 1 else 0.0
+    counts = partition.balanced_split(model.num_layers, p)
+    return [n * comm.TP_ALLREDUCES_PER_LAYER_FORWARD * one for n in counts]
+
+
+def case_row(
+    t: int,
+    p: int,
+    *,
+    model: ModelSpec = MODEL,
+    cluster: pm.Cluster = CLUSTER,
+    batch: int = BATCH,
+    prompt: int = PROMPT,
+    output: int = OUTPUT,
+    num_gpus: int = NUM_GPUS,
+    allreduce: str = "ring",
+) -> CaseRow:
+    """The case's numbers for replicas of t x p GPUs sharing ``num_gpus`` and ``batch``.
+
+    ``num_gpus / (t p)`` replicas each decode R = ``batch`` / replicas sequences (chapter 6's
+    :func:`~ppnotes.inference.serve`). Shares of one period P: compute = mean over stages of
+    (stage time - TP time) / P; tp_comm = mean TP time / P; bubble = 1 - mean stage time / P.
+    """
+    t, p = check_int("t", t), check_int("p", p)
+    n, b = check_int("num_gpus", num_gpus), check_int("batch", batch)
+    if n % (t * p):
+        raise ValueError(f"t x p must divide num_gpus = {n}, got t = {t}, p = {p}")
+    replicas = n // (t * p)
+    if b % replicas:
+        raise ValueError(f"the replicas ({replicas}) must divide batch = {b}")
+    r = b // replicas
+    srv = inference.serve(model, cluster, t, p, r, prompt, output, allreduce=allreduce)
+    per_batch = math.ceil(r / srv.in_flight)
+    tp = tp_seconds_per_stage(model, cluster, t, p, per_batch, allreduce)
+    busy = sum(srv.stage_times) / p
+    tp_mean = sum(tp) / p
+    hop = inference.hop_seconds(model, cluster, t, p, per_batch)
+    return CaseRow(
+        t,
+        p,
+        replicas,
+        r,
+        srv,
+        (busy - tp_mean) / srv.period,
+        tp_mean / srv.period,
+        1.0 - busy / srv.period,
+        hop,
+    )
+
+
+#: The shapes people run on the same 32 GPUs, besides the note's three.
+PRACTICE = ((8, 1), (8, 2), (4, 2))
+
+
+def all_rows(**kwargs) -> list[CaseRow]:
+    """The note's three shapes, then :data:`PRACTICE`, all on the case's GPUs and batch."""
+    return [case_row(t, p, **kwargs) for t, p in (*NOTE_CASE, *PRACTICE)]
+
+
+def note_vs_ours(rows: list[CaseRow] | None = None) -> list[dict]:
+    """The note's printed numbers beside ours for its three shapes, with a verdict each."""
+    rows = rows or all_rows()
+    by = {(r.t, r.p): r for r in rows}
+    best = max((r for r in rows if r.fits), key=lambda r: r.tokens_per_s)
+    out = []
+    for (t, p), note in NOTE_CASE.items():
+        r = by[(t, p)]
+        out.append(
+            {
+                "config": f"PP{p} TP{t}",
+                "note": note,
+                "ours": r,
+                "best": best.label,
+                "verdict": verdict(r, note, best),
+            }
+        )
+    return out
+
+
+def verdict(row: CaseRow, note: dict, best: CaseRow) -> str:
+    """One line: does the note's claim about this shape survive the computation?"""
+    if not row.fits:
+        return "does not hold: it does not even fit in memory"
+    share = f"bubble {row.bubble:.0%}, TP comm {row.tp_comm:.0%}, efficiency {row.efficiency:.0%}"
+    if note["verdict"] == "recommended":
+        ratio = best.tokens_per_s / row.tokens_per_s
+        if ratio < 1.05:
+            return (
+                f"good choice, wrong numbers: {share}; within {ratio - 1:.1%} of the best "
+                f"({best.label})"
+            )
+        return f"does not hold: {share}; {best.label} gives {ratio:.1f}x the tokens/s"
+    ratio = best.tokens_per_s / row.tokens_per_s
+    if row.t > 8:
+        return f"holds: {share} (TP over the network); {ratio:.1f}x fewer tokens/s than the best"
+    return (
+        f"right verdict, wrong reason: {share}; {ratio:.1f}x fewer tokens/s, because R is "
+        f"split into {row.serving.in_flight} batches of {row.concurrency // row.serving.in_flight}"
+    )
+
+
+def planner_choice(
+    rows: list[CaseRow] | None = None,
+    cluster: pm.Cluster = CLUSTER,
+    prompt: int = PROMPT,
+    output: int = OUTPUT,
+) -> optimum.ServingChoice:
+    """Chapter 7's :func:`~ppnotes.optimum.plan_serving` asked for the note's shape's
+    throughput and TPOT on at most the case's GPUs."""
+    rows = rows or all_rows()
+    ref = next(r for r in rows if (r.t, r.p) == (8, 4))
+    plan = optimum.plan_serving(
+        MODEL,
+        cluster,
+        load=ref.tokens_per_s,
+        tpot=ref.serving.tpot,
+        prompt=prompt,
+        output=output,
+        max_gpus=NUM_GPUS,
+    )
+    return plan.best
+
+
+def capacity(row: CaseRow, **kwargs) -> inference.Serving | None:
+    """One replica of ``row``'s shape at the most sequences its KV cache holds
+    (:func:`ppnotes.inference.max_throughput`); ``row.replicas`` times its tokens/s is what the
+    32 GPUs give at full load."""
+    return inference.max_throughput(
+        MODEL if "model" not in kwargs else kwargs.pop("model"),
+        kwargs.pop("cluster", CLUSTER),
+        row.t,
+        row.p,
+        kwargs.pop("prompt", PROMPT),
+        kwargs.pop("output", OUTPUT),
+    )
+
+
+# --- training the same model -------------------------------------------------------------
+
+TRAIN_RUN = "Megatron 175B (SP + selective)"
+TRAIN_TOKENS = 300e9  # GPT-3's training tokens (Brown et al. 2020, Table 2.2)
+
+
+def days_to_train(
+    step_seconds: float, global_batch: int, seq_len: int, tokens: float = TRAIN_TOKENS
+) -> float:
+    """Days to train on ``tokens`` tokens at ``global_batch`` x ``seq_len`` tokens per step."""
+    return tokens / (global_batch * seq_len) * step_seconds / 86400
+
+
+def training_side(max_micro_batch: int = 4) -> dict:
+    """The published GPT-3 175B run (:data:`TRAIN_RUN`) against the planner's pick with the same
+    features: step times (predicted and measured), memory, days for 300 B tokens."""
+
+    run = get_run(TRAIN_RUN)
+    row = optimum.practice_comparison([run], max_micro_batch=max_micro_batch)[0]
+    cluster = pm.run_cluster(run)
+    theirs = pm.step_time(
+        run.model, cluster, optimum.run_candidate(run).config(run.global_batch, run.seq_len)
+    )
+    best = row["plan"].best
+    tokens_step = run.global_batch * run.seq_len
+    flops = 6 * run.model.total_params * tokens_step  # not including attention
+    measured = run.measured_step_time or (
+        pm.model_flops_per_step(run.model, pm.run_config(run))
+        / (run.measured_tflops_per_gpu * 1e12 * run.num_gpus)
+    )
+    return {
+        "run": run,
+        "theirs": row["theirs"],
+        "ours": row["ours"],
+        "theirs_step": theirs.step_time,
+        "ours_step": best.step_time,
+        "measured_step": measured,
+        "theirs_peak": max(row["total"] for row in theirs.memory),
+        "ours_peak": best.peak_bytes,
+        "theirs_result": theirs,
+        "best": best,
+        "flops_6n": flops,
+        "days_measured": days_to_train(measured, run.global_batch, run.seq_len),
+        "days_theirs": days_to_train(theirs.step_time, run.global_batch, run.seq_len),
+        "days_ours": days_to_train(best.step_time, run.global_batch, run.seq_len),
+    }

@@ -1,0 +1,42 @@
+"""Figures of chapter 9 (recommendations)."""
+
+from __future__ import annotations
+
+from .style import SERIES_COLORS, new_figure, styled
+
+__all__ = ["bubble_rule_figure", "scenario_frame_html"]
+
+
+@styled
+def bubble_rule_figure(rows):
+    """Micro-batches needed for a bubble below 20 % against depth p (log-log), one line per
+    number of virtual stages; rows from :func:`ppnotes.recommend.microbatches_for_note_bubble`."""
+    fig, ax = new_figure(4.0, 3.0)
+    keys = [k for k in rows[0] if k.startswith("v")]
+    ps = [r["p"] for r in rows]
+    for i, k in enumerate(keys):
+        ax.plot(
+            ps,
+            [r[k] for r in rows],
+            "o-",
+            color=SERIES_COLORS[i],
+            label="1F1B" if k == "v1" else f"interleaved {k}",
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("pipeline depth p")
+    ax.set_ylabel("micro-batches m for bubble < 20 %")
+    ax.legend()
+    return fig
+
+
+def scenario_frame_html(rec) -> str:
+    """One :class:`ppnotes.recommend.Recommendation` as HTML: label, reasons, warnings."""
+    if rec is None:
+        return "<b>nothing fits</b>"
+    items = "".join(f"<li>ch. {r.chapter}: {r.text}</li>" for r in rec.reasons)
+    warns = "".join(f"<li>{w}</li>" for w in rec.warnings) or "<li>none</li>"
+    return (
+        f"<b>{rec.kind}: {rec.label}</b><ul style='font-size:90%'>{items}</ul>"
+        f"<b>warnings</b><ul style='font-size:90%'>{warns}</ul>"
+    )

@@ -1,0 +1,94 @@
+"""Chapter 8 quiz: the GPT-3 175B case (实际案例分析), recomputed."""
+
+from __future__ import annotations
+
+from .. import case_study as cs
+from ..quiz import choice, multiple_choice, numeric
+
+SETTING = (
+    "GPT-3 175B served in bf16 on 32 A100 80GB (4 DGX nodes: NVLink inside, one HDR card per "
+    "GPU), 32 concurrent requests of 1,024 prompt and 256 output tokens"
+)
+
+
+def rows() -> dict:
+    """The case's rows by label (:func:`ppnotes.case_study.all_rows`)."""
+    return {r.label: r for r in cs.all_rows()}
+
+
+def questions() -> list[dict]:
+    """The chapter 8 quiz; every answer comes from :mod:`ppnotes.case_study`."""
+    r = rows()
+    p4, p16, p2 = r["PP4 TP8"], r["PP16 TP2"], r["PP2 TP16"]
+    ratio = p4.tokens_per_s / p16.tokens_per_s
+    train = cs.training_side()
+    return [
+        numeric(
+            f"{SETTING}. With PP = 4 and TP = 8 (4 batches in flight), what share of one decode "
+            "period is the bubble (idle stage time), in percent?",
+            100 * p4.bubble,
+            abs_tol=0.5,
+            correct_feedback="Right: with $k = p$ batches in flight every stage is almost always "
+            "busy; the note's 10 % has no source.",
+            wrong_feedback="Bubble $= 1 - \\bar d / P$: mean stage time over the period.",
+            traps=[(10, "That is the note's printed number, not a computed one.")],
+        ),
+        numeric(
+            f"{SETTING}. With PP = 4 and TP = 8, what share of the decode period do the "
+            "tensor-parallel all-reduces take, in percent?",
+            100 * p4.tp_comm,
+            abs_tol=1.0,
+            correct_feedback="Right: two all-reduces per layer over 8 GPUs, each mostly "
+            "latency for a batch of 8 tokens; the note's 8 % is far too low.",
+            wrong_feedback="Sum the TP all-reduce time of a stage and divide by the period.",
+            traps=[(8, "That is the note's printed number.")],
+        ),
+        numeric(
+            f"{SETTING}. How many times more output tokens/s does PP = 4, TP = 8 give than "
+            "PP = 16, TP = 2?",
+            ratio,
+            rel_tol=0.05,
+            correct_feedback="Right: PP16 splits the 32 requests into 16 batches of 2, so every "
+            "weight read serves 2 tokens instead of 8. The bubble is not the reason.",
+            wrong_feedback="Compare $R / \\mathrm{TPOT}$ of the two shapes.",
+        ),
+        numeric(
+            f"{SETTING}. With PP = 2 and TP = 16 (TP across two nodes), what is the TPOT in ms?",
+            1e3 * p2.serving.tpot,
+            rel_tol=0.05,
+            correct_feedback="Right: every layer's two all-reduces pay the network's latency "
+            "on every ring step.",
+            wrong_feedback="Chapter 6's serve(): TPOT = k x period.",
+        ),
+        numeric(
+            f"{SETTING}. One replica of PP = 1, TP = 8 (one node): at most how many sequences of "
+            "1,280 tokens does its KV cache hold?",
+            cs.capacity(r["PP1 TP8 x4"]).concurrency,
+            correct_feedback="Right: 175 B bf16 weights take most of a node; what is left holds "
+            "few sequences. Deeper pipelines across nodes hold far more.",
+            wrong_feedback="Budget minus weights per GPU, over KV bytes per sequence per GPU.",
+        ),
+        numeric(
+            "The published GPT-3 175B training run of Korthikanti et al. (64 A100 80GB, 64 "
+            "sequences of 2,048 tokens per step, measured step time): how many days would "
+            "300 billion tokens take?",
+            train["days_measured"],
+            rel_tol=0.03,
+            correct_feedback="Right: 300e9 / (64 x 2048) steps times the step time: a year on "
+            "64 GPUs, which is why GPT-3 was trained on thousands.",
+            wrong_feedback="days = tokens / (G s) x step time / 86,400.",
+        ),
+        multiple_choice(
+            f"{SETTING}. Why is PP = 16, TP = 2 the slowest of the TP-within-a-node shapes?",
+            [
+                choice("Its bubble is 35 %.", False, "Computed, its bubble is a few percent."),
+                choice(
+                    "Its 32 requests are split into 16 batches of 2, so each read of the weights "
+                    "serves only 2 tokens.",
+                    True,
+                    "Right: decode is memory-bound; throughput follows tokens per weight read.",
+                ),
+                choice("Its weights do not fit.", False, "It fits easily."),
+            ],
+        ),
+    ]

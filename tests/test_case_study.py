@@ -1,0 +1,89 @@
+"""Chapter 8: the GPT-3 175B serving case, recomputed."""
+
+from __future__ import annotations
+
+import pytest
+
+from ppnotes import case_study as cs
+from ppnotes import inference
+from ppnotes import perf_model as pm
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return {r.label: r for r in cs.all_rows()}
+
+
+def test_shares_add_to_one_and_are_shares(rows):
+    for r in rows.values():
+        assert r.bubble + r.tp_comm + r.compute == pytest.approx(1.0)
+        assert 0 <= r.bubble < 1 and 0 <= r.tp_comm < 1 and 0 < r.compute <= 1
+
+
+def test_replicas_and_concurrency_split_the_batch(rows):
+    assert rows["PP1 TP8 x4"].replicas == 4 and rows["PP1 TP8 x4"].concurrency == 8
+    assert rows["PP4 TP8"].replicas == 1 and rows["PP4 TP8"].concurrency == 32
+    assert rows["PP16 TP2"].serving.in_flight == 16
+
+
+def test_a_replica_is_chapter_six_serve(rows):
+    r = rows["PP2 TP8 x2"]
+    srv = inference.serve(cs.MODEL, cs.CLUSTER, 8, 2, 16, cs.PROMPT, cs.OUTPUT)
+    assert r.serving.tpot == srv.tpot
+    assert r.tokens_per_s == pytest.approx(2 * srv.tokens_per_s)
+
+
+def test_bubble_by_hand_for_one_stage(rows):
+    """p = 1: the only stage is busy for the whole period (no bubble)."""
+    assert rows["PP1 TP8 x4"].bubble == pytest.approx(0.0, abs=1e-12)
+
+
+def test_tp_share_by_hand(rows):
+    r = rows["PP4 TP8"]
+    one = inference.tp_allreduce_seconds(cs.MODEL, cs.CLUSTER, 8, 8)
+    assert r.tp_comm == pytest.approx(96 * 2 * one / 4 / r.serving.period)
+
+
+def test_tp_across_nodes_costs_more_than_inside(rows):
+    assert rows["PP2 TP16"].tp_comm > 2 * rows["PP4 TP8"].tp_comm
+    assert rows["PP2 TP16"].tokens_per_s < rows["PP4 TP8"].tokens_per_s
+
+
+def test_note_vs_ours_has_a_verdict_per_line(rows):
+    table = cs.note_vs_ours(list(rows.values()))
+    assert [r["config"] for r in table] == ["PP4 TP8", "PP16 TP2", "PP2 TP16"]
+    assert table[0]["verdict"].startswith("good choice")
+    assert table[1]["verdict"].startswith("right verdict, wrong reason")
+    assert table[2]["verdict"].startswith("holds")
+
+
+def test_capacity_grows_with_depth(rows):
+    assert cs.capacity(rows["PP4 TP8"]).concurrency > cs.capacity(rows["PP1 TP8 x4"]).concurrency
+
+
+def test_a100_40gb_one_node_does_not_fit():
+    r = cs.case_row(8, 1, cluster=pm.CLUSTERS["DGX A100 40GB + HDR"])
+    assert not r.fits and r.serving.shortfall > 0
+
+
+def test_days_to_train_by_hand():
+    assert cs.days_to_train(86400.0, 1, 1, tokens=10.0) == pytest.approx(10.0)
+    assert cs.days_to_train(10.0, 1536, 2048) == pytest.approx(300e9 / (1536 * 2048) * 10 / 86400)
+
+
+def test_training_side_matches_measured_step():
+    ts = cs.training_side()
+    assert ts["theirs_step"] == pytest.approx(ts["measured_step"], rel=0.05)
+    assert ts["ours_step"] <= ts["theirs_step"]
+    assert ts["days_measured"] > 300
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"num_gpus": 30}, "num_gpus"), ({"batch": 30, "t": 8, "p": 1}, "batch"), ({"t": 0}, "t")],
+)
+def test_bad_input(kwargs, name):
+    args = {"t": 8, "p": 4, **kwargs}
+    t, p = args.pop("t"), args.pop("p")
+    with pytest.raises(ValueError, match=name):
+        cs.case_row(t, p, **args)

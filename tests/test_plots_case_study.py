@@ -1,0 +1,32 @@
+"""Chapter 8 and 9 figures build and show what they claim."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from ppnotes import case_study as cs
+from ppnotes import plots
+from ppnotes import recommend as rc
+
+
+def test_case_figures_build():
+    rows = cs.all_rows()
+    fig = plots.case_timeline_figure(rows[:2])
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    fig = plots.case_memory_figure(rows, cs.MODEL, rows[0].serving.memory["budget"])
+    bars = sum(r.p for r in rows)
+    assert len(fig.axes[0].patches) == 2 * bars
+    fig = plots.case_tradeoff_figure(rows)
+    assert len(fig.axes[0].collections) == len(rows)
+
+
+def test_frames_are_html():
+    r = cs.case_row(8, 4)
+    html = plots.case_frame_html(r, cs.NOTE_CASE[(8, 4)])
+    assert "PP4 TP8" in html and "the note said" in html
+    assert plots.scenario_frame_html(None) == "<b>nothing fits</b>"
+
+
+def test_bubble_rule_figure_has_a_line_per_schedule():
+    fig = plots.bubble_rule_figure(rc.microbatches_for_note_bubble())
+    assert len(fig.axes[0].lines) == 3
