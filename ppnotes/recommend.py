@@ -188,8 +188,11 @@ def _serve(model, cluster, w) -> Recommendation | None:
         rec.warnings.append("TP crosses nodes")
     if best.p > 1 and best.concurrency < best.p:
         rec.warnings.append(f"R = {best.concurrency} < p = {best.p}: stages idle between tokens")
-    if s.memory["total"] > 0.95 * s.memory["budget"]:
-        rec.warnings.append("the fullest GPU is near its memory limit")
+    if s.memory["weights"] > 0.8 * s.memory["budget"]:
+        rec.warnings.append(
+            f"the weights take {s.memory['weights'] / s.memory['budget']:.0%} of the budget: "
+            "little room for KV cache"
+        )
     return rec
 
 
@@ -270,3 +273,37 @@ def one_node_rule(model, cluster, global_batch: int, seq_len=None) -> dict:
         out[f"p{p}"] = r.step_time if r else None
     out["plan"] = plan
     return out
+
+
+def scenarios() -> list[tuple[str, ModelSpec, pm.Cluster, Workload]]:
+    """The chapter's ten scenarios: training and serving, small and large models, NVLink and
+    PCIe-only GPUs, one node and many: (name, model, cluster, workload)."""
+    from .models import GPT3_175B, LLAMA3_70B, LLAMA31_405B, MEGATRON_1_7B, MEGATRON_18B
+
+    a100 = pm.CLUSTERS["DGX A100 80GB + HDR"]
+    h100 = pm.CLUSTERS["DGX H100 + NDR"]
+    pcie = optimum.PCIE_CLUSTERS["8x A100 80GB PCIe + HDR"]
+    serve = {"ttft": 1.0, "tpot": 0.05}
+    big = {"ttft": 2.0, "tpot": 0.1}
+    return [
+        ("train GPT-3 175B, 1,024 A100 NVLink", GPT3_175B, a100, Workload("train", 1024, 1536)),
+        ("train GPT-3 175B, 1,024 A100 PCIe", GPT3_175B, pcie, Workload("train", 1024, 1536)),
+        ("train 18B, one A100 node", MEGATRON_18B, a100, Workload("train", 8, 64)),
+        ("train 1.7B, one A100 node", MEGATRON_1_7B, a100, Workload("train", 8, 128)),
+        ("train Llama 3 70B, 64 H100", LLAMA3_70B, h100, Workload("train", 64, 256, 4096)),
+        ("serve Llama 3 70B, H100", LLAMA3_70B, h100, Workload("serve", 64, load=5000, **serve)),
+        (
+            "serve Llama 3 70B, A100 PCIe",
+            LLAMA3_70B,
+            pcie,
+            Workload("serve", 64, load=5000, **serve),
+        ),
+        ("serve GPT-3 175B, A100", GPT3_175B, a100, Workload("serve", 64, load=2000, **big)),
+        ("serve Llama 3.1 405B, H100", LLAMA31_405B, h100, Workload("serve", 64, load=2000, **big)),
+        (
+            "serve 1.7B, one A100",
+            MEGATRON_1_7B,
+            a100,
+            Workload("serve", 8, load=5000, ttft=0.5, tpot=0.03),
+        ),
+    ]

@@ -1,0 +1,107 @@
+"""Chapter 9: recommend() agrees with the chapter 7 planner and explains itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from ppnotes import bubble, inference, models
+from ppnotes import optimum as o
+from ppnotes import perf_model as pm
+from ppnotes import recommend as rc
+
+A100 = pm.CLUSTERS["DGX A100 80GB + HDR"]
+H100 = pm.CLUSTERS["DGX H100 + NDR"]
+SCEN = rc.scenarios()
+
+
+def test_scenarios_cover_what_the_issue_asks():
+    kinds = {w.kind for _, _, _, w in SCEN}
+    links = {c.intra_link.name for _, _, c, _ in SCEN}
+    sizes = {m.total_params > 100e9 for _, m, _, _ in SCEN}
+    one_node = {w.num_gpus <= 8 for _, _, _, w in SCEN}
+    assert len(SCEN) >= 8 and kinds == {"train", "serve"}
+    assert len(links) >= 2 and sizes == {True, False} and one_node == {True, False}
+
+
+@pytest.mark.parametrize(("name", "model", "cluster", "work"), SCEN, ids=[s[0] for s in SCEN])
+def test_recommend_agrees_with_the_planner(name, model, cluster, work):
+    rec = rc.recommend(model, cluster, work)
+    assert rec is not None
+    if work.kind == "train":
+        best = o.plan_training(
+            model, cluster, work.num_gpus, work.global_batch, work.seq_len, max_micro_batch=4
+        ).best
+        assert (rec.t, rec.p, rec.d) == (best.candidate.t, best.candidate.p, best.candidate.d)
+        assert rec.t * rec.p * rec.d == work.num_gpus
+    else:
+        best = o.plan_serving(
+            model,
+            cluster,
+            load=work.load,
+            ttft=work.ttft,
+            tpot=work.tpot,
+            prompt=work.prompt,
+            output=work.output,
+            max_gpus=work.num_gpus,
+        ).best
+        assert (rec.t, rec.p, rec.d) == (best.t, best.p, best.replicas)
+        assert best.serving.tpot <= work.tpot
+    assert rc.agrees_with_planner(model, cluster, work, rec)
+    assert rec.reasons and all(1 <= r.chapter <= 9 for r in rec.reasons)
+    assert rec.label in rec.explain()
+
+
+def test_warnings_fire_when_they_should():
+    pcie = o.PCIE_CLUSTERS["8x A100 80GB PCIe + HDR"]
+    rec = rc.recommend(models.GPT3_175B, pcie, rc.Workload("train", 1024, 1536))
+    assert any("memory limit" in w for w in rec.warnings)
+    small = rc.recommend(models.MEGATRON_1_7B, A100, rc.Workload("train", 8, 128))
+    assert small.warnings == [] and (small.t, small.p) == (1, 1)
+
+
+def test_nothing_fits_gives_none():
+    assert rc.recommend(models.GPT3_175B, A100, rc.Workload("train", 8, 64)) is None
+
+
+def test_bubble_rule_needs_four_per_extra_stage():
+    rows = rc.microbatches_for_note_bubble()
+    for r in rows:
+        assert r["v1"] == 4 * (r["p"] - 1)
+        assert (
+            bubble.bubble_fraction(r["p"], r["v1"])
+            <= 0.2
+            < bubble.bubble_fraction(r["p"], r["v1"] - 1)
+        )
+
+
+def test_two_times_nodes_tp4_beats_nodes_tp8():
+    row = rc.nodes_rule(models.MEGATRON_39B, A100, 4, 256)
+    assert row["pp_2nodes_tp4"] < row["pp_nodes_tp8"]
+    assert row["best_step"] <= row["pp_2nodes_tp4"]
+
+
+def test_one_node_serving_order_holds():
+    tpot = [
+        inference.serve(models.LLAMA3_70B, H100, t, p, 32, 1024, 256).tpot
+        for t, p in ((8, 1), (4, 2), (2, 4))
+    ]
+    assert tpot == sorted(tpot)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"kind": "infer", "num_gpus": 8}, "kind"),
+        ({"kind": "train", "num_gpus": 0, "global_batch": 8}, "num_gpus"),
+        ({"kind": "train", "num_gpus": 8}, "global_batch"),
+        ({"kind": "serve", "num_gpus": 8, "load": -1.0}, "load"),
+    ],
+)
+def test_bad_workload(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        rc.Workload(**kwargs)
+
+
+def test_recommend_rejects_a_non_workload():
+    with pytest.raises(ValueError, match="workload"):
+        rc.recommend(models.GPT3_175B, A100, {"kind": "train"})
