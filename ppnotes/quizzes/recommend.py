@@ -9,6 +9,7 @@ from .. import recommend as rc
 from ..hardware import IB_HDR
 from ..models import GPT3_175B, LLAMA3_70B
 from ..quiz import choice, multiple_choice, numeric
+from ..runs import get_run
 
 A100 = pm.CLUSTERS["DGX A100 80GB + HDR"]
 H100 = pm.CLUSTERS["DGX H100 + NDR"]
@@ -87,7 +88,7 @@ def questions() -> list[dict]:
             "Chapter 5. The published GPT-3 175B run (Korthikanti et al.: 64 A100 80GB, t = 8, "
             "p = 8, interleaved, selective recomputation, G = 64): the model's predicted step "
             "time in seconds?",
-            pm.predict_run(cs.get_run(cs.TRAIN_RUN)).step_time,
+            pm.predict_run(get_run(cs.TRAIN_RUN)).step_time,
             rel_tol=0.03,
             correct_feedback="Right: within a few percent of the measured step.",
             wrong_feedback="perf_model.predict_run on the published run.",
