@@ -194,7 +194,8 @@ def serving_summary_html(serving: inf.Serving, gpu: GPUSpec) -> str:
     )
     idle = ROLE_COLORS["idle"]
     svg = (
-        '<svg width="320" height="26" role="img" aria-label="memory per GPU">'
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 320 26" width="320" height="26" '
+        'role="img" aria-label="memory per GPU">'
         f'<rect x="0" y="4" width="{capacity * scale:.1f}" height="16" fill="{idle}"/>'
         f'<rect x="0" y="4" width="{w_weights:.1f}" height="16" fill="{ROLE_COLORS["forward"]}"/>'
         f'<rect x="{w_weights:.1f}" y="4" width="{w_kv:.1f}" height="16" '
