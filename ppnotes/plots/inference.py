@@ -215,7 +215,7 @@ def serving_summary_html(serving: inf.Serving, gpu: GPUSpec) -> str:
         (
             "memory, fullest GPU",
             f"{mem['weights'] / 1e9:,.1f} GB weights + {mem['kv_cache'] / 1e9:,.1f} GB KV "
-            f"of {gpu.memory_bytes / 1e9:,.1f} GB",
+            f"of {gpu.memory_bytes / 1e9:,.1f} GB ({gpu.memory_bytes / 2**30:,.0f} GiB)",
         ),
         ("verdict", verdict),
     ]
