@@ -146,4 +146,4 @@ def test_breakdown_svg_shows_the_numbers():
     assert "does not fit" in bad and "short by 3.5 GiB" in bad and "bar width = 15.00 s" in bad
     # with a common scale the bar is half the width
     widths = [float(w) for w in __import__("re").findall(r'width="([\d.]+)" height="28"', bad)]
-    assert sum(widths) == pytest.approx((700 - 20) / 2, rel=0.01)
+    assert sum(widths) == pytest.approx((420 - 20) / 2, rel=0.01)

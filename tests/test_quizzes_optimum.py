@@ -43,3 +43,12 @@ def test_traps_catch_the_wrong_answers(questions):
     assert not quiz.accepts(q[0], 40)
     assert not quiz.accepts(q[2], 48)
     assert not quiz.accepts(q[3], 1.0)
+
+
+def test_counts_are_exact_and_continuous_answers_keep_a_tolerance(questions):
+    depth, gib, m, ratio, gpus = (q for q in numeric(questions))
+    for q in (depth, m, gpus):
+        answer = quiz.numeric_answer(q)
+        assert quiz.accepts(q, answer) and not quiz.accepts(q, answer + 1)
+        assert not quiz.accepts(q, answer + 0.02)
+    assert quiz.accepts(gib, 1.01 * quiz.numeric_answer(gib))

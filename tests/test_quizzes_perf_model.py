@@ -70,3 +70,12 @@ def test_choice_questions():
     many = next(q for q in pm_quiz.questions() if q["type"] == "many_choice")
     correct = {a["answer"].split(" (")[0] for a in many["answers"] if a["correct"]}
     assert correct == {"ZeRO-2", "ZeRO-3 / FSDP with resharding"}
+
+
+def test_the_factor_m_is_exact_and_percentages_accept_fractions():
+    qs = [q for q in pm_quiz.questions() if q["type"] == "numeric"]
+    factor = qs[1]
+    assert quiz.accepts(factor, 32) and not quiz.accepts(factor, 31.8)
+    interleaved = qs[-2]
+    frac = quiz.numeric_answer(interleaved) / 100
+    assert "in %" in interleaved["question"] and quiz.accepts(interleaved, frac)

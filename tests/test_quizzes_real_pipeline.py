@@ -22,3 +22,15 @@ def test_quiz_validates_and_answers_by_hand():
     ]
     assert [quiz.numeric_answer(q) for q in numeric] == pytest.approx(expected)
     assert not quiz.accepts(numeric[1], 3)  # the book's warm-up count is a trap
+
+
+def test_counts_are_exact_and_the_step_time_keeps_a_tolerance():
+    qs = [q for q in lab_quiz.questions() if q["type"] == "numeric"]
+    warm, zbv, step, m_10 = qs[1], qs[2], qs[3], qs[4]
+    for q in (warm, zbv, m_10):
+        answer = quiz.numeric_answer(q)
+        assert quiz.accepts(q, answer) and not quiz.accepts(q, answer + 0.05)
+    assert quiz.accepts(step, 1.005 * quiz.numeric_answer(step))
+    # percentages: the question says so, and the fraction form is accepted
+    first = qs[0]
+    assert "in percent" in first["question"] and quiz.accepts(first, 0.2)

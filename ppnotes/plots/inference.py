@@ -194,7 +194,8 @@ def serving_summary_html(serving: inf.Serving, gpu: GPUSpec) -> str:
     )
     idle = ROLE_COLORS["idle"]
     svg = (
-        '<svg width="320" height="26" role="img" aria-label="memory per GPU">'
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 320 26" width="320" height="26" '
+        'role="img" aria-label="memory per GPU">'
         f'<rect x="0" y="4" width="{capacity * scale:.1f}" height="16" fill="{idle}"/>'
         f'<rect x="0" y="4" width="{w_weights:.1f}" height="16" fill="{ROLE_COLORS["forward"]}"/>'
         f'<rect x="{w_weights:.1f}" y="4" width="{w_kv:.1f}" height="16" '
@@ -214,7 +215,7 @@ def serving_summary_html(serving: inf.Serving, gpu: GPUSpec) -> str:
         (
             "memory, fullest GPU",
             f"{mem['weights'] / 1e9:,.1f} GB weights + {mem['kv_cache'] / 1e9:,.1f} GB KV "
-            f"of {gpu.memory_bytes / 1e9:,.1f} GB",
+            f"of {gpu.memory_bytes / 1e9:,.1f} GB ({gpu.memory_bytes / 2**30:,.0f} GiB)",
         ),
         ("verdict", verdict),
     ]

@@ -331,7 +331,7 @@ def breakdown_svg(
     result,
     *,
     title: str | None = None,
-    width: int = 700,
+    width: int = 420,
     scale_seconds: float | None = None,
 ) -> str:
     """One step's parts as a horizontal stacked bar, with MFU, tokens/s and the memory verdict.
@@ -342,7 +342,8 @@ def breakdown_svg(
     Args:
         result: a StepResult.
         title: drawn above the bar.
-        width: pixels.
+        width: pixels of the drawing (its viewBox; it scales down to a narrow column, so the
+            default keeps its 13 px text at least 11 px in a 358 px phone column).
         scale_seconds: seconds the full bar width stands for; give the same value to every
             frame of an explorer so bar lengths compare (default: this step's time).
     """
@@ -355,11 +356,11 @@ def breakdown_svg(
     left, right, bar_h = 10, 10, 28
     plot_w = width - left - right
     top = 24 if title else 6
-    legend_rows = (len(parts) + 1) // 2
+    legend_rows = len(parts)  # one column: readable in a phone column
     height = top + bar_h + 24 + 18 * legend_rows + 4
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12" role="img">'
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="13" role="img">'
     ]
     if title:
         out.append(f'<text x="{left}" y="16">{html.escape(title)}</text>')
@@ -379,9 +380,7 @@ def breakdown_svg(
     )
     outline = f' stroke="{_EDGE}"'  # the light-grey swatch needs an edge on white
     for i, part in enumerate(parts):
-        col, row = i % 2, i // 2
-        lx = left + col * (plot_w / 2)
-        ly = top + bar_h + 24 + 18 * row
+        lx, ly = left, top + bar_h + 24 + 18 * i
         share = r.parts[part] / total
         out.append(
             f'<rect x="{lx:.0f}" y="{ly:.0f}" width="12" height="12" '

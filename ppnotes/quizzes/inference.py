@@ -61,8 +61,8 @@ def questions() -> list[dict]:
             "the LM head's bf16 weights once?",
             read_ms,
             rel_tol=0.03,
-            correct_feedback="Right: about 2 bytes x 70 billion weights over 3.35 TB/s. At "
-            "batch 1 decode is a weight read, whatever the FLOP/s.",
+            correct_feedback="Right: about $2 \\times 70 \\cdot 10^9$ bytes of weights over "
+            "3.35 TB/s. At batch 1 decode is a weight read, whatever the FLOP/s.",
             wrong_feedback="Divide the bytes of the weights a step reads (layers and LM head, "
             "2 bytes each) by the HBM bandwidth.",
             traps=[
@@ -71,21 +71,22 @@ def questions() -> list[dict]:
             ],
         ),
         numeric(
-            "At t = 8 on H100s, from which decode batch (sequences) does a Llama 3 70B layer's "
-            "compute term exceed its memory term, with a 1-token context (no KV cache) and the "
-            "book's efficiency of 0.6?",
+            "At t = 8 on H100 SXMs (989 TFLOP/s dense BF16, 3.35 TB/s HBM), from which decode "
+            "batch (sequences) does a Llama 3 70B layer's bf16 compute term exceed its memory "
+            "term, with a 1-token context (no KV cache) and the book's efficiency of 0.6?",
             cross,
             rel_tol=0.08,
-            correct_feedback="Right: about peak x efficiency / bandwidth = 989e12 x 0.6 / 3.35e12. "
+            correct_feedback="Right: about $\\text{peak} \\cdot \\eta / \\text{bandwidth} = "
+            "989 \\cdot 10^{12} \\times 0.6 / (3.35 \\cdot 10^{12})$. "
             "A long KV cache pushes it further out, or removes it.",
-            wrong_feedback="For w weights, set 2 b w / (peak x 0.6) equal to 2 w / bandwidth "
-            "and solve for b.",
+            wrong_feedback="For $w$ weights, set $2bw/(0.6\\,\\text{peak})$ equal to "
+            "$2w/\\text{bandwidth}$ and solve for $b$.",
             traps=[(989e12 / 3.35e12, "That forgets the efficiency of 0.6.")],
         ),
         numeric(
             "One request is served alone by Llama 3 70B on DGX H100s with t = 8. By what "
             "factor does its time per output token change from p = 1 to p = 4 (TPOT at p = 4 "
-            "over TPOT at p = 1)?",
+            "over TPOT at p = 1), for a 1,024-token prompt and 256 output tokens in bf16?",
             ratio,
             rel_tol=0.01,
             correct_feedback="Right: slightly above 1. The four stages read a quarter of the "
@@ -101,32 +102,35 @@ def questions() -> list[dict]:
             "leaving the pipeline in steady state?",
             period,
             rel_tol=0.01,
-            correct_feedback="Right: the slowest stage, 1.5 ms, sets the period once k >= p "
+            correct_feedback="Right: the slowest stage, 1.5 ms, sets the period once $k \\ge p$ "
             f"(with one batch it would be the whole cycle, {period_one:g} ms).",
-            wrong_feedback="With k >= p the slowest stage is always busy: period = max(d_s).",
+            wrong_feedback="With $k \\ge p$ the slowest stage is always busy: "
+            "period $= \\max_s d_s$.",
             traps=[(period_one / 4, "That is the mean stage: the slowest one sets the pace.")],
         ),
         numeric(
-            "Llama 3 70B on H100s with t = 8, sequences of 8,192 tokens. How many times more "
-            "sequences does one replica hold in KV cache at p = 4 than at p = 1?",
+            "Llama 3 70B on H100s (80 GB, 10 % kept in reserve) with t = 8, bf16 weights and KV "
+            "cache, sequences of 8,192 tokens. How many times more sequences does one replica "
+            "hold in KV cache at p = 4 than at p = 1?",
             cap,
             rel_tol=0.02,
             correct_feedback="Right: more than 4 times. The weights per GPU fall 4 times, so "
             "the free memory rises more than 4-fold, and the replica has 4 times the GPUs.",
-            wrong_feedback="Compute (0.9 x memory - weights per GPU) / KV bytes per sequence "
-            "per GPU at both depths.",
-            traps=[(4.0, "Close, but the weights per GPU fall too, so the gain is above p.")],
+            wrong_feedback="Compute $(0.9 \\times \\text{memory} - \\text{weights per GPU})$ / KV "
+            "bytes per sequence per GPU at both depths.",
+            traps=[(4.0, "Close, but the weights per GPU fall too, so the gain is above $p$.")],
         ),
         numeric(
-            "A 32,768-token prompt goes through Llama 3.1 70B on 4 stages (t = 8, DGX H100). "
+            "A 32,768-token prompt goes through Llama 3.1 70B (bf16) on 4 stages "
+            "(t = 8, DGX H100). "
             "By what factor does splitting it into 8 chunks shorten the time to first token?",
             gain,
             rel_tol=0.03,
             correct_feedback="Right: the stages work on different chunks at once, as in "
-            "chapter 2's forward schedule: (m + p - 1) / (m p) of the time instead of 1.",
-            wrong_feedback="With m chunks on p stages the prefill takes about (m + p - 1) chunk "
-            "times instead of m p.",
-            traps=[(4.0, "That is p: the fill and drain of the chunks cost some of it.")],
+            "chapter 2's forward schedule: $(m+p-1)/(mp)$ of the time instead of 1.",
+            wrong_feedback="With $m$ chunks on $p$ stages the prefill takes about $m+p-1$ chunk "
+            "times instead of $mp$.",
+            traps=[(4.0, "That is $p$: the fill and drain of the chunks cost some of it.")],
         ),
         multiple_choice(
             "Why do serving engines with PP have no per-step flush bubble, unlike training?",
@@ -135,7 +139,7 @@ def questions() -> list[dict]:
                     "They keep p independent batches in flight and never wait for all of them "
                     "to finish (no optimizer step)",
                     True,
-                    "Right: vLLM's max_concurrent_batches equals the PP size.",
+                    "Right: vLLM's `max_concurrent_batches` equals the PP size.",
                 ),
                 choice(
                     "Decode has no backward pass, so the bubble formula gives zero",
@@ -146,7 +150,7 @@ def questions() -> list[dict]:
                 choice(
                     "One sequence's tokens are pipelined across the stages",
                     False,
-                    "Token j + 1 needs token j: one sequence cannot fill the pipeline.",
+                    "Token $j+1$ needs token $j$: one sequence cannot fill the pipeline.",
                 ),
             ],
         ),
@@ -156,7 +160,7 @@ def questions() -> list[dict]:
                 choice(
                     "TP lowers the time per output token at batch 1",
                     True,
-                    "Right: the t GPUs read their slices of the weights in parallel.",
+                    "Right: the $t$ GPUs read their slices of the weights in parallel.",
                 ),
                 choice(
                     "PP lowers the time per output token at batch 1",
@@ -169,7 +173,7 @@ def questions() -> list[dict]:
                     "Right: more sequences fit, and decode is memory-bound.",
                 ),
                 choice(
-                    "The note's rule (batch <= 8: PP 1-2) follows from the bubble",
+                    "The note's rule (batch $\\le$ 8: PP 1-2) follows from the bubble",
                     False,
                     "Serving has no flush bubble; memory, not batch size, decides.",
                 ),

@@ -47,43 +47,40 @@ def questions() -> list[dict]:
             "The note's find_optimal_pp_depth is given 175e9 parameters, 80e9 bytes of GPU "
             "memory and 1,024 GPUs. Which depth does it return?",
             depth,
-            rel_tol=0.0,
-            abs_tol=0.01,
-            correct_feedback="Right: ceil(175 / 80) = 3, the first depth it tries, because "
-            "its efficiency only falls with depth. It compares a parameter count with bytes.",
-            wrong_feedback="Follow the code: min_pp = ceil(params / memory), and the loop "
+            correct_feedback="Right: $\\lceil 175/80 \\rceil = 3$, the first depth it tries, "
+            "because its efficiency only falls with depth. It compares a parameter count "
+            "with bytes.",
+            wrong_feedback="Follow the code: `min_pp = ceil(params / memory)`, and the loop "
             "keeps the highest efficiency, which is the first one.",
             traps=[
                 (
                     math.ceil(175e9 * 18 / 80e9),
                     "That counts 18 bytes per parameter, which the note does not (it should).",
                 ),
-                (1024, "The loop runs to num_gpus, but the efficiency falls all the way."),
+                (1024, "The loop runs to `num_gpus`, but the efficiency falls all the way."),
             ],
         ),
         numeric(
             "GPT-3 175B at t = 8, p = 4, d = 32 with the distributed optimizer: how many GiB "
             "per GPU do weights (2 bytes), fp32 gradients (4) and the sharded Adam state "
-            "(12 / d) take on the fullest stage, before any activation?",
+            "($12/d$) take on the fullest stage, before any activation?",
             gib,
             rel_tol=0.03,
-            correct_feedback="Right: the stage's parameters / t times (6 + 12 / 32) bytes. "
+            correct_feedback="Right: the stage's parameters $/\\,t$ times $6 + 12/32$ bytes. "
             "It is the planner's cheap lower bound: below the budget, the configuration is "
             "worth timing.",
             wrong_feedback="Take the fullest stage's parameters (embedding included), divide "
-            "by t, multiply by 6 + 12 / d bytes.",
+            "by $t$, multiply by $6 + 12/d$ bytes.",
             traps=[(175e9 / 32 * 18 / 2**30, "That uses 18 bytes without sharding the optimizer.")],
         ),
         numeric(
             "Megatron-style training with G = 1536 sequences, d = 32 replicas and micro-batch "
             "b = 2. How many micro-batches m does each pipeline run per step?",
             m,
-            rel_tol=0.0,
-            abs_tol=0.01,
-            correct_feedback="Right: m = G / (d b) = 24; it must be a whole number, one of the "
+            correct_feedback="Right: $m = G/(db) = 24$; it must be a whole number, one of the "
             "planner's rules.",
-            wrong_feedback="m = G / (d b).",
-            traps=[(48, "That forgets the micro-batch size b.")],
+            wrong_feedback="$m = G/(db)$.",
+            traps=[(48, "That forgets the micro-batch size $b$.")],
         ),
         numeric(
             "The planner on GPT-3 175B (2,048-token sequences), 256 DGX A100 80GB GPUs (NVLink, "
@@ -91,10 +88,11 @@ def questions() -> list[dict]:
             "is how many times the smallest depth that fits?",
             ratio,
             rel_tol=0.01,
-            correct_feedback="Right: deeper than needed for memory. A deeper pipeline lets t "
+            correct_feedback="Right: deeper than needed for memory. A deeper pipeline lets $t$ "
             "shrink (less tensor-parallel traffic) and, with interleaving or a zero-bubble "
             "schedule, costs little bubble.",
-            wrong_feedback="Run plan_training and compare best_depth with smallest_fitting_depth.",
+            wrong_feedback="Run `plan_training` and compare `best_depth` with "
+            "`smallest_fitting_depth`.",
             traps=[(1.0, "That is the note's answer: the smallest depth is rarely the best.")],
         ),
         numeric(
@@ -102,8 +100,6 @@ def questions() -> list[dict]:
             "most 50 ms, requests of 1,024 prompt and 256 output tokens: how many GPUs does the "
             "cheapest (t, p, replicas) use?",
             gpus,
-            rel_tol=0.0,
-            abs_tol=0.01,
             correct_feedback="Right: one replica holding enough sequences in its KV cache to "
             "reach the load within the TPOT target.",
             wrong_feedback="For each replica shape, find the largest concurrency whose TPOT "
@@ -114,15 +110,15 @@ def questions() -> list[dict]:
             "Why does the note's depth search always return its smallest depth?",
             [
                 choice(
-                    "Its efficiency, m / (m + p - 1) with traffic growing in p, falls "
+                    "Its efficiency, $m/(m+p-1)$ with traffic growing in $p$, falls "
                     "monotonically with depth, and memory only sets where the loop starts.",
                     True,
-                    "Right: nothing in its model rewards depth, so the first p wins.",
+                    "Right: nothing in its model rewards depth, so the first $p$ wins.",
                 ),
                 choice(
                     "Deeper pipelines never fit memory.",
                     False,
-                    "They fit better: weights per GPU fall as 1 / p.",
+                    "They fit better: weights per GPU fall as $1/p$.",
                 ),
                 choice(
                     "It breaks out of the loop after the first depth.",
@@ -134,8 +130,8 @@ def questions() -> list[dict]:
         many_choice(
             "Which can rule a configuration out before the step model times it?",
             [
-                choice("t larger than a node's GPUs", True, "Right: a placement rule."),
-                choice("G not a multiple of d b", True, "Right: m must be whole."),
+                choice("$t$ larger than a node's GPUs", True, "Right: a placement rule."),
+                choice("$G$ not a multiple of $db$", True, "Right: $m$ must be whole."),
                 choice(
                     "weights, gradients and sharded optimizer state above the budget",
                     True,

@@ -93,10 +93,11 @@ def questions() -> list[dict]:
             "(compute time / total time, in %) does it print for PP = 8?",
             100 * literal8,
             rel_tol=0.01,
-            correct_feedback="Right: its efficiency is just 1 - (PP - 1) / (PP - 1 + M) minus a "
-            "tiny communication share, because its stage time is for the whole batch.",
-            wrong_feedback="Run it: time_per_stage = layer time for all 32 sequences x 96 / 8; "
-            "bubble = 7 stage times, compute = 32 stage times, plus 32 x 7 transfers.",
+            correct_feedback="Right: its efficiency is just $1 - (p-1)/(p-1+M)$ minus a tiny "
+            "communication share, because its stage time is for the *whole* batch.",
+            wrong_feedback="Run it: `time_per_stage` = layer time for all 32 sequences $\\times$ "
+            "96 / 8; bubble = 7 stage times, compute = 32 stage times, plus $32 \\times 7$ "
+            "transfers.",
             traps=[
                 (
                     100 * fixed8,
@@ -106,26 +107,28 @@ def questions() -> list[dict]:
             ],
         ),
         numeric(
-            "In the note's model (inputs as above), by what factor is compute_time too large, "
+            "In the note's model (its inputs: 96 layers, h = 12288, s = 2048, batch 32, M = 32, "
+            "25 GB/s, 312 TFLOP/s), by what factor is compute_time too large, "
             "at any depth, because the stage time is computed for the whole batch of 32 and "
             "then multiplied by M = 32?",
             stage_ratio,
-            rel_tol=0.01,
-            correct_feedback="Right: M. Each micro-batch is B / M sequences, so the stage time "
-            "must be for B / M sequences; the communication already is per micro-batch.",
-            wrong_feedback="Compare compute_time with the stage time computed for B / M "
+            integer=True,
+            correct_feedback="Right: $M$. Each micro-batch is $B/M$ sequences, so the stage time "
+            "must be for $B/M$ sequences; the communication already is per micro-batch.",
+            wrong_feedback="Compare `compute_time` with the stage time computed for $B/M$ "
             "sequences: the ratio is the number of micro-batches.",
-            traps=[(1, "It is not exact: the whole-batch stage time is counted M times.")],
+            traps=[(1, "It is not exact: the whole-batch stage time is counted $M$ times.")],
         ),
         numeric(
             "With the note's units fixed (stage time for one micro-batch of B / M = 1 "
-            "sequence; inputs as above, one 25 GB/s link, no overlap), what share of the step "
+            "sequence; 96 layers, h = 12288, s = 2048, batch 32, M = 32, 312 TFLOP/s, one "
+            "25 GB/s link, no overlap), what share of the step "
             "(in %) is communication at PP = 16?",
             100 * comm16,
             rel_tol=0.02,
-            correct_feedback="Right: fixing the units makes communication M times more "
+            correct_feedback="Right: fixing the units makes communication $M$ times more "
             "important than the literal code says.",
-            wrong_feedback="Communication = 32 x 15 transfers of s h x 2 bytes at 25 GB/s; "
+            wrong_feedback="Communication = $32 \\times 15$ transfers of $2sh$ bytes at 25 GB/s; "
             "divide by bubble + compute + communication with the per-micro-batch stage time.",
             traps=[
                 (
@@ -137,14 +140,16 @@ def questions() -> list[dict]:
         ),
         numeric(
             f"Roofline: one token through one GPT-3 projection (h = 12288, an h x h bf16 "
-            f"weight: 2 h^2 FLOPs, 2 h^2 bytes of weights plus the 2-byte input and output) on "
+            f"weight: $2h^2$ FLOPs, $2h^2$ bytes of weights plus the 2-byte input and output) on "
             f"an A100 80GB (312 TFLOP/s dense BF16, 2,039 GB/s HBM) at {EFFICIENCY:.0%} of "
             "peak on compute-bound kernels. How many microseconds does it take?",
             roofline_us,
             rel_tol=0.03,
-            correct_feedback="Right: max(FLOPs / (peak x efficiency), bytes / bandwidth). "
+            correct_feedback="Right: $\\max(\\text{FLOPs}/(\\text{peak} \\cdot \\eta),\\ "
+            "\\text{bytes}/\\text{bandwidth})$. "
             "Reading the weights dominates: one token is memory-bound.",
-            wrong_feedback="Take the larger of FLOPs / (312e12 x efficiency) and bytes / 2.039e12.",
+            wrong_feedback="Take the larger of $\\text{FLOPs}/(312 \\cdot 10^{12}\\,\\eta)$ and "
+            "$\\text{bytes}/(2.039 \\cdot 10^{12})$.",
             traps=[
                 (
                     compute_us,
@@ -159,10 +164,10 @@ def questions() -> list[dict]:
             "HFU / MFU?",
             hfu_ratio,
             rel_tol=0.01,
-            correct_feedback="Right: about 4/3. A step is 3 forwards of work (forward, two for "
+            correct_feedback="Right: about $4/3$. A step is 3 forwards of work (forward, two for "
             "the backward); full recomputation adds a fourth to every layer.",
-            wrong_feedback="Model FLOPs: 3 x forward (layers and head). Hardware FLOPs add one "
-            "more forward of the layers.",
+            wrong_feedback="Model FLOPs: $3 \\times$ forward (layers and head). Hardware FLOPs "
+            "add one more forward of the layers.",
             traps=[
                 (1.0, "Recomputation is real work on the GPU: HFU counts it, MFU does not."),
                 (2.0, "Recomputation repeats the forward (1 unit), not the backward (2 units)."),
@@ -176,7 +181,7 @@ def questions() -> list[dict]:
                 choice(
                     f"It falls to {grads16:.1f} GB: the stage holds about half as many parameters",
                     True,
-                    "Yes: the gradient volume per GPU falls as 1/p (plus the embedding or "
+                    "Yes: the gradient volume per GPU falls as $1/p$ (plus the embedding or "
                     "head on the end stages).",
                 ),
                 choice(
@@ -203,12 +208,12 @@ def questions() -> list[dict]:
             rel_tol=0.03,
             correct_feedback="Right: ZeRO-3 reduce-scatters the gradients after every "
             "micro-batch and gathers the weights twice per micro-batch, so its traffic grows "
-            "with m while ZeRO-1's does not.",
+            "with $m$ while ZeRO-1's does not.",
             wrong_feedback="ZeRO-1 per step: fp32 gradients (4 bytes per parameter) + bf16 "
-            "weights (2). ZeRO-3: m x 4 + 2 + 2 m x 2 bytes per parameter.",
+            "weights (2). ZeRO-3: $4m + 2 + 2m \\times 2$ bytes per parameter.",
             traps=[
-                (1.0, "The bytes per gather are the same, but ZeRO-3 gathers 2m times per step."),
-                (3.0, "That is one forward and one backward gather; there are m micro-batches."),
+                (1.0, "The bytes per gather are the same, but ZeRO-3 gathers $2m$ times per step."),
+                (3.0, "That is one forward and one backward gather; there are $m$ micro-batches."),
             ],
         ),
         many_choice(
@@ -232,19 +237,19 @@ def questions() -> list[dict]:
                     "ZeRO-3 / FSDP with resharding (also sharded weights)",
                     True,
                     "Yes: every micro-batch gathers the weights before its forward and again "
-                    "before its backward, 2m gathers per step.",
+                    "before its backward, $2m$ gathers per step.",
                 ),
             ],
         ),
         numeric(
             "Interleaved 1F1B with p = 8, m = 32 micro-batches and v = 2 chunks per rank: what "
-            "is the idle share of the step (bubble fraction (p-1)/(v m + p-1), in %)?",
+            "is the idle share of the step (bubble fraction $(p-1)/(vm+p-1)$, in %)?",
             100 * interleaved,
             rel_tol=0.01,
-            correct_feedback="Right: v divides the bubble time, at v times the point-to-point "
+            correct_feedback="Right: $v$ divides the bubble time, at $v$ times the point-to-point "
             "hops.",
-            wrong_feedback="Use (p - 1) / (v m + p - 1) with v = 2.",
-            traps=[(100 * plain, "That is plain 1F1B (v = 1).")],
+            wrong_feedback="Use $(p-1)/(vm+p-1)$ with $v = 2$.",
+            traps=[(100 * plain, "That is plain 1F1B ($v = 1$).")],
         ),
         numeric(
             f"Korthikanti et al. trained GPT-3 175B on {sp175.num_gpus} A100s with a global "
@@ -252,8 +257,8 @@ def questions() -> list[dict]:
             f"{sp175.measured_step_time} s. How many tokens per second is that (whole run)?",
             tokens,
             rel_tol=0.01,
-            correct_feedback="Right: B s / step time.",
-            wrong_feedback="Tokens per step are B x s; divide by the step time.",
+            correct_feedback="Right: $Bs$ / step time.",
+            wrong_feedback="Tokens per step are $B \\times s$; divide by the step time.",
             traps=[(tokens / sp175.num_gpus, "That is per GPU; the question asks for the run.")],
         ),
     ]

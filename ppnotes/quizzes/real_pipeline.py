@@ -28,30 +28,33 @@ def questions() -> list[dict]:
     return [
         numeric(
             "The lab runs 1F1B on p = 2 processes with m = 4 micro-batches. What share of the "
-            "step does the closed form (p-1)/(m+p-1) say is bubble, in percent?",
+            "step does the closed form $(p-1)/(m+p-1)$ say is bubble, in percent?",
             frac_2_4,
             rel_tol=0.01,
-            correct_feedback="Right: 1/5. The measured share is larger: see the chapter.",
-            wrong_feedback="Put p = 2 and m = 4 into (p-1)/(m+p-1).",
-            traps=[(100 * bubble.bubble_ratio(2, 4), "That is (p-1)/m, idle over ideal time.")],
+            correct_feedback="Right: $1/5$. The measured share is larger: see the chapter.",
+            wrong_feedback="Put $p = 2$ and $m = 4$ into $(p-1)/(m+p-1)$.",
+            traps=[(100 * bubble.bubble_ratio(2, 4), "That is $(p-1)/m$, idle over ideal time.")],
         ),
         numeric(
             "PyTorch's Schedule1F1B with p = 4 stages and m = 8: how many actions does rank 0 "
             "run before its first backward?",
             warm,
-            abs_tol=0.1,
-            correct_feedback="Right: p - 1 warm-up forwards plus the forward that opens the "
-            "steady state; PyTorch counts p warm-up forwards, the same order.",
+            correct_feedback="Right: $p-1$ warm-up forwards plus the forward that opens the "
+            "steady state; PyTorch counts $p$ warm-up forwards, the same order.",
             wrong_feedback="Rank 0 waits for the gradient of micro-batch 0, which needs "
-            "micro-batch 0 to go through all p stages first.",
-            traps=[(warm - 1, "That is the book's warm-up count p-1-rank; one more forward runs.")],
+            "micro-batch 0 to go through all $p$ stages first.",
+            traps=[
+                (
+                    warm - 1,
+                    "That is the book's warm-up count $p-1-\\text{rank}$; one more forward runs.",
+                )
+            ],
         ),
         numeric(
             "ScheduleZBVZeroBubble on p = 2 ranks: how many transformer blocks must the model "
             "have at least (each stage needs one)?",
             zbv_stages,
-            abs_tol=0.1,
-            correct_feedback="Right: ZB-V holds two stages per rank, in a V: 2p stages.",
+            correct_feedback="Right: ZB-V holds two stages per rank, in a V: $2p$ stages.",
             wrong_feedback="Count the stages: each rank holds a stage on the way down and one "
             "on the way back up.",
             traps=[(2, "That is one stage per rank; ZB-V needs two per rank.")],
@@ -61,9 +64,9 @@ def questions() -> list[dict]:
             f"{T_B:g} ms and a hop of {HOP:g} ms (sends overlap compute). Step time in ms?",
             step,
             rel_tol=0.01,
-            correct_feedback="Right: (m+p-1)(t_f+t_b) plus four hops: 1F1B's warm-up leaves "
+            correct_feedback="Right: $(m+p-1)(t_f+t_b)$ plus four hops: 1F1B's warm-up leaves "
             "no slack, so round trips in the steady state reach the critical path too.",
-            wrong_feedback="Without hops it is (m+p-1)(t_f+t_b); then count the hops on the "
+            wrong_feedback="Without hops it is $(m+p-1)(t_f+t_b)$; then count the hops on the "
             "critical path (not only the fill and the drain).",
             traps=[(no_hop, "That leaves the hops out.")],
         ),
@@ -71,10 +74,9 @@ def questions() -> list[dict]:
             "At p = 2, how many micro-batches keep the 1F1B bubble at or below a 10 % share of "
             "the step?",
             m_10,
-            abs_tol=0.1,
-            correct_feedback="Right: 1/(m+1) <= 0.1 gives m >= 9.",
-            wrong_feedback="Solve (p-1)/(m+p-1) <= 0.1 for the smallest integer m.",
-            traps=[(10, "That bounds (p-1)/m, idle over ideal time, not the share of the step.")],
+            correct_feedback="Right: $1/(m+1) \\le 0.1$ gives $m \\ge 9$.",
+            wrong_feedback="Solve $(p-1)/(m+p-1) \\le 0.1$ for the smallest integer $m$.",
+            traps=[(10, "That bounds $(p-1)/m$, idle over ideal time, not the share of the step.")],
         ),
         numeric(
             "Interleaved 1F1B (v = 2) on p = 2, m = 4, equal chunk costs and no hop time: what "
@@ -82,7 +84,7 @@ def questions() -> list[dict]:
             inter,
             rel_tol=0.01,
             correct_feedback=f"Right: the chunks halve it against 1F1B's {plain:.1f} %.",
-            wrong_feedback="The bubble of interleaving is (p-1)/(vm+p-1).",
+            wrong_feedback="The bubble of interleaving is $(p-1)/(vm+p-1)$.",
             traps=[(plain, "That is plain 1F1B; interleaving with v = 2 divides the bubble.")],
         ),
         multiple_choice(
