@@ -6,8 +6,8 @@ from .. import case_study as cs
 from ..quiz import choice, multiple_choice, numeric
 
 SETTING = (
-    "GPT-3 175B served in bf16 on 32 A100 80GB (4 DGX nodes: NVLink inside, one HDR card per "
-    "GPU), 32 concurrent requests of 1,024 prompt and 256 output tokens"
+    "GPT-3 175B in bf16 on 4 DGX A100 80GB nodes (32 GPUs, NVLink inside, one HDR card per "
+    "GPU), 32 concurrent requests of 1,024 prompt + 256 output tokens"
 )
 
 

@@ -16,7 +16,7 @@ H100 = pm.CLUSTERS["DGX H100 + NDR"]
 
 
 def serving_workload() -> rc.Workload:
-    """Llama 3 70B at 5,000 output tokens/s, TTFT <= 1 s, TPOT <= 50 ms, on <= 64 H100s."""
+    """Llama 3 70B at 5,000 output tokens/s, TTFT ≤ 1 s, TPOT ≤ 50 ms, on <= 64 H100s."""
     return rc.Workload("serve", 64, load=5000, ttft=1.0, tpot=0.05)
 
 
@@ -108,7 +108,7 @@ def questions() -> list[dict]:
             "allows?",
             inference.note_recommended_pp(32)[1],
             correct_feedback="Right: PP 2-4 for batches up to 32.",
-            wrong_feedback="Batch <= 8: 1-2; <= 32: 2-4; else 4-8.",
+            wrong_feedback="Batch ≤ 8: 1-2; ≤ 32: 2-4; else 4-8.",
         ),
         numeric(
             "Chapter 7. The planner on GPT-3 175B, 1,024 A100 80GB, G = 1,536 sequences of "
@@ -150,7 +150,7 @@ def questions() -> list[dict]:
         ),
         numeric(
             "Chapter 9. recommend() for Llama 3 70B in bf16 on DGX H100s (at most 64 GPUs) at "
-            "5,000 output tokens/s, TTFT <= 1 s, TPOT <= 50 ms, 1,024 + 256-token requests: "
+            "5,000 output tokens/s, TTFT ≤ 1 s, TPOT ≤ 50 ms, 1,024 + 256-token requests: "
             "how many GPUs?",
             rec.t * rec.p * rec.d,
             correct_feedback="Right: one small replica, enough with a large KV cache.",
