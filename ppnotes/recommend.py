@@ -116,7 +116,7 @@ def _train(model, cluster, w, max_micro_batch) -> Recommendation | None:
         Reason(
             f"bubble: m = {m} micro-batches per pipeline, {c.schedule}"
             f"{f' v{c.v}' if c.schedule == 'interleaved' else ''}: "
-            f"{share['bubble']:.1%} of the step",
+            f"{max(share['bubble'], 0.0):.1%} of the step",
             2,
             share["bubble"],
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from ppnotes import case_study as cs
+from ppnotes import perf_model as pm
 from ppnotes import plots
 from ppnotes import recommend as rc
 
@@ -25,6 +26,18 @@ def test_frames_are_html():
     html = plots.case_frame_html(r, cs.NOTE_CASE[(8, 4)])
     assert "PP4 TP8" in html and "the note said" in html
     assert plots.scenario_frame_html(None) == "<b>nothing fits</b>"
+    titled = plots.scenario_frame_html(None, title="train on 16 GPUs")
+    assert titled.startswith("<div>train on 16 GPUs</div>") and "nothing fits" in titled
+
+
+def test_recommendation_never_shows_a_negative_bubble():
+    from ppnotes import models
+
+    cluster = pm.CLUSTERS["DGX A100 80GB + HDR"]
+    rec = rc.recommend(models.MEGATRON_18B, cluster, rc.Workload("train", 64, 256, 2048))
+    assert rec.p == 1
+    html = plots.scenario_frame_html(rec)
+    assert "-0.0%" not in html and "1f1b: 0.0% of the step" in html
 
 
 def test_bubble_rule_figure_has_a_line_per_schedule():

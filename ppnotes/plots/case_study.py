@@ -91,14 +91,28 @@ def _context(row) -> int:
 def case_tradeoff_figure(rows):
     """TPOT (ms) against total output tokens/s for each configuration in ``rows``."""
     fig, ax = new_figure(4.0, 3.0)
+    groups: list[list] = []  # rows within 2 % of each other share one label
     for i, row in enumerate(rows):
-        ax.scatter(row.tokens_per_s, row.serving.tpot * 1e3, color=SERIES_COLORS[i % 7], s=30)
+        x, y = row.tokens_per_s, row.serving.tpot * 1e3
+        ax.scatter(x, y, color=SERIES_COLORS[i % 7], s=30)
+        for g in groups:
+            if abs(g[0][0] / x - 1) < 0.02 and abs(g[0][1] / y - 1) < 0.02:
+                g.append((x, y, row.label))
+                break
+        else:
+            groups.append([(x, y, row.label)])
+    x_mid = sum(ax.get_xlim()) / 2
+    for g in groups:
+        x, y = g[0][0], g[0][1]
+        right = x > x_mid
         ax.annotate(
-            row.label,
-            (row.tokens_per_s, row.serving.tpot * 1e3),
+            "\n".join(label for _, _, label in g),
+            (x, y),
             fontsize=7,
-            xytext=(4, 3),
+            xytext=(-5 if right else 5, 4),
             textcoords="offset points",
+            ha="right" if right else "left",
+            va="bottom",
         )
     ax.set_xlabel("output tokens/s (32 GPUs)")
     ax.set_ylabel("TPOT (ms)")

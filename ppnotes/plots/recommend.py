@@ -57,13 +57,16 @@ def nodes_rule_figure(cases: dict):
     return fig
 
 
-def scenario_frame_html(rec) -> str:
-    """One :class:`ppnotes.recommend.Recommendation` as HTML: label, reasons, warnings."""
+def scenario_frame_html(rec, title: str | None = None) -> str:
+    """One :class:`ppnotes.recommend.Recommendation` as HTML: label, reasons, warnings.
+
+    ``title`` (optional) is shown first, e.g. the workload the frame answers."""
+    head = f"<div>{title}</div>" if title else ""
     if rec is None:
-        return "<b>nothing fits</b>"
+        return f"{head}<b>nothing fits</b>"
     items = "".join(f"<li>ch. {r.chapter}: {r.text}</li>" for r in rec.reasons)
     warns = "".join(f"<li>{w}</li>" for w in rec.warnings) or "<li>none</li>"
     return (
-        f"<b>{rec.kind}: {rec.label}</b><ul style='font-size:90%'>{items}</ul>"
+        f"{head}<b>{rec.kind}: {rec.label}</b><ul style='font-size:90%'>{items}</ul>"
         f"<b>warnings</b><ul style='font-size:90%'>{warns}</ul>"
     )

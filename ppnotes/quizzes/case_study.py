@@ -6,8 +6,8 @@ from .. import case_study as cs
 from ..quiz import choice, multiple_choice, numeric
 
 SETTING = (
-    "GPT-3 175B served in bf16 on 32 A100 80GB (4 DGX nodes: NVLink inside, one HDR card per "
-    "GPU), 32 concurrent requests of 1,024 prompt and 256 output tokens"
+    "GPT-3 175B in bf16 on 4 DGX A100 80GB nodes (32 GPUs, NVLink inside, one HDR card per "
+    "GPU), 32 concurrent requests of 1,024 prompt + 256 output tokens"
 )
 
 
@@ -58,11 +58,13 @@ def questions() -> list[dict]:
             rel_tol=0.05,
             correct_feedback="Right: every layer's two all-reduces pay the network's latency "
             "on every ring step.",
-            wrong_feedback="Chapter 6's serve(): TPOT = k x period.",
+            wrong_feedback="Chapter 6's serve(): $\\mathrm{TPOT} = k \\times$ period, with $k = p$ "
+            "batches in flight.",
         ),
         numeric(
-            f"{SETTING}. One replica of PP = 1, TP = 8 (one node): at most how many sequences of "
-            "1,280 tokens does its KV cache hold?",
+            f"{SETTING}. One replica of PP = 1, TP = 8 (one node), 90 % of each GPU's memory "
+            "usable (10 % reserve): at most how many sequences of 1,280 tokens does its KV "
+            "cache hold?",
             cs.capacity(r["PP1 TP8 x4"]).concurrency,
             correct_feedback="Right: 175 B bf16 weights take most of a node; what is left holds "
             "few sequences. Deeper pipelines across nodes hold far more.",
@@ -70,13 +72,13 @@ def questions() -> list[dict]:
         ),
         numeric(
             "The published GPT-3 175B training run of Korthikanti et al. (64 A100 80GB, 64 "
-            "sequences of 2,048 tokens per step, measured step time): how many days would "
-            "300 billion tokens take?",
+            f"sequences of 2,048 tokens per step, a measured step of {train['measured_step']:.2f} "
+            "s): how many days would 300 billion tokens take?",
             train["days_measured"],
             rel_tol=0.03,
-            correct_feedback="Right: 300e9 / (64 x 2048) steps times the step time: a year on "
-            "64 GPUs, which is why GPT-3 was trained on thousands.",
-            wrong_feedback="days = tokens / (G s) x step time / 86,400.",
+            correct_feedback="Right: $3 \\times 10^{11} / (64 \\times 2048)$ steps times the "
+            "step time: a year on 64 GPUs, which is why GPT-3 was trained on thousands.",
+            wrong_feedback="days $=$ tokens $/ (G\\,s) \\times$ step time $/ 86400$.",
         ),
         multiple_choice(
             f"{SETTING}. Why is PP = 16, TP = 2 the slowest of the TP-within-a-node shapes?",

@@ -16,7 +16,7 @@ H100 = pm.CLUSTERS["DGX H100 + NDR"]
 
 
 def serving_workload() -> rc.Workload:
-    """Llama 3 70B at 5,000 output tokens/s, TTFT <= 1 s, TPOT <= 50 ms, on <= 64 H100s."""
+    """Llama 3 70B at 5,000 output tokens/s, TTFT ≤ 1 s, TPOT ≤ 50 ms, on <= 64 H100s."""
     return rc.Workload("serve", 64, load=5000, ttft=1.0, tpot=0.05)
 
 
@@ -61,12 +61,13 @@ def questions() -> list[dict]:
             wrong_feedback="$b\\,s\\,h$ values of 2 bytes.",
         ),
         numeric(
-            "Chapter 3. That hop over one InfiniBand HDR card (achievable bandwidth, latency "
-            "included): how many ms?",
+            "Chapter 3. That hop over one InfiniBand HDR card "
+            f"({IB_HDR.achievable_bandwidth / 1e9:.0f} GB/s achievable, "
+            f"{IB_HDR.latency * 1e6:.0f} µs latency): how many ms?",
             1e3 * comm.transfer_time(hop, IB_HDR),
             rel_tol=0.03,
             correct_feedback="Right: latency plus bytes over the achievable bandwidth.",
-            wrong_feedback="transfer_time = latency + bytes / bandwidth.",
+            wrong_feedback="$T = \\alpha + \\text{bytes} / B$: latency plus bytes over bandwidth.",
         ),
         numeric(
             "Chapter 4. Mixed-precision Adam training (bf16 weights, fp32 gradients, fp32 "
@@ -86,16 +87,17 @@ def questions() -> list[dict]:
         ),
         numeric(
             "Chapter 5. The published GPT-3 175B run (Korthikanti et al.: 64 A100 80GB, t = 8, "
-            "p = 8, interleaved, selective recomputation, G = 64): the model's predicted step "
-            "time in seconds?",
+            "p = 8, interleaved with v = 3, sequence parallelism, selective recomputation, "
+            "micro-batch 1, G = 64 sequences of 2,048 tokens): the model's predicted step time "
+            "in seconds?",
             pm.predict_run(get_run(cs.TRAIN_RUN)).step_time,
             rel_tol=0.03,
             correct_feedback="Right: within a few percent of the measured step.",
             wrong_feedback="perf_model.predict_run on the published run.",
         ),
         numeric(
-            "Chapter 6. Llama 3 70B on one DGX H100 (t = 8, p = 1), 32 requests of 1,024 + 256 "
-            "tokens: TPOT in ms?",
+            "Chapter 6. Llama 3 70B in bf16 on one DGX H100 (t = 8, p = 1), 32 concurrent "
+            "requests of 1,024 prompt + 256 output tokens: TPOT in ms?",
             1e3 * srv.tpot,
             rel_tol=0.03,
             correct_feedback="Right: one pass over the weights and the KV cache per token.",
@@ -106,7 +108,7 @@ def questions() -> list[dict]:
             "allows?",
             inference.note_recommended_pp(32)[1],
             correct_feedback="Right: PP 2-4 for batches up to 32.",
-            wrong_feedback="Batch <= 8: 1-2; <= 32: 2-4; else 4-8.",
+            wrong_feedback="Batch ≤ 8: 1-2; ≤ 32: 2-4; else 4-8.",
         ),
         numeric(
             "Chapter 7. The planner on GPT-3 175B, 1,024 A100 80GB, G = 1,536 sequences of "
@@ -122,7 +124,7 @@ def questions() -> list[dict]:
             cs.days_to_train(train.plan.best.step_time, 1536, 2048),
             rel_tol=0.03,
             correct_feedback="Right: about three weeks on 1,024 A100s.",
-            wrong_feedback="tokens / (G s) steps x step time / 86,400.",
+            wrong_feedback="$3 \\times 10^{11} / (G\\,s)$ steps $\\times$ step time $/ 86400$.",
         ),
         numeric(
             "Chapter 8. GPT-3 175B on 32 A100 80GB, 32 requests of 1,024 + 256 tokens: how many "
@@ -147,8 +149,9 @@ def questions() -> list[dict]:
             wrong_feedback="$m \\ge (p-1)(1-0.2)/(0.2\\,v)$, rounded up to a multiple of p.",
         ),
         numeric(
-            "Chapter 9. recommend() for Llama 3 70B on DGX H100s at 5,000 output tokens/s, "
-            "TTFT <= 1 s, TPOT <= 50 ms, 1,024 + 256-token requests: how many GPUs?",
+            "Chapter 9. recommend() for Llama 3 70B in bf16 on DGX H100s (at most 64 GPUs) at "
+            "5,000 output tokens/s, TTFT ≤ 1 s, TPOT ≤ 50 ms, 1,024 + 256-token requests: "
+            "how many GPUs?",
             rec.t * rec.p * rec.d,
             correct_feedback="Right: one small replica, enough with a large KV cache.",
             wrong_feedback="The planner's fewest-GPU shape.",
