@@ -31,11 +31,11 @@ def questions() -> list[dict]:
             "how many MiB cross one stage boundary per micro-batch in the forward pass?",
             hop_mib,
             rel_tol=0.01,
-            correct_feedback="Right: b s h x 2 bytes = 50,331,648 bytes = 48 MiB.",
-            wrong_feedback="Multiply b * s * h * 2 bytes and divide by 2**20.",
+            correct_feedback="Right: $b s h \\times 2$ bytes = 50,331,648 bytes = 48 MiB.",
+            wrong_feedback="Multiply $b \\cdot s \\cdot h \\cdot 2$ bytes and divide by $2^{20}$.",
             traps=[
                 (2 * hop_mib, "That is forward plus backward; the question asks forward only."),
-                (nic_mib, "That is one card's share with scatter/gather over t = 8."),
+                (nic_mib, "That is one card's share with scatter/gather over $t = 8$."),
             ],
         ),
         numeric(
@@ -44,9 +44,9 @@ def questions() -> list[dict]:
             "network card send per micro-batch and boundary, forward?",
             nic_mib,
             rel_tol=0.01,
-            correct_feedback="Right: each rank sends a 1/t slice; the receiver all-gathers it "
+            correct_feedback="Right: each rank sends a $1/t$ slice; the receiver all-gathers it "
             "over NVLink.",
-            wrong_feedback="Scatter/gather splits b s h into t slices, one per card.",
+            wrong_feedback="Scatter/gather splits $b s h$ into $t$ slices, one per card.",
             traps=[(hop_mib, "Without scatter/gather each card would send all of it.")],
         ),
         numeric(
@@ -56,7 +56,7 @@ def questions() -> list[dict]:
             "computing while its message travels). How many ms do the hops add to the step?",
             gpipe_ms,
             rel_tol=0.01,
-            correct_feedback="Right: only the fill and the drain wait for hops, 2 (p - 1) of "
+            correct_feedback="Right: only the fill and the drain wait for hops, $2 (p - 1)$ of "
             "them; every other transfer overlaps compute on another stage.",
             wrong_feedback="Follow the critical path: down the stages once at the start and "
             "back up once at the end.",
@@ -66,7 +66,7 @@ def questions() -> list[dict]:
                     "That counts every forward transfer one after another, as the note does; "
                     "each boundary is its own link and transfers overlap compute.",
                 ),
-                (7 * HOP_MS, "The drain pays p - 1 hops too, on the way back."),
+                (7 * HOP_MS, "The drain pays $p - 1$ hops too, on the way back."),
             ],
         ),
         numeric(
@@ -75,12 +75,12 @@ def questions() -> list[dict]:
             "the critical path of one step?",
             hops_1f1b,
             abs_tol=0.5,
-            correct_feedback="Right: 2 ceil((m + p - 2)(p - 1) / p). The warm-up has no "
-            "slack, so steady-state cycles wait for round trips too.",
+            correct_feedback="Right: $2 \\lceil (m + p - 2)(p - 1) / p \\rceil$. The warm-up has "
+            "no slack, so steady-state cycles wait for round trips too.",
             wrong_feedback="Count the round trips on the critical path: every step between "
             "actions crosses a boundary except the turns on one rank.",
             traps=[
-                (hops_gpipe, "That is GPipe's 2 (p - 1); 1F1B also pays in steady state."),
+                (hops_gpipe, "That is GPipe's $2 (p - 1)$; 1F1B also pays in steady state."),
                 (blocking_1f1b, "That is the blocking count; here sends are asynchronous."),
             ],
         ),
@@ -91,10 +91,10 @@ def questions() -> list[dict]:
             "gain?",
             blocking_1f1b,
             abs_tol=0.5,
-            correct_feedback="Right: 2 m + 2 p - 5. A middle rank pays one hop after each of "
-            "its 2 m actions, and the fill and drain add the rest.",
+            correct_feedback="Right: $2 m + 2 p - 5$. A middle rank pays one hop after each of "
+            "its $2 m$ actions, and the fill and drain add the rest.",
             wrong_feedback="Count the sends of a middle rank (one after every forward and "
-            "every backward), then add the waits of the fill and drain: 2 m + 2 p - 5.",
+            "every backward), then add the waits of the fill and drain: $2 m + 2 p - 5$.",
             traps=[(hops_1f1b, "That is the asynchronous critical path.")],
         ),
         numeric(
@@ -104,10 +104,10 @@ def questions() -> list[dict]:
             "with blocking sends than with asynchronous ones?",
             blocking_il - async_il,
             abs_tol=0.5,
-            correct_feedback="Right: blocking (2 v - 1) m + 2 p - 3 against asynchronous "
-            "2 (p v - 1). Interleaving hides the hops only if sends do not block.",
-            wrong_feedback="Blocking: (2 v - 1) m + 2 p - 3 hops; asynchronous: "
-            "2 (p v - 1), the fill and drain of the p v stages. Subtract.",
+            correct_feedback="Right: blocking $(2 v - 1) m + 2 p - 3$ against asynchronous "
+            "$2 (p v - 1)$. Interleaving hides the hops only if sends do not block.",
+            wrong_feedback="Blocking: $(2 v - 1) m + 2 p - 3$ hops; asynchronous: "
+            "$2 (p v - 1)$, the fill and drain of the $p v$ stages. Subtract.",
         ),
         numeric(
             "GPT-3 175B ties its input and output embeddings (vocabulary V = 50257, h = 12288). "
@@ -116,11 +116,11 @@ def questions() -> list[dict]:
             "stage after the flush?",
             emb_mib,
             rel_tol=0.01,
-            correct_feedback="Right: V h / t values x 4 bytes, once per step, outside the "
-            "pipeline schedule.",
-            wrong_feedback="Each TP rank holds V h / t of the embedding; its gradient is fp32 "
+            correct_feedback="Right: $V h / t$ values $\\times$ 4 bytes, once per step, outside "
+            "the pipeline schedule.",
+            wrong_feedback="Each TP rank holds $V h / t$ of the embedding; its gradient is fp32 "
             "(4 bytes per value).",
-            traps=[(emb_mib * 8, "That is the whole embedding; each TP rank holds 1/t.")],
+            traps=[(emb_mib * 8, "That is the whole embedding; each TP rank holds $1/t$.")],
         ),
         multiple_choice(
             "Sends are asynchronous (a hop delays only its receiver) and stages uniform. Why "
@@ -130,18 +130,18 @@ def questions() -> list[dict]:
                     "1F1B's warm-up keeps just enough micro-batches in flight to cover compute, "
                     "so a backward waits for its round trip",
                     True,
-                    "Yes: the loop F(k) down to the last stage and back to B(k) has exactly the "
-                    "compute rank 0 does meanwhile; any hop time is added to it.",
+                    "Yes: the loop $F(k)$ down to the last stage and back to $B(k)$ has exactly "
+                    "the compute rank 0 does meanwhile; any hop time is added to it.",
                 ),
                 choice(
                     "1F1B sends more bytes per micro-batch",
                     False,
-                    "Both send b s h forward and the same backward per boundary.",
+                    "Both send $b s h$ forward and the same backward per boundary.",
                 ),
                 choice(
                     "GPipe's sends are faster",
                     False,
-                    "The links are the same; GPipe has all m forwards queued, so the "
+                    "The links are the same; GPipe has all $m$ forwards queued, so the "
                     "receiver always has work while a message travels.",
                 ),
             ],
@@ -159,7 +159,7 @@ def questions() -> list[dict]:
                 choice(
                     "Deferring weight-gradient passes (ZB-H1)",
                     True,
-                    "Yes: the W passes fill the wait, so the count stops growing with m.",
+                    "Yes: the W passes fill the wait, so the count stops growing with $m$.",
                 ),
                 choice(
                     "Dividing the total traffic over more links",
@@ -182,6 +182,6 @@ def questions() -> list[dict]:
             rel_tol=0.03,
             correct_feedback="Right: the ring moves the same bytes; only the bandwidth (and "
             "latency) differ. That is why TP stays inside a node.",
-            wrong_feedback="Divide tp_comm_time_per_layer over IB HDR by the same over NVLink 3.",
+            wrong_feedback="Divide `tp_comm_time_per_layer` over IB HDR by the same over NVLink 3.",
         ),
     ]

@@ -74,7 +74,7 @@ def questions() -> list[dict]:
             per_param,
             abs_tol=0.5,
             correct_feedback="Right: 2 (bf16 weights) + 4 (fp32 gradients) + 12 (fp32 master "
-            "weights, momentum, variance) = 18 bytes.",
+            "weights, momentum, variance) $= 18$ bytes.",
             wrong_feedback="Add bf16 weights, fp32 gradients and the fp32 optimizer state: "
             "master weights, Adam's momentum and variance, 4 bytes each.",
             traps=[
@@ -93,10 +93,10 @@ def questions() -> list[dict]:
             "bytes per parameter does each GPU hold?",
             sharded,
             rel_tol=0.01,
-            correct_feedback="Right: 2 + 4 + 12 / 8 = 7.5. Only the 12 optimizer bytes are "
-            "sharded; weights and gradients stay whole (Megatron-LM's 6 + 12/d).",
+            correct_feedback="Right: $2 + 4 + 12 / 8 = 7.5$. Only the 12 optimizer bytes are "
+            "sharded; weights and gradients stay whole (Megatron-LM's $6 + 12/d$).",
             wrong_feedback="The distributed optimizer shards the fp32 master weights and "
-            "Adam moments (12 bytes) over d; it keeps the 2-byte weights and 4-byte "
+            "Adam moments (12 bytes) over $d$; it keeps the 2-byte weights and 4-byte "
             "gradients on every rank.",
             traps=[
                 (
@@ -113,10 +113,10 @@ def questions() -> list[dict]:
             "ONE layer keep for the backward pass?",
             layer_gb,
             rel_tol=0.02,
-            correct_feedback="Right: 32 s b h + 4 a s b bytes: Korthikanti et al.'s 34 s b h "
+            correct_feedback="Right: $32 s b h + 4 a s b$ bytes: Korthikanti et al.'s $34 s b h$ "
             "without the two 1-byte dropout masks, and no attention scores.",
-            wrong_feedback="Start from Korthikanti et al.'s s b h (34 + 5 a s / h): "
-            "FlashAttention removes the 5 a s / h term (it keeps a 4-byte log-sum-exp per "
+            wrong_feedback="Start from Korthikanti et al.'s $s b h (34 + 5 a s / h)$: "
+            "FlashAttention removes the $5 a s / h$ term (it keeps a 4-byte log-sum-exp per "
             "row and head), and no dropout removes two 1-byte masks.",
             traps=[
                 (
@@ -126,8 +126,8 @@ def questions() -> list[dict]:
                 ),
                 (
                     note_gb,
-                    "That is one s x h tensor at 2 bytes, the note's model. A layer keeps "
-                    "about 32 bytes per element of s x h.",
+                    "That is one $s \\times h$ tensor at 2 bytes, the note's model. A layer keeps "
+                    "about 32 bytes per element of $s \\times h$.",
                 ),
             ],
         ),
@@ -136,13 +136,13 @@ def questions() -> list[dict]:
             "activations does the first stage hold at its peak?",
             sets_p8,
             abs_tol=0.5,
-            correct_feedback="Right: p - i warm-up forwards for stage i, so min(p, m) = 8 on "
-            "stage 0 (and 1 on the last stage).",
-            wrong_feedback="Stage i runs p - 1 - i warm-up forwards and one more before its "
-            "first backward: min(p - i, m).",
+            correct_feedback="Right: $p - i$ warm-up forwards for stage $i$, so $\\min(p, m) = 8$ "
+            "on stage 0 (and 1 on the last stage).",
+            wrong_feedback="Stage $i$ runs $p - 1 - i$ warm-up forwards and one more before its "
+            "first backward: $\\min(p - i, m)$.",
             traps=[
-                (MICRO_BATCHES, "That is GPipe, which runs all m forwards before any backward."),
-                (MICRO_BATCHES / 8 + 1, "That is the note's M/PP + 1, which has no derivation."),
+                (MICRO_BATCHES, "That is GPipe, which runs all $m$ forwards before any backward."),
+                (MICRO_BATCHES / 8 + 1, "That is the note's $M/PP + 1$, which has no derivation."),
             ],
         ),
         multiple_choice(
@@ -152,22 +152,23 @@ def questions() -> list[dict]:
                 choice(
                     "L, whatever p",
                     True,
-                    "Yes: p micro-batches x L / p layers. Deeper pipelines do not shrink it.",
+                    "Yes: $p$ micro-batches $\\times L / p$ layers. Deeper pipelines do not "
+                    "shrink it.",
                 ),
                 choice(
                     "L / p",
                     False,
-                    "That is one micro-batch through the stage; stage 0 holds p of them.",
+                    "That is one micro-batch through the stage; stage 0 holds $p$ of them.",
                 ),
                 choice(
                     "m L / p",
                     False,
-                    "That is GPipe, which holds all m micro-batches.",
+                    "That is GPipe, which holds all $m$ micro-batches.",
                 ),
                 choice(
                     "(m / p + 1) L / p",
                     False,
-                    "The note's count; 1F1B's warm-up holds p on stage 0, not m/p + 1.",
+                    "The note's count; 1F1B's warm-up holds $p$ on stage 0, not $m/p + 1$.",
                 ),
             ],
         ),
@@ -178,7 +179,7 @@ def questions() -> list[dict]:
                 choice(
                     "Weights per stage",
                     True,
-                    "Yes: about 1/p of the layers (plus the embedding or head at the ends).",
+                    "Yes: about $1/p$ of the layers (plus the embedding or head at the ends).",
                 ),
                 choice(
                     "Optimizer state per stage",
@@ -188,12 +189,12 @@ def questions() -> list[dict]:
                 choice(
                     "Activations on the first stage",
                     False,
-                    "No: p micro-batches x L / p layers = L layers' worth, whatever p.",
+                    "No: $p$ micro-batches $\\times L / p = L$ layers' worth, whatever $p$.",
                 ),
                 choice(
                     "Activations on the last stage",
                     True,
-                    "Yes: it holds one micro-batch of L / p layers.",
+                    "Yes: it holds one micro-batch of $L / p$ layers.",
                 ),
             ],
         ),
@@ -202,9 +203,11 @@ def questions() -> list[dict]:
             "KV cache does one token take?",
             kv_kib,
             rel_tol=0.01,
-            correct_feedback="Right: 2 x 80 x 8 x 128 x 2 bytes = 320 KiB: grouped-query "
-            "attention stores 8 KV heads, not 64.",
-            wrong_feedback="Per token: 2 (K and V) x layers x KV heads x head dim x bytes.",
+            correct_feedback="Right: "
+            "$2 \\times 80 \\times 8 \\times 128 \\times 2$ "
+            "bytes = 320 KiB: grouped-query attention stores 8 KV heads, not 64.",
+            wrong_feedback="Per token: 2 (K and V) $\\times$ layers $\\times$ KV heads "
+            "$\\times$ head dim $\\times$ bytes.",
             traps=[
                 (
                     kv_mha_kib,
@@ -219,11 +222,11 @@ def questions() -> list[dict]:
             "cut a layer's stored activations compared with storing everything?",
             full_ratio,
             rel_tol=0.02,
-            correct_feedback=f"Right: (32 + 4 a / h) / 2 = {full_ratio:.1f}; the forward pass "
-            "then runs twice. Before FlashAttention the factor was (34 + 5 a s / h) / 2 = "
-            f"{full_ratio_korthikanti:.0f}.",
-            wrong_feedback="Full recomputation keeps 2 s b h bytes per layer; compare with "
-            "32 s b h + 4 a s b under FlashAttention without dropout.",
+            correct_feedback=f"Right: $(32 + 4 a / h) / 2 = {full_ratio:.1f}$; the forward pass "
+            "then runs twice. Before FlashAttention the factor was "
+            f"$(34 + 5 a s / h) / 2 = {full_ratio_korthikanti:.0f}$.",
+            wrong_feedback="Full recomputation keeps $2 s b h$ bytes per layer; compare with "
+            "$32 s b h + 4 a s b$ under FlashAttention without dropout.",
             traps=[
                 (
                     full_ratio_korthikanti,
@@ -240,9 +243,10 @@ def questions() -> list[dict]:
             "which every stage fits?",
             depth,
             abs_tol=0.5,
-            correct_feedback="Right: weights, gradients and optimizer state shrink as 1/p, "
-            "while stage 0's activations stay at L layers' worth.",
-            wrong_feedback="Compute stage 0: 18 bytes x its parameters / t, plus 96 layers x "
-            "(32 s b h + 4 a s b) / t activation bytes; try p = 4, 6, 8, ...",
+            correct_feedback="Right: weights, gradients and optimizer state shrink as $1/p$, "
+            "while stage 0's activations stay at $L$ layers' worth.",
+            wrong_feedback="Compute stage 0: 18 bytes $\\times$ its parameters $/ t$, plus "
+            "96 layers $\\times (32 s b h + 4 a s b) / t$ activation bytes; "
+            "try $p = 4, 6, 8, \\dots$",
         ),
     ]
