@@ -16,6 +16,10 @@ def check_int(name: str, value, minimum: int = 1, maximum: int | None = None) ->
 
     Booleans and floats with a fractional part are refused; ``4.0`` is accepted as 4.
     """
+    # Fast path for the common case (a plain int in range): the planner calls this millions
+    # of times, and the general check below costs ten times as much.
+    if type(value) is int and value >= minimum and (maximum is None or value <= maximum):
+        return value
     bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if not ok and isinstance(value, numbers.Real) and not isinstance(value, bool):
@@ -40,6 +44,11 @@ def check_real(
 
     ``strict=True`` excludes the lower bound (for example a bandwidth must be > 0).
     """
+    if type(value) is float or type(value) is int:  # fast path; bool is not int here
+        x = float(value)
+        low_ok = minimum is None or (x > minimum if strict else x >= minimum)
+        if low_ok and (maximum is None or x <= maximum) and math.isfinite(x):
+            return x
     limits = []
     if minimum is not None:
         limits.append(f"{'>' if strict else '>='} {minimum:g}")

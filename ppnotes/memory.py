@@ -10,11 +10,10 @@ function here takes the layer counts as given.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 
-from . import partition, schedules
+from . import partition
 from ._validate import check_choice, check_int, check_real
 from .hardware import GPUSpec
 from .models import ModelSpec
@@ -36,10 +35,8 @@ OPTIMIZER_BYTES = 12
 INFERENCE_BYTES_PER_PARAM = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}
 
 RECOMPUTE_CHOICES = ("none", "selective", "full")
-SCHEDULES_WITH_CLOSED_FORM = ("gpipe", "1f1b", "forward")
-# Schedules whose peaks come from the chapter 2 simulator (ppnotes.schedules).
-SIMULATED_SCHEDULES = ("interleaved", "zb-h1", "zbv")
-SCHEDULES = SCHEDULES_WITH_CLOSED_FORM + SIMULATED_SCHEDULES
+# Every schedule has a closed-form in-flight count, tested against chapter 2's simulator.
+SCHEDULES = ("gpipe", "1f1b", "forward", "interleaved", "zb-h1", "zbv")
 TRAINING_SCHEDULES = ("gpipe", "1f1b", "interleaved", "zb-h1", "zbv")
 MODES = ("train", "infer")
 MEMORY_KINDS = ("weights", "gradients", "optimizer", "activations", "kv_cache")
@@ -353,12 +350,6 @@ def _check_schedule(schedule_name: str, num_stages, num_microbatches, virtual_st
     return name, p, m, v
 
 
-@functools.lru_cache(maxsize=4096)
-def _simulated_peaks(name: str, p: int, m: int, v: int) -> tuple[int, ...]:
-    result = schedules.simulate(schedules.build_schedule(name, p, m, v))
-    return tuple(int(x) for x in result.peak_activations)
-
-
 def in_flight_sets(
     schedule_name: str,
     num_stages: int,
@@ -380,13 +371,16 @@ def in_flight_sets(
       sec. 2.2.1). Stage 0 therefore holds p sets of L / p layers: about L layers' worth,
       whatever p.
     * "forward": forward only (inference); a set is freed when its forward ends, so 1.
-    * "interleaved", "zb-h1", "zbv": taken from the simulator,
-      ``simulate(build_schedule(name, p, m, v)).peak_activations[stage]`` (cached). The
-      tests check that they equal, for p <= 16 and m <= 64: Megatron-LM's warm-up count
-      min((v - 1) p + 2 (p - 1 - i) + 1, v m) chunk sets for interleaved; min(p, m) on
-      every rank for ZB-H1, whose deferred weight-gradient passes keep activations alive
-      longer on later ranks (Qi et al. 2024); and min(m + 1 + i, 2 m, 2 p) half-rank sets
-      for ZB-V, which is at most p ranks' worth, on every rank.
+    * "interleaved": Megatron-LM's warm-up count, min((v - 1) p + 2 (p - 1 - i) + 1, v m)
+      chunk sets.
+    * "zb-h1": min(p, m) on every rank: the deferred weight-gradient passes keep activations
+      alive longer on later ranks (Qi et al. 2024).
+    * "zbv": min(m + 1 + i, 2 m, 2 p) half-rank sets, at most p ranks' worth, on every rank.
+
+    These closed forms are what chapter 2's simulator counts,
+    ``simulate(build_schedule(name, p, m, v)).peak_activations[stage]``: the tests compare
+    them for p up to 32 and m up to 128. Closed forms keep the chapter 7 planner fast; the
+    simulator remains the reference.
 
     For ZB-H1 and ZB-V these counts are an upper bound on the stored activations. The
     simulator frees a micro-batch's set only when its weight-gradient pass W ends, and counts
@@ -416,7 +410,11 @@ def in_flight_sets(
         return min(p - i, m)
     if name == "forward":
         return 1
-    return _simulated_peaks(name, p, m, v)[i]
+    if name == "interleaved":
+        return min((v - 1) * p + 2 * (p - 1 - i) + 1, v * m)
+    if name == "zb-h1":
+        return min(p, m)
+    return min(m + 1 + i, 2 * m, 2 * p)  # zbv
 
 
 def chunks_per_rank(schedule_name: str, virtual_stages: int = 1) -> int:

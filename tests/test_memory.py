@@ -234,24 +234,24 @@ def simulator_peaks(name, p, m, v=1):
 @settings(max_examples=60, deadline=None)
 @given(
     name=st.sampled_from(["gpipe", "1f1b", "zb-h1", "zbv", "forward"]),
-    p=st.integers(1, 16),
-    m=st.integers(1, 64),
+    p=st.integers(1, 32),
+    m=st.integers(1, 128),
 )
 def test_in_flight_equals_simulator(name, p, m):
     assert [memory.in_flight_sets(name, p, m, i) for i in range(p)] == simulator_peaks(name, p, m)
 
 
 @settings(max_examples=40, deadline=None)
-@given(p=st.integers(1, 16), k=st.integers(1, 64), v=st.integers(1, 4))
+@given(p=st.integers(1, 32), k=st.integers(1, 128), v=st.integers(1, 4))
 def test_in_flight_equals_simulator_interleaved(p, k, v):
-    m = p * min(k, 64 // p)  # m divisible by p, m <= 64
+    m = p * min(k, 128 // p)  # m divisible by p, m <= 128
     got = [memory.in_flight_sets("interleaved", p, m, i, v) for i in range(p)]
     assert got == simulator_peaks("interleaved", p, m, v)
 
 
 @pytest.mark.parametrize("name", ["gpipe", "1f1b", "zb-h1", "zbv"])
 def test_in_flight_equals_simulator_at_the_corners(name):
-    for p, m in [(1, 1), (1, 64), (16, 1), (16, 64), (7, 3), (3, 7)]:
+    for p, m in [(1, 1), (1, 128), (32, 1), (32, 128), (16, 64), (7, 3), (3, 7)]:
         assert [memory.in_flight_sets(name, p, m, i) for i in range(p)] == simulator_peaks(
             name, p, m
         )
