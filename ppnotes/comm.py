@@ -13,6 +13,7 @@ the traffic by one link's bandwidth, is kept here under its own name for compari
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -262,6 +263,65 @@ def ring_allreduce_time(nbytes: float, ranks: int, link, achievable: bool = True
     spec = _link(link)
     steps = 2 * (n - 1)
     return steps / n * size / spec.bandwidth(achievable) + steps * spec.latency
+
+
+#: How an all-reduce that spans nodes is modelled (:func:`allreduce_time_across_nodes`).
+ALLREDUCE_ALGORITHMS = ("ring", "two-level")
+
+
+def allreduce_time_across_nodes(
+    nbytes: float,
+    ranks: int,
+    gpus_per_node: int,
+    intra_link,
+    inter_link,
+    *,
+    nic_share: float = 1.0,
+    algorithm: str = "ring",
+) -> float:
+    """Seconds for an all-reduce of ``nbytes`` over ``ranks`` GPUs packed ``gpus_per_node``
+    to a node: the one place the book costs a collective that may leave the node.
+
+    Inside one node (ranks <= gpus_per_node): a ring over ``intra_link``. Across nodes:
+
+    - ``"ring"``: one ring over all ranks at the network link, each GPU sending through its
+      share of a card (``nic_share`` = GPUs per card), so each of its 2 (n - 1) steps pays the
+      network's latency (chapter 5's model for tensor parallelism).
+    - ``"two-level"``: with k = ranks / g nodes of g GPUs, a ring inside each node over
+      ``intra_link``, around a ring over the k nodes of 1/g of the data on each of the g rails:
+      2 (g - 1) fast steps plus 2 (k - 1) network steps. An estimate of what NCCL's
+      topology-aware algorithms do for small messages, not a measured model; it needs
+      ranks to be a multiple of g.
+
+    Both are built from :func:`ring_allreduce_time` (nccl-tests PERFORMANCE.md).
+
+    Args:
+        nbytes: size of the tensor being reduced, bytes (>= 0).
+        ranks: GPUs taking part (>= 1).
+        gpus_per_node: g, GPUs per node (>= 1).
+        intra_link, inter_link: LinkSpecs or preset names, inside a node and between nodes.
+        nic_share: GPUs sharing one network card (>= 1 in practice; 1 for one card per GPU).
+        algorithm: one of ``ALLREDUCE_ALGORITHMS``.
+
+    Returns:
+        Seconds (float).
+    """
+    size = check_real("nbytes", nbytes)
+    n = check_int("ranks", ranks)
+    g = check_int("gpus_per_node", gpus_per_node)
+    share = check_real("nic_share", nic_share, strict=True)
+    how = check_choice("algorithm", algorithm, ALLREDUCE_ALGORITHMS)
+    if n <= g:
+        return ring_allreduce_time(size, n, intra_link)
+    if how == "ring":
+        return ring_allreduce_time(size * share, n, inter_link)
+    if n % g:
+        raise ValueError(
+            f"ranks must be a multiple of gpus_per_node = {g} for a two-level all-reduce "
+            f"across nodes, got {n}"
+        )
+    inside = ring_allreduce_time(size, g, intra_link)
+    return inside + ring_allreduce_time(size / g * share, n // g, inter_link)
 
 
 def ring_allgather_time(nbytes: float, ranks: int, link, achievable: bool = True) -> float:
@@ -607,6 +667,13 @@ def _sim_costs(schedule, t_f: float, t_b: float, v: int, t_w: float | None) -> d
     return {"F": t_f / v, "B": t_b / v}
 
 
+@functools.lru_cache(maxsize=256)
+def _named_schedule(name: str, p: int, m: int, v: int):
+    """:func:`ppnotes.schedules.build_schedule`, cached: the chapter 7 planner times the same
+    (schedule, p, m, v) for many widths and micro-batch sizes. Schedules are immutable."""
+    return build_schedule(name, p, m, v)
+
+
 def simulated_comm_time(
     schedule_name: str,
     p: int,
@@ -633,7 +700,7 @@ def simulated_comm_time(
     t_hop = check_real("t_hop", t_hop)
     if t_w is not None:
         t_w = check_real("t_w", t_w, maximum=t_b)
-    schedule = build_schedule(schedule_name, p, m, v)
+    schedule = _named_schedule(schedule_name, p, m, v)
     costs = _sim_costs(schedule, t_f, t_b, check_int("v", v), t_w)
     with_hops = simulate(schedule, costs, comm=t_hop, blocking=blocking).makespan
     return with_hops - simulate(schedule, costs).makespan

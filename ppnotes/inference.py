@@ -42,7 +42,7 @@ DEFAULT_EFFICIENCY = comm.DEFAULT_UTILISATION
 KV_BYTES = 2  # bf16 KV cache
 TOKEN_ID_BYTES = 4  # int32 token ids sent back to the first stage
 PHASES = ("prefill", "decode")
-ALLREDUCES = ("ring", "two-level")
+ALLREDUCES = comm.ALLREDUCE_ALGORITHMS
 
 
 def _check_model(model) -> ModelSpec:
@@ -228,14 +228,11 @@ def tp_allreduce_seconds(
 ) -> float:
     """Seconds of one tensor-parallel all-reduce of ``tokens`` x h bf16 values over t GPUs.
 
-    ``"ring"``: chapter 5's model (:func:`ppnotes.perf_model.tp_time_per_layer` / 2), one
-    ring over all t GPUs; when t spans nodes every one of its 2 (t - 1) steps pays the
-    network's latency. ``"two-level"``: when t spans n = t / g nodes of g GPUs, a ring inside
-    each node over NVLink (reduce-scatter and all-gather) around a ring over the n nodes of
-    1/g of the data on each of the g rails: 2 (g - 1) NVLink steps plus 2 (n - 1) network
-    steps, each costed as in :func:`ppnotes.comm.ring_allreduce_time` (ncclperformance). An
-    estimate of what NCCL's topology-aware algorithms (tree across nodes, chains inside) do
-    for small messages; not a measured model. Same as ``"ring"`` inside a node.
+    :func:`ppnotes.comm.allreduce_time_across_nodes` on ``cluster``'s links: ``"ring"`` is
+    chapter 5's model (one ring over all t GPUs, as in
+    :func:`ppnotes.perf_model.tp_time_per_layer`), ``"two-level"`` rings inside each node
+    around a ring across nodes (an estimate of NCCL's topology-aware algorithms). The same
+    inside a node.
     """
     model = _check_model(model)
     cluster = _check_cluster(cluster)
@@ -243,15 +240,17 @@ def tp_allreduce_seconds(
     how = check_choice("allreduce", allreduce, ALLREDUCES)
     n_tok = check_int("tokens", tokens)
     g = cluster.gpus_per_node
-    if how == "ring" or t <= g:
-        forward = pm.tp_time_per_layer(model, cluster, _config(t, 1, 1, n_tok))[0]
-        return forward / comm.TP_ALLREDUCES_PER_LAYER_FORWARD
-    if t % g:
+    if how == "two-level" and t > g and t % g:
         raise ValueError(f"tensor_parallel must be a multiple of {g} across nodes, got {t}")
-    nbytes = comm.activation_bytes_per_hop(model, 1, n_tok, pm.ACTIVATION_BYTES)
-    inside = comm.ring_allreduce_time(nbytes, g, cluster.intra_link)
-    across = comm.ring_allreduce_time(nbytes / g * cluster.nic_crowding, t // g, cluster.inter_link)
-    return inside + across
+    return comm.allreduce_time_across_nodes(
+        comm.activation_bytes_per_hop(model, 1, n_tok, pm.ACTIVATION_BYTES),
+        t,
+        g,
+        cluster.intra_link,
+        cluster.inter_link,
+        nic_share=cluster.nic_crowding,
+        algorithm=how,
+    )
 
 
 def stage_times(

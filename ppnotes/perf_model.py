@@ -481,8 +481,14 @@ def tp_time_per_layer(model: ModelSpec, cluster: Cluster, config: Config) -> tup
     t = config.tensor_parallel
     s = config.seq_len or model.seq_len
     one = comm.activation_bytes_per_hop(model, config.micro_batch, s, ACTIVATION_BYTES)
-    crosses = t > cluster.gpus_per_node
-    allreduce = _ring_time(one, t, cluster, crosses) if t > 1 else 0.0
+    allreduce = comm.allreduce_time_across_nodes(
+        one,
+        t,
+        cluster.gpus_per_node,
+        cluster.intra_link,
+        cluster.inter_link,
+        nic_share=cluster.nic_crowding,
+    )
     forward = comm.TP_ALLREDUCES_PER_LAYER_FORWARD * allreduce
     backward = comm.TP_ALLREDUCES_PER_LAYER_TRAINING - comm.TP_ALLREDUCES_PER_LAYER_FORWARD
     backward *= allreduce

@@ -636,3 +636,26 @@ def test_simulate_blocking_by_hand_and_invariants():
     assert str(path[0][0]) == "0F0" and any(after for _, after in path)
     with pytest.raises(ValueError, match="blocking must be True or False, got 1"):
         comm.simulate(sched, costs, comm=0.5, blocking=1)
+
+
+def test_allreduce_across_nodes_inside_ring_and_two_level():
+    nvl, ib = "NVLink 3", "InfiniBand HDR"
+    size = 8 * 2**20
+    inside = comm.allreduce_time_across_nodes(size, 8, 8, nvl, ib)
+    assert inside == comm.ring_allreduce_time(size, 8, nvl)
+    ring = comm.allreduce_time_across_nodes(size, 16, 8, nvl, ib, nic_share=1.0)
+    assert ring == comm.ring_allreduce_time(size, 16, ib)
+    two = comm.allreduce_time_across_nodes(size, 16, 8, nvl, ib, algorithm="two-level")
+    # 14 NVLink steps + 2 network steps on 1/8 of the data: far fewer network latencies
+    assert two == comm.ring_allreduce_time(size, 8, nvl) + comm.ring_allreduce_time(size / 8, 2, ib)
+    assert two < ring
+    # a shared card slows the network part only
+    shared = comm.allreduce_time_across_nodes(size, 16, 8, nvl, ib, nic_share=2.0)
+    assert (
+        shared > ring
+        and comm.allreduce_time_across_nodes(size, 8, 8, nvl, ib, nic_share=2.0) == inside
+    )
+    with pytest.raises(ValueError, match="multiple of gpus_per_node = 8"):
+        comm.allreduce_time_across_nodes(size, 12, 8, nvl, ib, algorithm="two-level")
+    with pytest.raises(ValueError, match="algorithm"):
+        comm.allreduce_time_across_nodes(size, 16, 8, nvl, ib, algorithm="tree")
