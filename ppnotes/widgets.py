@@ -7,6 +7,11 @@ control, and each control's ``index`` is linked to its level's stacks with ``wid
 Links run in the browser, so moving a slider on the website shows the right frame; the same
 explorer works in a running notebook. Keep an explorer to about 100 frames (a PNG frame, drawn
 at 2x with a 64-colour palette, is about 10 kB; an HTML frame of numbers almost nothing).
+
+Identical frames are stored once, and so are identical stacks: a frame (or a whole subtree of
+frames) that does not depend on a control value is one widget model shown from several places.
+Page weight then follows the number of distinct pictures, not the size of the grid, which is
+what lets an explorer with a few hundred combinations stay light.
 """
 
 from __future__ import annotations
@@ -67,8 +72,19 @@ class Explorer:
         return node
 
     def frame_count(self) -> int:
-        """Number of precomputed frames."""
+        """Number of combinations of control values (each shows one frame)."""
         return math.prod(len(v) for v in self.axes.values())
+
+    def distinct_frames(self) -> int:
+        """Number of frame widgets stored in the page (identical frames are stored once)."""
+        leaves, todo = {}, [self.root]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, widgets.Stack):
+                todo.extend(node.children)
+            else:
+                leaves[id(node)] = node
+        return len(leaves)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
@@ -88,8 +104,13 @@ def _shared(key, make):
     return _SHARED[key]
 
 
-def _frame_widget(content):
-    """Turn what ``make_frame`` returned into a widget: Figure -> Image, str -> HTML."""
+def _frame_widget(content, seen: dict | None = None):
+    """Turn what ``make_frame`` returned into a widget: Figure -> Image, str -> HTML.
+
+    ``seen`` maps a frame's content to the widget already made for it, so an identical frame
+    is one model (pass the same dict for every frame of one explorer).
+    """
+    seen = {} if seen is None else seen
     if isinstance(content, Figure):
         # 2x pixels, shown at FRAME_CSS_DPI (text of 10 pt is then about 13 px), never wider
         # than the column; a 64-colour palette keeps a frame at about 10 kB.
@@ -98,20 +119,33 @@ def _frame_widget(content):
             ("image", width),
             lambda: widgets.Layout(width=f"{width}px", max_width="100%", height="auto"),
         )
-        return widgets.Image(value=png, format="png", layout=layout)
-    if isinstance(content, str):
-        return widgets.HTML(
-            value=content,
-            layout=_shared("layout", widgets.Layout),
-            style=_shared("html-style", HTMLStyle),
+        key, make = (
+            ("png", png, width),
+            lambda: widgets.Image(value=png, format="png", layout=layout),
         )
-    if isinstance(content, (list, tuple)):
-        parts = [_frame_widget(part) for part in content]
-        return widgets.VBox(parts, layout=_shared("layout", widgets.Layout))
-    raise ValueError(
-        "make_frame must return a matplotlib Figure, an HTML string, or a list of them, "
-        f"got {type(content).__name__}"
-    )
+    elif isinstance(content, str):
+        key, make = (
+            ("html", content),
+            lambda: widgets.HTML(
+                value=content,
+                layout=_shared("layout", widgets.Layout),
+                style=_shared("html-style", HTMLStyle),
+            ),
+        )
+    elif isinstance(content, (list, tuple)):
+        parts = [_frame_widget(part, seen) for part in content]
+        key, make = (
+            ("box", *(id(part) for part in parts)),
+            lambda: widgets.VBox(parts, layout=_shared("layout", widgets.Layout)),
+        )
+    else:
+        raise ValueError(
+            "make_frame must return a matplotlib Figure, an HTML string, or a list of them, "
+            f"got {type(content).__name__}"
+        )
+    if key not in seen:
+        seen[key] = make()
+    return seen[key]
 
 
 def _control(name: str, options: list, label: Callable, kind: str, index: int):
@@ -131,6 +165,7 @@ def explorer(
     labels: dict[str, Callable] | None = None,
     initial: dict | None = None,
     max_frames: int = MAX_FRAMES,
+    header: str | None = None,
     **axes: Sequence,
 ) -> Explorer:
     """Build an explorer over the product of ``axes``' values.
@@ -140,7 +175,10 @@ def explorer(
             an HTML string, or a list of them.
         labels: optional control name -> function formatting a value for display.
         initial: optional control name -> value shown first (default: each axis' first value).
-        max_frames: refuse to build more frames than this (page weight).
+        max_frames: refuse to build more combinations than this (page weight; identical
+            frames are stored once, so a grid with many repeats can afford a higher limit).
+        header: optional HTML shown once between the controls and the frames, for what every
+            frame shares (a legend), so that it is not repeated in each.
         **axes: control name -> values. Numbers get a slider, anything else a dropdown.
 
     Returns:
@@ -161,17 +199,21 @@ def explorer(
 
     names = list(axes)
     levels: list[list[widgets.Stack]] = [[] for _ in names]
+    frames: dict = {}  # content -> frame widget
+    stacks: dict = {}  # (level, children) -> stack: identical subtrees are one model
 
     def build(level: int, chosen: tuple):
         if level == len(names):
-            return _frame_widget(make_frame(**dict(zip(names, chosen, strict=True))))
+            return _frame_widget(make_frame(**dict(zip(names, chosen, strict=True))), frames)
         name = names[level]
         children = [build(level + 1, chosen + (v,)) for v in axes[name]]
-        stack = widgets.Stack(
-            children, selected_index=start[name], layout=_shared("layout", widgets.Layout)
-        )
-        levels[level].append(stack)
-        return stack
+        key = (level, *(id(child) for child in children))
+        if key not in stacks:
+            stacks[key] = widgets.Stack(
+                children, selected_index=start[name], layout=_shared("layout", widgets.Layout)
+            )
+            levels[level].append(stacks[key])
+        return stacks[key]
 
     root = build(0, ())
     controls = {}
@@ -185,7 +227,8 @@ def explorer(
         for stack in stacks
     ]
     row = widgets.HBox(list(controls.values()), layout={"flex_flow": "row wrap"})
-    box = widgets.VBox([row, root])
+    shared = [widgets.HTML(header)] if header else []
+    box = widgets.VBox([row, *shared, root])
     return Explorer(axes, controls, root, links, box)
 
 

@@ -42,3 +42,13 @@ def test_every_widget_model_a_page_needs_is_saved(page):
     referenced = set(re.findall(r"IPY_MODEL_([0-9a-f]+)", states[0])) | set(views)
     missing = referenced - set(state)
     assert not missing, f"{page.name}: {len(missing)} widget models referenced but not saved"
+
+
+#: Page weight budget (issue 9: pages ready fast): explorers store their frames in the page.
+MAX_PAGE_BYTES = 2_500_000
+
+
+@pytest.mark.parametrize("page", chapter_pages(), ids=lambda p: p.stem)
+def test_every_chapter_page_stays_within_its_weight_budget(page):
+    size = page.stat().st_size
+    assert size < MAX_PAGE_BYTES, f"{page.name} is {size / 1e6:.2f} MB (budget 2.5 MB)"

@@ -398,3 +398,21 @@ def test_show_starts_the_quiz_only_once_mathjax_is_loaded(monkeypatch):
     assert "data-maxwidth" in html and ".ppq-show" in html
     assert "MathJax.version" in quiz_js and "How many GPUs, in all?" in quiz_js
     assert "show_questions" in quiz_js and "ppnotesRevealAfter = 2" in reveal_js
+
+
+def test_explorer_stores_identical_frames_and_subtrees_once():
+    # the frame ignores m, so every m-subtree under one p is the same stack
+    ex = widgets.explorer(lambda p, m: f"<p>{p}</p>", p=[1, 2, 3], m=[4, 5], header="<i>key</i>")
+    assert ex.frame_count() == 6 and ex.distinct_frames() == 3
+    assert ex.frame(p=2, m=4) is ex.frame(p=2, m=5)
+    assert ex.frame(p=1, m=4) is not ex.frame(p=2, m=4)
+    # the frame ignores p: one m-stack serves every p, and it has one link, not three
+    ex = widgets.explorer(lambda p, m: f"<p>{m}</p>", p=[1, 2, 3], m=[4, 5])
+    assert ex.distinct_frames() == 2
+    assert len({id(s) for s in ex.root.children}) == 1 and len(ex.links) == 2
+    for values in widgets.grid(p=[1, 2, 3], m=[4, 5]):
+        assert ex.frame(**values).value == f"<p>{values['m']}</p>"
+    header = ex.widget.children[1]
+    assert header is ex.root  # no header given: controls, then frames
+    keyed = widgets.explorer(lambda p: "x", p=[1], header="<i>key</i>")
+    assert keyed.widget.children[1].value == "<i>key</i>"

@@ -84,13 +84,35 @@ def test_memory_vs_depth_and_kv_figures():
 def test_stage_memory_svg():
     data = rows(16)
     svg = plots.stage_memory_svg(data, budgets={"H100 <90%>": 70 * GiB}, title="a & b")
-    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.startswith("<svg") and svg.endswith("</svg>") and '"' not in svg
     assert "a &amp; b" in svg and "H100 &lt;90%&gt;" in svg  # escaped
     for kind in ("weights", "gradients", "optimizer", "activations"):
         assert pm.MEMORY_COLORS[kind] in svg
     assert pm.MEMORY_COLORS["kv_cache"] not in svg
-    assert svg.count("<rect") == 16 * 4 + 4  # 4 kinds x 16 stages + 4 legend swatches
-    assert ">15</text>" in svg
+    # one path per kind with one stroke per stage, and 4 legend swatches
+    for kind in ("weights", "gradients", "optimizer", "activations"):
+        path = svg.split(f"stroke='{pm.MEMORY_COLORS[kind]}'")[1].split("/>")[0]
+        assert path.count("M") == path.count("v") == 16
+    assert svg.count("<rect") == 4
+    assert ">14</text>" in svg and ">15</text>" not in svg  # at most 8 stage labels
+    # without the key: no swatches, no labels, a lighter frame
+    bare = plots.stage_memory_svg(data, legend=False)
+    assert "<rect" not in bare and "weights" not in bare and len(bare) < len(svg)
+    assert len(plots.stage_memory_svg(rows(32), legend=False)) < 4000
+
+
+def test_stage_memory_key_html():
+    key = plots.stage_memory_key_html(["weights", "activations"], ["H100 (90%)", "A", "B", "C"])
+    assert key.startswith("<div") and key.count("<rect") == 2 and key.count("<span") == 6
+    assert "H100 (90%)" in key and 'stroke-dasharray="7 3"' in key and "activations" in key
+    # the fourth budget line is solid, in the key as in the frames
+    assert key.count("stroke-dasharray") == 3
+    svg = plots.stage_memory_svg(rows(8), budgets={"a": 1, "b": 2, "c": 3, "d": 4 * GiB})
+    assert svg.count("stroke-dasharray") == 2 * 3  # lines and their legend samples
+    with pytest.raises(ValueError, match="kinds must be among"):
+        plots.stage_memory_key_html(["bogus"])
+    with pytest.raises(ValueError, match="at least one"):
+        plots.stage_memory_key_html([])
 
 
 def test_nice_step():

@@ -26,6 +26,7 @@ __all__ = [
     "memory_vs_depth_figure",
     "stage_memory_figure",
     "stage_memory_grid_figure",
+    "stage_memory_key_html",
     "stage_memory_svg",
 ]
 
@@ -140,18 +141,21 @@ def stage_memory_svg(
     *,
     budgets: Mapping[str, float] | None = None,
     title: str | None = None,
+    legend: bool = True,
     width: int = 700,
     height: int = 260,
 ) -> str:
     """The per-stage stacked bars of :func:`stage_memory_figure` as an inline SVG string.
 
-    Same colours, kinds and budget lines, drawn by hand in a few hundred bytes per stage,
-    so an explorer can afford hundreds of frames (an HTML frame costs no rendering time).
+    Same colours, kinds and budget lines, drawn by hand: one path per memory kind, so a frame
+    of 64 stages is still about 2 kB and an explorer can afford hundreds of frames (an HTML
+    frame costs no rendering time). With ``legend=False`` the key is left out (an explorer shows
+    :func:`stage_memory_legend_svg` once above its frames) and the plot takes the full width.
     """
     rows = _check_breakdown(breakdown)
     kinds = _kinds(rows)
     budgets = dict(budgets or {})
-    left, right, top_pad, bottom = 56, 200, 26 if title else 10, 34
+    left, right, top_pad, bottom = 48, 200 if legend else 8, 26 if title else 10, 34
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     top = max([r["total"] for r in rows] + list(budgets.values())) / GiB * 1.08
     step = _nice_step(top)
@@ -161,68 +165,111 @@ def stage_memory_svg(
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="13" '
         'role="img">'
     ]
     if title:
         out.append(f'<text x="{left}" y="16">{html.escape(title)}</text>')
-    tick = 0.0
-    while tick <= top:
-        out.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y(tick):.0f}" y2="{y(tick):.0f}" '
-            'stroke="#ddd"/>'
-            f'<text x="{left - 4}" y="{y(tick) + 4:.0f}" text-anchor="end">{tick:g}</text>'
-        )
-        tick += step
+    ticks = [k * step for k in range(int(top / step + 1e-9) + 1)]
+    grid = "".join(f"M{left} {y(t):.0f}h{plot_w}" for t in ticks)
+    out.append(f'<path d="{grid}" stroke="#ddd"/><g text-anchor="end">')
+    out.extend(f'<text x="{left - 4}" y="{y(t) + 4:.0f}">{t:g}</text>' for t in ticks)
     out.append(
-        f'<text transform="translate(14 {top_pad + plot_h / 2:.0f}) rotate(-90)" '
+        "</g>"
+        f'<text transform="translate(13 {top_pad + plot_h / 2:.0f}) rotate(-90)" '
         'text-anchor="middle">GiB per GPU</text>'
     )
     slot = plot_w / len(rows)
     bar = max(1, round(0.8 * slot))
     bases = [0.0] * len(rows)
-    for kind in kinds:  # one group per kind, so each bar is only x, y, width, height
-        out.append(f'<g fill="{MEMORY_COLORS[kind]}">')
+    for kind in kinds:
+        # One path per kind; each bar is a vertical stroke as wide as the bar, from its top
+        # down by its height: "M x top v height", a third of a rectangle's bytes.
+        segments = []
         for i, row in enumerate(rows):
             h = row.get(kind, 0.0) / GiB
             if h > 0:
                 y0, y1 = round(y(bases[i] + h)), round(y(bases[i]))
-                x = round(left + i * slot + 0.1 * slot)
-                out.append(f'<rect x="{x}" y="{y0}" width="{bar}" height="{max(y1 - y0, 1)}"/>')
+                segments.append(f"M{round(left + (i + 0.5) * slot)} {y0}v{max(y1 - y0, 1)}")
             bases[i] += h
-        out.append("</g>")
-    label_every = 1 if len(rows) <= 16 else math.ceil(len(rows) / 16)
+        out.append(
+            f'<path stroke="{MEMORY_COLORS[kind]}" stroke-width="{bar}" d="{"".join(segments)}"/>'
+        )
+    label_every = 1 if len(rows) <= 8 else math.ceil(len(rows) / 8)
     out.append('<g text-anchor="middle">')
     label_y = top_pad + plot_h + 14
     for i in range(0, len(rows), label_every):
         out.append(f'<text x="{round(left + (i + 0.5) * slot)}" y="{label_y}">{i}</text>')
-    out.append("</g>")
     out.append(
-        f'<text x="{left + plot_w / 2:.0f}" y="{height - 4}" text-anchor="middle">'
-        "stage index (0 = first stage)</text>"
+        f'<text x="{left + plot_w / 2:.0f}" y="{height - 4}">stage index (0 = first stage)'
+        "</text></g>"
     )
-    dashes = ["6 3", "2 2", "8 3 2 3", "1 3"]
     legend_y = top_pad + 6
     for k, (name, nbytes) in enumerate(budgets.items()):
-        yy = y(nbytes / GiB)
-        dash = dashes[k % len(dashes)]
         out.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{yy:.0f}" y2="{yy:.0f}" '
-            f'stroke="black" stroke-dasharray="{dash}"/>'
-            f'<line x1="{left + plot_w + 8}" x2="{left + plot_w + 28}" y1="{legend_y:.0f}" '
-            f'y2="{legend_y:.0f}" stroke="black" stroke-dasharray="{dash}"/>'
-            f'<text x="{left + plot_w + 32}" y="{legend_y + 4:.0f}">{html.escape(name)}</text>'
+            f'<path d="M{left} {y(nbytes / GiB):.0f}h{plot_w}" stroke="black"{_dash_attr(k)}/>'
         )
-        legend_y += 18
-    for kind in kinds:
-        out.append(
-            f'<rect x="{left + plot_w + 8}" y="{legend_y - 6:.0f}" width="20" height="12" '
-            f'fill="{MEMORY_COLORS[kind]}"/>'
-            f'<text x="{left + plot_w + 32}" y="{legend_y + 4:.0f}">{MEMORY_LABELS[kind]}</text>'
-        )
-        legend_y += 18
+        if legend:
+            out.append(_svg_key_line(left + plot_w + 8, legend_y, k, name))
+            legend_y += 18
+    if legend:
+        for kind in kinds:
+            out.append(_svg_key_swatch(left + plot_w + 8, legend_y, kind))
+            legend_y += 18
     out.append("</svg>")
-    return "".join(out)
+    # Single-quoted attributes: the page stores frames inside JSON, where every double quote
+    # costs an escape; a frame is then about a tenth lighter.
+    return "".join(out).replace('"', "'")
+
+
+#: Budget line patterns in SVG frames and keys: dashed, dotted, dash-dot, solid.
+_SVG_DASHES = ["7 3", "2 2", "9 3 2 3", ""]
+
+
+def _dash_attr(k: int) -> str:
+    dash = _SVG_DASHES[k % len(_SVG_DASHES)]
+    return f' stroke-dasharray="{dash}"' if dash else ""
+
+
+def _svg_key_line(x: float, y: float, k: int, name: str) -> str:
+    return (
+        f'<path d="M{x:.0f} {y:.0f}h20" stroke="black"{_dash_attr(k)}/>'
+        f'<text x="{x + 24:.0f}" y="{y + 4:.0f}">{html.escape(name)}</text>'
+    )
+
+
+def _svg_key_swatch(x: float, y: float, kind: str) -> str:
+    return (
+        f'<rect x="{x:.0f}" y="{y - 6:.0f}" width="20" height="12" '
+        f'fill="{MEMORY_COLORS[kind]}"/>'
+        f'<text x="{x + 24:.0f}" y="{y + 4:.0f}">{MEMORY_LABELS[kind]}</text>'
+    )
+
+
+def stage_memory_key_html(kinds: Sequence[str], budget_names: Sequence[str] = ()) -> str:
+    """The key of :func:`stage_memory_svg` (``legend=False``) as HTML that wraps with the text.
+
+    Budget lines come first in the same dash order as the frames draw them, then one swatch
+    per memory kind. Each entry is a small inline SVG sample and its label, laid out as a
+    wrapping row, so it stays at the page's text size on a phone.
+    """
+    unknown = [k for k in kinds if k not in MEMORY_COLORS]
+    if unknown:
+        raise ValueError(f"kinds must be among {list(MEMORY_COLORS)}, got {unknown!r}")
+    if not kinds and not budget_names:
+        raise ValueError("give at least one memory kind or budget name for the key")
+    sample = '<svg width="26" height="12" viewBox="0 0 26 12" aria-hidden="true">{}</svg>'
+    items = [
+        sample.format(f'<path d="M1 6h24" stroke="black" stroke-width="1.5"{_dash_attr(k)}/>')
+        + f" {html.escape(name)}"
+        for k, name in enumerate(budget_names)
+    ] + [
+        sample.format(f'<rect x="1" y="0" width="24" height="12" fill="{MEMORY_COLORS[kind]}"/>')
+        + f" {MEMORY_LABELS[kind]}"
+        for kind in kinds
+    ]
+    spans = "".join(f'<span style="white-space:nowrap">{item}</span>' for item in items)
+    return f'<div style="display:flex;flex-wrap:wrap;gap:2px 14px;font-size:0.9em">{spans}</div>'
 
 
 @styled
