@@ -196,31 +196,6 @@ def _serve(model, cluster, w) -> Recommendation | None:
     return rec
 
 
-def agrees_with_planner(model, cluster, workload: Workload, rec: Recommendation) -> bool:
-    """Whether ``rec`` is what chapter 7's planner picks for the same inputs (t, p, d)."""
-    if workload.kind == "train":
-        best = optimum.plan_training(
-            model,
-            cluster,
-            workload.num_gpus,
-            workload.global_batch,
-            workload.seq_len,
-            max_micro_batch=4,
-        ).best
-        return (best.candidate.t, best.candidate.p, best.candidate.d) == (rec.t, rec.p, rec.d)
-    best = optimum.plan_serving(
-        model,
-        cluster,
-        load=workload.load,
-        ttft=workload.ttft,
-        tpot=workload.tpot,
-        prompt=workload.prompt,
-        output=workload.output,
-        max_gpus=workload.num_gpus,
-    ).best
-    return (best.t, best.p, best.replicas) == (rec.t, rec.p, rec.d)
-
-
 # --- the note's rules against the numbers --------------------------------------------------
 
 

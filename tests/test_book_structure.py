@@ -377,3 +377,25 @@ def test_visible_code_uses_no_name_defined_only_in_hidden_cells(path):
         bad += sorted((used & hidden_only) - bound - visible)
         visible |= bound
     assert bad == [], f"{path.name}: visible cells use names defined only in hidden cells: {bad}"
+
+
+def test_every_function_named_in_prose_exists():
+    """Prose names functions as `module.function` (chapter 9's one-page summary names dozens):
+    each must resolve in ppnotes, so a rename cannot leave the book pointing at nothing."""
+    import pkgutil
+
+    import ppnotes
+
+    modules = {m.name for m in pkgutil.iter_modules(ppnotes.__path__)}
+    named = set()
+    for path in chapter_notebooks():
+        for cell in cells(path, "markdown"):
+            named |= set(re.findall(r"`(?:ppnotes\.)?([a-z_]+)\.([A-Za-z_]\w*)`", source(cell)))
+    checked = [(m, f) for m, f in named if m in modules and f != "py"]  # not file names
+    assert len(checked) >= 20, f"expected the summary's function names, found {checked}"
+    missing = [
+        f"{m}.{f}"
+        for m, f in sorted(checked)
+        if not hasattr(importlib.import_module(f"ppnotes.{m}"), f)
+    ]
+    assert not missing, f"prose names functions that do not exist: {missing}"

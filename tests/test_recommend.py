@@ -1,4 +1,4 @@
-"""Chapter 9: recommend() agrees with the chapter 7 planner and explains itself."""
+"""Chapter 9: recommend() returns the planner's pick, explains it, and the pick holds up."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ppnotes import recommend as rc
 A100 = pm.CLUSTERS["DGX A100 80GB + HDR"]
 H100 = pm.CLUSTERS["DGX H100 + NDR"]
 SCEN = rc.scenarios()
+TRAIN = [s for s in SCEN if s[3].kind == "train"]
 
 
 def test_scenarios_cover_what_the_issue_asks():
@@ -24,7 +25,7 @@ def test_scenarios_cover_what_the_issue_asks():
 
 
 @pytest.mark.parametrize(("name", "model", "cluster", "work"), SCEN, ids=[s[0] for s in SCEN])
-def test_recommend_agrees_with_the_planner(name, model, cluster, work):
+def test_recommend_returns_the_planners_pick(name, model, cluster, work):
     rec = rc.recommend(model, cluster, work)
     assert rec is not None
     if work.kind == "train":
@@ -46,9 +47,17 @@ def test_recommend_agrees_with_the_planner(name, model, cluster, work):
         ).best
         assert (rec.t, rec.p, rec.d) == (best.t, best.p, best.replicas)
         assert best.serving.tpot <= work.tpot
-    assert rc.agrees_with_planner(model, cluster, work, rec)
     assert rec.reasons and all(1 <= r.chapter <= 9 for r in rec.reasons)
     assert rec.label in rec.explain()
+
+
+@pytest.mark.parametrize(("name", "model", "cluster", "work"), TRAIN)
+def test_training_picks_hold_up_in_the_simulator(name, model, cluster, work):
+    """A check the planner does not make of itself: chapter 2's simulator, with chapter 3's
+    blocking hops, re-times the recommended pipeline within 5 % of chapter 5's model."""
+    rec = rc.recommend(model, cluster, work)
+    (row,) = o.verify(rec.plan, top=1)
+    assert row["config"] == rec.label and abs(row["error"]) < 0.05
 
 
 def test_warnings_fire_when_they_should():
