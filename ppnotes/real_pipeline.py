@@ -39,7 +39,7 @@ import numpy as np
 
 from . import bubble
 from ._validate import check_choice, check_int, check_real
-from .schedules import Schedule, SimResult, _summarise, build_schedule, simulate
+from .schedules import Schedule, SimResult, build_schedule, result_from_times, simulate
 
 __all__ = [
     "TORCH_SCHEDULES",
@@ -515,8 +515,7 @@ def _to_measured(spec: RunSpec, p: int, step: int, per_rank: list) -> Measured:
     schedule = Schedule.from_actions(order, name=f"{label}, measured")
     start = np.array([a[3] - t0 for rank in per_rank for a in rank["actions"]])
     end = np.array([a[4] - t0 for rank in per_rank for a in rank["actions"]])
-    zero = np.zeros(len(start))
-    result = _summarise(schedule, start, end, end - start, zero)
+    result = result_from_times(schedule, start, end)
     transfers = []
     for rank in per_rank:
         shifted = []

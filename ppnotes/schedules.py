@@ -594,6 +594,33 @@ def simulate(
     return _summarise(schedule, start, end, duration, latency, send)
 
 
+def result_from_times(schedule: Schedule, start, end) -> SimResult:
+    """Summarise actions timed elsewhere (measured on real processes, for instance) exactly as
+    :func:`simulate` summarises its own: makespan, busy and idle time per rank, both bubble
+    measures and the activation sets held at the peak.
+
+    Args:
+        schedule: the :class:`Schedule` the times belong to.
+        start, end: one start and one end time per action (any one unit, end >= start), in
+            the order of ``schedule.flat_actions`` (rank by rank, each rank's actions in order).
+
+    Returns:
+        a :class:`SimResult` with no hop latencies.
+    """
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    start = np.asarray(start, dtype=float)
+    end = np.asarray(end, dtype=float)
+    n = len(schedule.flat_actions)
+    if start.shape != (n,) or end.shape != (n,):
+        raise ValueError(
+            f"start and end need one time per action ({n}), got {start.shape} and {end.shape}"
+        )
+    if np.any(end < start) or not np.all(np.isfinite(start) & np.isfinite(end)):
+        raise ValueError("every action needs finite times with end >= start")
+    return _summarise(schedule, start, end, end - start, np.zeros(n))
+
+
 def _send_times(plan: _Plan, latency: np.ndarray) -> np.ndarray:
     """Per action, how long its rank stays blocked sending its output to another rank."""
     send = np.zeros(len(plan.kind))

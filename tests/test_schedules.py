@@ -14,6 +14,7 @@ from ppnotes.schedules import (
     build_schedule,
     format_action,
     parse_action,
+    result_from_times,
     simulate,
     simulate_named,
 )
@@ -370,3 +371,15 @@ def test_simulate_named_bad_input():
         simulate_named("pipedream", 4, 8)
     with pytest.raises(ValueError, match="result must be a SimResult, got int"):
         activation_sets_per_rank_layers(3)
+
+
+def test_result_from_times_matches_the_simulator_on_its_own_times():
+    sched = build_schedule("1f1b", 4, 8)
+    sim = simulate(sched)
+    again = result_from_times(sched, sim.start, sim.end)
+    assert again.makespan == sim.makespan and again.bubble_fraction == sim.bubble_fraction
+    assert list(again.peak_activations) == list(sim.peak_activations)
+    with pytest.raises(ValueError, match="one time per action"):
+        result_from_times(sched, sim.start[:-1], sim.end)
+    with pytest.raises(ValueError, match="end >= start"):
+        result_from_times(sched, sim.end, sim.start)
