@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from . import bubble, comm, memory, partition
 from ._validate import check_choice, check_int, check_real
@@ -766,6 +767,21 @@ def _note_model(
         "bubble_ratio": bubble_time / total,
         "comm_ratio": total_comm / total,
     }
+
+
+#: The note's own example inputs for its section 5 model: GPT-3 175B's shape (96 layers,
+#: h = 12288, s = 2048), a batch of 32 in M = 32 micro-batches, 25 GB/s, 312 TFLOP/s (seed).
+NOTE_EXAMPLE_INPUTS = MappingProxyType(
+    dict(
+        num_layers=96,
+        hidden_size=12288,
+        seq_len=2048,
+        batch_size=32,
+        num_microbatches=32,
+        bandwidth=25e9,
+        flops=312e12,
+    )
+)
 
 
 def note_performance_model(

@@ -222,15 +222,7 @@ def test_evaluate_many_matches_step_time():
 
 # --- the note's model ----------------------------------------------------------------------------
 
-NOTE = dict(
-    num_layers=96,
-    hidden_size=12288,
-    seq_len=2048,
-    batch_size=32,
-    num_microbatches=32,
-    bandwidth=25e9,
-    flops=312e12,
-)
+NOTE = pm.NOTE_EXAMPLE_INPUTS
 
 
 def test_note_model_literal_by_hand():

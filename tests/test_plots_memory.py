@@ -12,20 +12,13 @@ from ppnotes.hardware import GiB
 from ppnotes.models import GPT3_175B, LLAMA3_70B
 from ppnotes.plots import memory as pm
 
+from .plot_helpers import stacked_tops
+
 
 def rows(p=8, schedule="1f1b"):
     return memory.stage_memory(
         GPT3_175B, [96 // p] * p, tensor_parallel=8, num_microbatches=32, schedule=schedule
     )
-
-
-def stacked_tops(ax):
-    """Top of each bar stack (x position -> GiB), from the drawn rectangles."""
-    tops = {}
-    for patch in ax.patches:
-        x = round(patch.get_x() + patch.get_width() / 2)
-        tops[x] = max(tops.get(x, 0.0), patch.get_y() + patch.get_height())
-    return [tops[k] for k in sorted(tops)]
 
 
 def test_exported_through_plots():

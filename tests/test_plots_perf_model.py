@@ -13,6 +13,8 @@ from ppnotes import plots
 from ppnotes.hardware import GiB
 from ppnotes.plots import perf_model as pp
 
+from .plot_helpers import stacked_tops
+
 
 def fake(parts=None, fits=True, micro_batch=1, mfu=0.45, hfu=0.5, peak_gib=60.0):
     """A StepResult-like object with the attributes the figures read."""
@@ -32,14 +34,6 @@ def fake(parts=None, fits=True, micro_batch=1, mfu=0.45, hfu=0.5, peak_gib=60.0)
     )
 
 
-def stack_tops(ax):
-    tops = {}
-    for patch in ax.patches:
-        x = round(patch.get_x() + patch.get_width() / 2)
-        tops[x] = max(tops.get(x, 0.0), patch.get_y() + patch.get_height())
-    return [tops[k] for k in sorted(tops)]
-
-
 def test_exported_through_plots():
     for name in pp.__all__:
         assert getattr(plots, name) is getattr(pp, name)
@@ -56,7 +50,7 @@ def test_breakdown_vs_depth_stacks_the_parts_to_the_step_time():
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     drawn = [r.step_time for r in results.values() if r is not None]
-    assert stack_tops(ax) == pytest.approx(drawn)
+    assert stacked_tops(ax) == pytest.approx(drawn)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "4", "16", "64"]
     assert "n/a" in [t.get_text() for t in ax.texts]
     assert ax.get_ylabel() == "step time (s)" and "depth" in ax.get_xlabel()
@@ -76,7 +70,7 @@ def test_breakdown_panels_per_schedule_and_shares():
     fig = plots.breakdown_vs_depth_figure(by_schedule, share=True)
     assert len(fig.axes) == 2
     assert [ax.get_title(loc="left") for ax in fig.axes] == ["1F1B", "interleaved"]
-    assert stack_tops(fig.axes[1]) == pytest.approx([100.0, 100.0])
+    assert stacked_tops(fig.axes[1]) == pytest.approx([100.0, 100.0])
     assert "%" in fig.axes[0].get_ylabel()
 
 

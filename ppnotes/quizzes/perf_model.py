@@ -13,15 +13,7 @@ from ..models import GPT3_175B
 from ..quiz import choice, many_choice, multiple_choice, numeric
 
 # The note's own inputs (section 5): GPT-3 175B shape, batch 32, M = 32, 25 GB/s, 312 TFLOP/s.
-NOTE_INPUTS = dict(
-    num_layers=96,
-    hidden_size=12288,
-    seq_len=2048,
-    batch_size=32,
-    num_microbatches=32,
-    bandwidth=25e9,
-    flops=312e12,
-)
+NOTE_INPUTS = perf_model.NOTE_EXAMPLE_INPUTS
 EFFICIENCY = comm.DEFAULT_UTILISATION  # the book's achieved fraction of peak
 
 
