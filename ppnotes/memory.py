@@ -165,6 +165,27 @@ def stage_params(model: ModelSpec, layers_per_stage: Sequence[int]) -> list[int]
 # --- activations ------------------------------------------------------------------------
 
 
+def sharded_activation_units(model: ModelSpec) -> float:
+    """The tensor-parallel-sharded part of a layer's stored activations, in units of s b h
+    bytes (2-byte values), as :func:`activation_bytes_per_layer` counts it.
+
+    Q and the attention output keep 2 + 2; K and V 2 a_kv / a each (a_kv key/value heads of
+    a, fewer under grouped-query attention); the MLP 4 f / h with GeLU (its input and output,
+    Korthikanti et al. 2022) or 6 f / h when gated (SwiGLU): Megatron-LM's fused SwiGLU saves
+    its 2f-wide input and recomputes the rest (``megatron/core/fusions/fused_bias_swiglu.py``),
+    and the down projection saves its f-wide input.
+
+    Returns:
+        Units of s b h bytes: 24 for GPT-3 (a_kv = a, f = 4 h, GeLU); 25.5 for Llama 3 70B
+        (a_kv = 8 of 64, f = 3.5 h, gated); 23.75 for Llama 3.1 405B (8 of 128, f = 3.25 h).
+    """
+    model = _check_model(model)
+    attention = 4 + 4 * model.num_kv_heads / model.num_heads
+    gated = model.mlp_matrices == 3
+    mlp = (6 if gated else 4) * model.ffn_hidden_size / model.hidden_size
+    return attention + mlp
+
+
 def activation_bytes_per_layer(
     model: ModelSpec,
     micro_batch: int,
@@ -225,8 +246,11 @@ def activation_bytes_per_layer(
     ranks, so we use 2 s b h / t (our extension: without it, full recomputation would cost
     more than selective for large t). Excluded, as in the paper's per-layer figure: the
     embedding output on the first stage and the logits on the last (:func:`logits_bytes`).
-    Q, K and V are counted with all a heads (multi-head attention); grouped-query attention
-    stores smaller K and V, so for Llama-type models the count is slightly high.
+
+    The sharded 24 is for the GPT layer the paper counts: multi-head attention and a GeLU MLP
+    of width f = 4h. It follows the layer's shape (:func:`sharded_activation_units`): K and V
+    shrink with grouped-query attention, and a gated MLP (SwiGLU) keeps 6 f / h where a GeLU
+    MLP keeps 4 f / h. GPT-3: 24; Llama 3 70B: 25.5; Llama 3.1 405B: 23.75.
 
     Args:
         model: gives h, a and (by default) s.
@@ -256,7 +280,7 @@ def activation_bytes_per_layer(
     if mode == "full":
         return 2 * sbh / t if sp else float(2 * sbh)
     replicated = 10 if drop else 8  # norms 4, linear inputs 4, residual dropout masks 2
-    sharded = 24  # Q, K, V, attention output, GeLU input and output
+    sharded = sharded_activation_units(model)  # Q, K, V, attention output, inside the MLP
     # FlashAttention: an fp32 log-sum-exp per query row and head. Otherwise: the softmax
     # output, plus its dropout mask and dropout output with dropout.
     core = 4 * a / h if flash else (5 if drop else 2) * a * s / h

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -589,3 +591,21 @@ def test_kv_capacity_same_gpus_grows_with_depth_at_equal_gpus(p, k):
 def test_kv_capacity_same_gpus_bad_input():
     with pytest.raises(ValueError, match=r"num_gpus must be a multiple of .* = 16, got 24"):
         memory.kv_capacity_same_gpus(LLAMA3_70B, hw.H100_SXM, 8192, 2, 24, tensor_parallel=8)
+
+
+def test_sharded_activation_units_follow_the_layer_shape():
+    # GPT: Korthikanti et al.'s 24 (Q, K, V, attention output 8; GeLU input and output 16)
+    assert memory.sharded_activation_units(GPT3_175B) == 24
+    # Llama 3 70B: K and V for 8 of 64 heads (0.5), a gated MLP of 3.5 h (21)
+    llama70 = LLAMA3_70B
+    assert memory.sharded_activation_units(llama70) == 4 + 0.5 + 6 * 3.5
+    s, h, t = 8192, llama70.hidden_size, 8
+    got = memory.activation_bytes_per_layer(
+        llama70, 1, s, tensor_parallel=t, sequence_parallel=True
+    )
+    assert got == s * h / t * (8 + 25.5 + 4 * llama70.num_heads / h)
+    # grouped-query attention alone lowers the count; a gated MLP of the same width raises it
+    mha = dataclasses.replace(llama70, num_kv_heads=llama70.num_heads)
+    gelu = dataclasses.replace(llama70, mlp_matrices=2)
+    assert memory.sharded_activation_units(mha) > memory.sharded_activation_units(llama70)
+    assert memory.sharded_activation_units(gelu) < memory.sharded_activation_units(llama70)
