@@ -90,6 +90,13 @@ class Explorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
+def _once(cache: dict, key, make):
+    """``cache[key]``, made by ``make()`` the first time it is asked for."""
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
 _SHARED: dict = {}
 
 
@@ -99,9 +106,7 @@ def _shared(key, make):
     Each widget otherwise brings its own Layout (and an HTML its own style) into the page's
     widget state: a third of an explorer's bytes for HTML frames.
     """
-    if key not in _SHARED:
-        _SHARED[key] = make()
-    return _SHARED[key]
+    return _once(_SHARED, key, make)
 
 
 def _frame_widget(content, seen: dict | None = None):
@@ -119,12 +124,12 @@ def _frame_widget(content, seen: dict | None = None):
             ("image", width),
             lambda: widgets.Layout(width=f"{width}px", max_width="100%", height="auto"),
         )
-        key, make = (
-            ("png", png, width),
-            lambda: widgets.Image(value=png, format="png", layout=layout),
+        return _once(
+            seen, ("png", png), lambda: widgets.Image(value=png, format="png", layout=layout)
         )
-    elif isinstance(content, str):
-        key, make = (
+    if isinstance(content, str):
+        return _once(
+            seen,
             ("html", content),
             lambda: widgets.HTML(
                 value=content,
@@ -132,20 +137,17 @@ def _frame_widget(content, seen: dict | None = None):
                 style=_shared("html-style", HTMLStyle),
             ),
         )
-    elif isinstance(content, (list, tuple)):
+    if isinstance(content, (list, tuple)):
         parts = [_frame_widget(part, seen) for part in content]
-        key, make = (
-            ("box", *(id(part) for part in parts)),
+        return _once(
+            seen,
+            ("box", *map(id, parts)),
             lambda: widgets.VBox(parts, layout=_shared("layout", widgets.Layout)),
         )
-    else:
-        raise ValueError(
-            "make_frame must return a matplotlib Figure, an HTML string, or a list of them, "
-            f"got {type(content).__name__}"
-        )
-    if key not in seen:
-        seen[key] = make()
-    return seen[key]
+    raise ValueError(
+        "make_frame must return a matplotlib Figure, an HTML string, or a list of them, "
+        f"got {type(content).__name__}"
+    )
 
 
 def _control(name: str, options: list, label: Callable, kind: str, index: int):
