@@ -72,3 +72,31 @@ def check_choice(name: str, value, allowed) -> str:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     return value
+
+
+class WrongTypeError(TypeError, ValueError):
+    """An argument of the wrong kind (a number where a model is expected, say).
+
+    It is a ``TypeError``, as Python's convention asks, and also a ``ValueError``, so code
+    that catches the book's bad-input errors with ``except ValueError`` still catches it.
+    """
+
+
+def check_instance(name: str, value, cls, what: str | None = None):
+    """Return ``value`` if it is an instance of ``cls`` (a class or a tuple of classes).
+
+    ``what`` names the expected kind in the message (default: the class's dotted name).
+    """
+    if isinstance(value, cls):
+        return value
+    if what is None:
+        classes = cls if isinstance(cls, tuple) else (cls,)
+        what = " or ".join(f"{c.__module__}.{c.__qualname__}" for c in classes)
+    raise WrongTypeError(f"{name} must be a {what}, got {value!r}")
+
+
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` if it is ``True`` or ``False`` (not 1, "yes" or nan)."""
+    if isinstance(value, bool):
+        return value
+    raise WrongTypeError(f"{name} must be True or False, got {value!r}")
