@@ -10,6 +10,16 @@ from __future__ import annotations
 import math
 import numbers
 
+# Sizes beyond any real system, refused with a clear error instead of minutes of work. The
+# largest published training clusters have about 10**5 GPUs; pipelines run at most a few
+# hundred stages; a step has at most a few thousand micro-batches.
+MAX_GPUS = 1_000_000
+MAX_STAGES = 1024
+MAX_MICROBATCHES = 65_536
+MAX_LAYERS = 10_000
+# The schedule simulator's work is about p * m * v actions; above this it would take minutes.
+MAX_SCHEDULE_ACTIONS = 2_000_000
+
 
 def check_int(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:
     """Return ``value`` as ``int`` if it is an integer in ``[minimum, maximum]``.
