@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: book test serve lab clean lint bench
+.PHONY: book busy-book test serve lab clean lint bench
 
 # The virtual environment, with every pinned requirement and ppnotes installed editable.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -24,6 +24,10 @@ book: $(VENV)/.installed _vendor/.complete
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo
 	@echo "Book built. Open _build/html/index.html, or run 'make serve' and visit http://127.0.0.1:$(PORT)/"
+
+# The same build while a busy loop occupies every core (CI runs it; a reader's laptop is busy).
+busy-book: $(VENV)/.installed _vendor/.complete
+	$(BIN)/python tools/busy_cores.py -- $(MAKE) book
 
 # The whole suite: lint, unit and structure tests, every notebook (nbval), the site in Chromium.
 test: book
