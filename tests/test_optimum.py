@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
 import time
@@ -291,62 +290,6 @@ def test_vllm_args():
     assert args[1] == f"--pipeline-parallel-size {plan.best.p}"
     assert args[2] == f"--max-num-seqs {plan.best.concurrency}"
     assert args[3:] == ["--max-model-len 1280", "--gpu-memory-utilization 0.90"]
-
-
-# --- command line ---------------------------------------------------------------------------
-
-
-def run(*argv):
-    out = io.StringIO()
-    code = o.main(list(argv), out=out)
-    return code, out.getvalue()
-
-
-def test_cli_train_prints_a_table():
-    code, text = run("--model", "GPT-3 175B", "--gpus", "64", "--global-batch", "64", "--top", "3")
-    assert code == 0
-    lines = text.splitlines()
-    assert "configurations" in lines[0] and lines[1].startswith("config")
-    assert len(lines) == 5 and all(line.startswith("t") for line in lines[2:])
-
-
-def test_cli_explain_and_export():
-    code, text = run("--gpus", "64", "--global-batch", "64", "--explain", "t16")
-    assert code == 0 and "tp-node" in text
-    code, text = run("--gpus", "64", "--global-batch", "64", "--export", "--top", "1")
-    assert code == 0 and "config.parallelism.tensor_parallel_degree" in text
-    assert "Megatron-LM:" in text
-
-
-def test_cli_custom_shape_and_serving():
-    code, text = run(
-        "--layers", "24", "--hidden", "2048", "--heads", "16", "--gpus", "8", "--global-batch", "32"
-    )
-    assert code == 0 and "custom L=24" in text
-    code, text = run(
-        "--mode",
-        "serve",
-        "--model",
-        "Llama 3 70B",
-        "--gpu",
-        "H100 SXM 80GB",
-        "--tpot",
-        "0.05",
-        "--load",
-        "2000",
-        "--export",
-    )
-    assert code == 0 and "vLLM: --tensor-parallel-size" in text
-
-
-def test_cli_exit_codes():
-    assert run("--gpus", "8", "--global-batch", "64")[0] == o.EXIT_UNSATISFIABLE
-    assert run("--gpu", "B200")[0] == o.EXIT_BAD_INPUT
-    assert run("--gpus", "0")[0] == o.EXIT_BAD_INPUT
-    assert run("--mode", "fly")[0] == o.EXIT_BAD_INPUT
-    assert run("--layers", "24")[0] == o.EXIT_BAD_INPUT
-    code, text = run("--mode", "serve", "--model", "Llama 3 70B", "--tpot", "0.0001")
-    assert code == o.EXIT_UNSATISFIABLE and "No replica shape" in text
 
 
 def test_fixed_features_are_respected():
