@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -191,8 +192,33 @@ def test_bad_input(kwargs, match):
         o.plan_training(MEGATRON_1_7B, A100, **args)
 
 
-def test_pareto_front_is_not_dominated(gpt3_plan):
+def _ranked(step_time, peak_bytes):
+    """A fitting configuration with a given step time and peak memory (the rest unused)."""
+    result = SimpleNamespace(step_time=step_time, memory=[{"total": peak_bytes}])
+    return o.Ranked(o.Candidate(1, 1, 1, 1), result)
+
+
+def test_pareto_front_by_hand(small_plan):
+    # (time, peak), in no order: (3, 7) is beaten by (2, 5); (2, 6) ties (2, 5) on time with
+    # more memory; (5, 1) ties (4, 1) on memory and is slower
+    points = [(4, 1), (2, 6), (5, 1), (1, 10), (3, 7), (2, 5)]
+    plan = o.replace(small_plan, ranked=[_ranked(*x) for x in points])
+    front = [(r.step_time, r.peak_bytes) for r in o.pareto_front(plan)]
+    assert front == [(1, 10), (2, 5), (4, 1)]
+    assert o.pareto_front(o.replace(small_plan, ranked=[])) == []
+
+
+def test_pareto_front_spans_fastest_to_smallest(gpt3_plan):
     front = o.pareto_front(gpt3_plan)
+    assert len(front) >= 2  # GPT-3's fastest configuration is not its smallest
+    assert front[0].step_time == gpt3_plan.best.step_time
+    assert front[-1].peak_bytes == min(r.peak_bytes for r in gpt3_plan.ranked)
+    times = [f.step_time for f in front]
+    peaks = [f.peak_bytes for f in front]
+    assert all(a < b for a, b in itertools.pairwise(times))  # slower ...
+    assert all(a > b for a, b in itertools.pairwise(peaks))  # ... only for less memory
+    for r in gpt3_plan.ranked:  # everything off the front is matched or beaten by a point on it
+        assert any(f.step_time <= r.step_time and f.peak_bytes <= r.peak_bytes for f in front)
     for f in front:
         assert not any(
             r.step_time < f.step_time and r.peak_bytes < f.peak_bytes for r in gpt3_plan.ranked
