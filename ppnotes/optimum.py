@@ -1314,7 +1314,10 @@ def _check_args(ap: argparse.ArgumentParser, args) -> None:
 
 
 def model_from_args(args) -> ModelSpec:
-    """The preset named by ``--model``, or a GPT-style shape from ``--layers/--hidden/--heads``."""
+    """The preset named by ``--model``, or a GPT-style shape from ``--layers/--hidden/--heads``
+    (``args``: the command line's parsed :class:`argparse.Namespace`)."""
+    if not isinstance(args, argparse.Namespace):
+        raise TypeError(f"args must be an argparse.Namespace (parsed flags), got {args!r}")
     if args.layers or args.hidden or args.heads:
         if not (args.layers and args.hidden and args.heads):
             raise ValueError("a custom shape needs --layers, --hidden and --heads together")

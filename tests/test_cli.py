@@ -254,6 +254,11 @@ def test_custom_vocab_is_used():
     assert o.model_from_args(args).vocab_size == 32000
 
 
+def test_model_from_args_needs_parsed_flags():
+    with pytest.raises(TypeError, match="args must be an argparse.Namespace"):
+        o.model_from_args("GPT-3 175B")
+
+
 def test_library_errors_are_one_line(monkeypatch, capsys):
     def bad(*args, **kwargs):
         raise ValueError("num_gpus must be\n an integer >= 1, got 0")
