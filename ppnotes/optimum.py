@@ -37,12 +37,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
 
 from . import comm, inference, memory, partition, schedules
 from . import perf_model as pm
+from ._names import resolve
 from ._validate import check_choice, check_int, check_real
 from .hardware import GPUS, IB_HDR, IB_NDR, LINKS, NVLINK3, NVLINK4, PCIE4_X16, PCIE5_X16
 from .models import MODELS, ModelSpec
@@ -341,7 +343,16 @@ def note_find_optimal_pp_depth(model_params: float, gpu_memory: float, num_gpus:
 
 
 def _divisors(n: int) -> list[int]:
-    return [k for k in range(1, n + 1) if n % k == 0]
+    """The divisors of ``n`` >= 1, ascending, in O(sqrt n) steps (pairs k and n // k)."""
+    small, large = [], []
+    k = 1
+    while k * k <= n:
+        if n % k == 0:
+            small.append(k)
+            if k * k != n:
+                large.append(n // k)
+        k += 1
+    return small + large[::-1]
 
 
 def _schedule_options(model: ModelSpec, p: int) -> list[tuple[str, int]]:
@@ -1057,40 +1068,256 @@ def vllm_args(choice: ServingChoice, prompt: int, output: int) -> list[str]:
 # --- command line -------------------------------------------------------------------------
 
 EXIT_OK, EXIT_UNSATISFIABLE, EXIT_BAD_INPUT = 0, 1, 2
+#: The reader of the output closed it early (``| head``): 128 + SIGPIPE, what a shell reports
+#: for any Unix tool stopped that way, so ``set -o pipefail`` scripts see the usual code.
+EXIT_BROKEN_PIPE = 141
+EXIT_INTERRUPTED = 130  # 128 + SIGINT (Ctrl-C)
+
+#: Values used when a flag is not given (a flag's default is None in the parser, so that
+#: "given" can be told from "defaulted" and a flag the chosen mode ignores is refused).
+CLI_DEFAULTS = {
+    "model": "GPT-3 175B",
+    "gpu": "A100 80GB",
+    "gpus": 64,
+    "gpus_per_node": 8,
+    "global_batch": 512,
+    "load": 1000.0,
+    "prompt": 1024,
+    "output": 256,
+    "top": 10,
+}
+
+#: Flags only one mode reads. Given in the other mode they are an error, not ignored: the
+#: reader asked for something (64 GPUs, a TTFT target) the answer would not respect.
+MODE_FLAGS = {
+    "train": ("gpus", "global_batch", "seq_len", "explain"),
+    "serve": ("ttft", "tpot", "load", "prompt", "output"),
+}
+_MODE_HINTS = {"gpus": "serve mode finds the fewest GPUs itself"}
+
+#: The largest value of each numeric flag: sizes beyond any real system are refused before
+#: any work is done. The global batch is bounded by the planner's cost: one replica's
+#: micro-batches are simulated, so G = 32,768 costs about 15 s and 1.5 GB (twice DeepSeek-V3's
+#: 15,360 sequences per step, Table 4 of arXiv 2412.19437, is still allowed).
+CLI_LIMITS = {
+    "layers": (10_000, "no model has that many layers"),
+    "hidden": (2**20, "no model is that wide"),
+    "heads": (2**20, "no model has that many heads"),
+    "vocab": (2**24, "no model has that large a vocabulary"),
+    "gpus": (10**6, "larger than any GPU cluster"),
+    "gpus_per_node": (1024, "larger than any NVLink domain"),
+    "global_batch": (2**15, "larger than any published training batch"),
+    "seq_len": (2**24, "longer than any model's context"),
+    "prompt": (2**24, "longer than any model's context"),
+    "output": (2**24, "longer than any model's context"),
+    "load": (1e9, "more than any serving fleet"),
+    "top": (None, ""),
+    "ttft": (None, ""),
+    "tpot": (None, ""),
+}
+
+
+def _int_flag(name: str):
+    """An argparse ``type`` for a whole number >= 1 within :data:`CLI_LIMITS`."""
+    top, why = CLI_LIMITS[name]
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                number = math.nan
+            if not (math.isfinite(number) and number.is_integer()):
+                raise argparse.ArgumentTypeError(
+                    f"must be a whole number >= 1, got {text!r}"
+                ) from None
+            value = int(number)
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+        if top is not None and value > top:
+            raise argparse.ArgumentTypeError(f"must be at most {top:,} ({why}), got {value:,}")
+        return value
+
+    convert.__name__ = "int"
+    return convert
+
+
+def _real_flag(name: str):
+    """An argparse ``type`` for a finite number > 0 within :data:`CLI_LIMITS`."""
+    top, why = CLI_LIMITS[name]
+
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+        if top is not None and value > top:
+            raise argparse.ArgumentTypeError(f"must be at most {top:g} ({why}), got {value:g}")
+        return value
+
+    convert.__name__ = "float"
+    return convert
+
+
+def _name_flag(names, what: str):
+    """An argparse ``type`` for a name: exact, or a short form only one name contains
+    (``H100``), else an error with the matches or the nearest names (:mod:`ppnotes._names`)."""
+
+    def convert(text: str) -> str:
+        try:
+            return resolve(text, names, what)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    convert.__name__ = what
+    return convert
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``prog: error: argument --flag: what is wrong``."""
+
+    def error(self, message: str):
+        line = " ".join(str(message).split())
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {line} (see --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    d = CLI_DEFAULTS
+    ap = _Parser(
         prog="python -m ppnotes.optimum",
-        description="Choose t, p, d and the rest for training (or t, p, replicas for serving).",
-        epilog="Exit codes: 0 found, 1 nothing meets the request (closest listed), 2 bad input.",
+        description="Choose t, p, d and the rest for training (or t, p, replicas for serving). "
+        "Names accept any unambiguous part (--gpu H100). Flags of the other mode are refused.",
+        epilog="Exit codes: 0 found, 1 nothing meets the request (closest listed), 2 bad input, "
+        "141 output closed early (e.g. by head).",
     )
-    ap.add_argument("--model", default="GPT-3 175B", help=f"a preset: {', '.join(MODELS)}")
-    ap.add_argument("--layers", type=int, help="a custom shape: layers (with --hidden, --heads)")
-    ap.add_argument("--hidden", type=int, help="hidden size h")
-    ap.add_argument("--heads", type=int, help="attention heads a")
-    ap.add_argument("--vocab", type=int, default=51200, help="vocabulary size (custom shape)")
-    ap.add_argument("--gpu", default="A100 80GB", help=f"one of: {', '.join(GPUS)}")
-    ap.add_argument("--gpus", type=int, default=64, help="GPU count N (train)")
-    ap.add_argument("--gpus-per-node", type=int, default=8)
-    ap.add_argument("--intra", help=f"link inside a node: {', '.join(LINKS)}")
-    ap.add_argument("--inter", help="network link between nodes (same choices)")
-    ap.add_argument("--global-batch", type=int, default=512, help="G, sequences per step")
-    ap.add_argument("--seq-len", type=int, help="tokens per sequence (default: the model's)")
+    ints = {
+        k: _int_flag(k) for k, (_, _) in CLI_LIMITS.items() if k not in ("load", "ttft", "tpot")
+    }
+    reals = {k: _real_flag(k) for k in ("load", "ttft", "tpot")}
+    ap.add_argument(
+        "--model",
+        type=_name_flag(MODELS, "model"),
+        help=f"a preset (default {d['model']}): {', '.join(MODELS)}",
+    )
+    ap.add_argument(
+        "--layers", type=ints["layers"], help="a custom shape: layers (with --hidden, --heads)"
+    )
+    ap.add_argument("--hidden", type=ints["hidden"], help="custom shape: hidden size h")
+    ap.add_argument(
+        "--heads", type=ints["heads"], help="custom shape: attention heads a (divides h)"
+    )
+    ap.add_argument(
+        "--vocab", type=ints["vocab"], help="custom shape: vocabulary size (default 51200)"
+    )
+    ap.add_argument(
+        "--gpu", type=_name_flag(GPUS, "GPU"), help=f"default {d['gpu']}; one of: {', '.join(GPUS)}"
+    )
+    ap.add_argument("--gpus", type=ints["gpus"], help=f"train: GPU count N (default {d['gpus']})")
+    ap.add_argument(
+        "--gpus-per-node", type=ints["gpus_per_node"], help=f"default {d['gpus_per_node']}"
+    )
+    ap.add_argument(
+        "--intra", type=_name_flag(LINKS, "link"), help=f"link inside a node: {', '.join(LINKS)}"
+    )
+    ap.add_argument(
+        "--inter", type=_name_flag(LINKS, "link"), help="network link between nodes (same choices)"
+    )
+    ap.add_argument(
+        "--global-batch",
+        type=ints["global_batch"],
+        help=f"train: G, sequences per step (default {d['global_batch']})",
+    )
+    ap.add_argument(
+        "--seq-len", type=ints["seq_len"], help="train: tokens per sequence (default: the model's)"
+    )
     ap.add_argument("--mode", choices=("train", "serve"), default="train")
-    ap.add_argument("--ttft", type=float, help="serve: TTFT target, seconds")
-    ap.add_argument("--tpot", type=float, help="serve: TPOT target, seconds")
-    ap.add_argument("--load", type=float, default=1000.0, help="serve: output tokens/s")
-    ap.add_argument("--prompt", type=int, default=1024, help="serve: prompt tokens")
-    ap.add_argument("--output", type=int, default=256, help="serve: output tokens")
-    ap.add_argument("--top", type=int, default=10, help="rows to print")
-    ap.add_argument("--explain", metavar="CONFIG", help="e.g. 'p4' or 't8 p4 d2 b1 1f1b'")
+    ap.add_argument("--ttft", type=reals["ttft"], help="serve: TTFT target, seconds")
+    ap.add_argument("--tpot", type=reals["tpot"], help="serve: TPOT target, seconds")
+    ap.add_argument(
+        "--load", type=reals["load"], help=f"serve: output tokens/s (default {d['load']:g})"
+    )
+    ap.add_argument(
+        "--prompt", type=ints["prompt"], help=f"serve: prompt tokens (default {d['prompt']})"
+    )
+    ap.add_argument(
+        "--output", type=ints["output"], help=f"serve: output tokens (default {d['output']})"
+    )
+    ap.add_argument("--top", type=ints["top"], help=f"rows to print (default {d['top']})")
+    ap.add_argument(
+        "--explain", metavar="CONFIG", help="train: why this one? e.g. 'p4' or 't8 p4 d2 b1 1f1b'"
+    )
     ap.add_argument("--export", action="store_true", help="print launch flags for the best")
     return ap
 
 
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _check_args(ap: argparse.ArgumentParser, args) -> None:
+    """Refuse what argparse cannot see: flags of the other mode, a preset and a custom shape
+    together, a partial shape, heads not dividing the hidden size, an unreadable --explain.
+    Then fill in :data:`CLI_DEFAULTS`. Errors exit through ``ap.error`` (code 2)."""
+    other = "serve" if args.mode == "train" else "train"
+    for dest in MODE_FLAGS[other]:
+        if getattr(args, dest) is not None:
+            hint = f"; {_MODE_HINTS[dest]}" if dest in _MODE_HINTS else ""
+            ap.error(
+                f"argument {_flag(dest)}: only --mode {other} uses it, this is --mode "
+                f"{args.mode}{hint}"
+            )
+    shape = [k for k in ("layers", "hidden", "heads") if getattr(args, k) is not None]
+    if shape and args.model is not None:
+        ap.error(
+            f"argument --model: not allowed with {', '.join(map(_flag, shape))}: give a preset "
+            "or a custom shape, not both"
+        )
+    if shape and len(shape) < 3:
+        missing = [_flag(k) for k in ("layers", "hidden", "heads") if k not in shape]
+        ap.error(
+            f"argument {_flag(shape[0])}: a custom shape needs --layers, --hidden and --heads "
+            f"together (missing {', '.join(missing)})"
+        )
+    if shape and args.hidden % args.heads:
+        divs = _divisors(args.hidden)
+        below = max(k for k in divs if k <= args.heads)
+        above = min((k for k in divs if k >= args.heads), default=None)
+        near = f"{below} or {above}" if above else f"{below}"
+        ap.error(
+            f"argument --heads: must divide --hidden {args.hidden} (each head gets hidden / "
+            f"heads dimensions), got {args.heads}; the nearest that do: {near}"
+        )
+    if not shape and args.vocab is not None:
+        name = args.model or CLI_DEFAULTS["model"]
+        ap.error(
+            f"argument --vocab: only for a custom shape (--layers, --hidden, --heads); the "
+            f"preset {name!r} has its own ({MODELS[name].vocab_size})"
+        )
+    if args.explain is not None:
+        for dest in ("top", "export"):
+            if getattr(args, dest) not in (None, False):
+                ap.error(
+                    f"argument {_flag(dest)}: not used with --explain (which explains one "
+                    "configuration); run them separately"
+                )
+        try:
+            parse(args.explain)
+        except ValueError as err:
+            ap.error(f"argument --explain: {err}")
+    for dest, value in CLI_DEFAULTS.items():
+        if getattr(args, dest) is None and (dest != "model" or not shape):
+            setattr(args, dest, value)
+
+
 def model_from_args(args) -> ModelSpec:
-    """The preset named by ``--model``, or a GPT-style shape from ``--layers/--hidden/--heads``."""
+    """The preset named by ``--model``, or a GPT-style shape from ``--layers/--hidden/--heads``
+    (``args``: the command line's parsed :class:`argparse.Namespace`)."""
+    if not isinstance(args, argparse.Namespace):
+        raise TypeError(f"args must be an argparse.Namespace (parsed flags), got {args!r}")
     if args.layers or args.hidden or args.heads:
         if not (args.layers and args.hidden and args.heads):
             raise ValueError("a custom shape needs --layers, --hidden and --heads together")
@@ -1103,8 +1330,9 @@ def model_from_args(args) -> ModelSpec:
             check_int("heads", args.heads),
             "narayanan2021efficient",
         )
-        return replace(base, vocab_size=check_int("vocab", args.vocab))
-    return MODELS[check_choice("model", args.model, MODELS)]
+        vocab = base.vocab_size if args.vocab is None else check_int("vocab", args.vocab)
+        return replace(base, vocab_size=vocab)
+    return MODELS[check_choice("model", args.model or CLI_DEFAULTS["model"], MODELS)]
 
 
 def _fmt_row(row: dict) -> str:
@@ -1186,20 +1414,45 @@ def _serve(args, model, cluster, out) -> int:
     return EXIT_OK
 
 
+def _quiet_stdout(out) -> None:
+    """After the reader closed stdout (``| head``): point its file descriptor at /dev/null,
+    so the interpreter's final flush does not raise again (the Python documentation's recipe,
+    "Note on SIGPIPE" in the signal module)."""
+    if out is not sys.stdout:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. captured)
+        pass
+
+
 def main(argv=None, out=None) -> int:
-    """The command line; returns the exit code (0 found, 1 unsatisfiable, 2 bad input)."""
+    """The command line; returns the exit code (0 found, 1 unsatisfiable, 2 bad input,
+    141 output closed early, 130 interrupted). Bad input is one line on stderr, never a
+    traceback."""
     out = out or sys.stdout
+    ap = _parser()
     try:
-        args = _parser().parse_args(argv)
-    except SystemExit as err:  # argparse's own usage errors
-        return EXIT_BAD_INPUT if err.code else EXIT_OK
-    try:
+        args = ap.parse_args(argv)
+        _check_args(ap, args)
         model = model_from_args(args)
         cluster = cluster_for(args.gpu, args.gpus_per_node, args.intra, args.inter)
-        return (_train if args.mode == "train" else _serve)(args, model, cluster, out)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+        code = (_train if args.mode == "train" else _serve)(args, model, cluster, out)
+        out.flush()  # inside the try: a closed pipe shows up here when output is buffered
+        return code
+    except SystemExit as err:  # ap.error (message printed) or --help
+        return EXIT_BAD_INPUT if err.code else EXIT_OK
+    except ValueError as err:  # a check deeper in the library, already one clear sentence
+        line = " ".join(str(err).split())
+        print(f"{ap.prog}: error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        _quiet_stdout(out)
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        print(f"{ap.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

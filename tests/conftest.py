@@ -18,19 +18,51 @@ CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 
 
 def find_chromium() -> str | None:
-    """Debian's chromium (never a browser downloaded by playwright, which fails offline)."""
+    """Debian's chromium (never a browser downloaded by playwright, which fails offline).
+
+    ``PPNOTES_CHROMIUM`` overrides the search: a path to use that browser, or ``none`` to act
+    as if none were installed (to see what a machine without Chromium reports).
+    """
+    override = os.environ.get("PPNOTES_CHROMIUM", "").strip()
+    if override.lower() == "none":
+        return None
+    if override:
+        return override if os.access(override, os.X_OK) else None
     for path in CHROMIUM_CANDIDATES:
         if os.access(path, os.X_OK):
             return path
     return shutil.which("chromium")
 
 
+NO_CHROMIUM = "Chromium not found (Debian: apt-get install chromium)"
+#: Why browser tests were skipped in this run (printed as the last line of pytest's output).
+SKIPPED_BROWSER: list[str] = []
+
+
 def _missing(reason: str):
-    """Fail in CI (a missing browser or site must not pass silently); skip loudly locally."""
+    """Fail in CI (a missing browser or site must not pass silently); skip loudly locally:
+    :func:`pytest_unconfigure` repeats the reason as the last line of the output."""
     if os.environ.get("CI"):
         pytest.fail(reason)
-    print(f"\n*** BROWSER TESTS SKIPPED: {reason} ***\n")
+    if reason not in SKIPPED_BROWSER:
+        SKIPPED_BROWSER.append(reason)
     pytest.skip(reason)
+
+
+def pytest_unconfigure(config):
+    """After pytest's own summary line: say loudly that the site was not checked."""
+    if not SKIPPED_BROWSER:
+        return
+    reasons = list(SKIPPED_BROWSER)
+    if find_chromium() is None and NO_CHROMIUM not in reasons:  # the site may be missing too
+        reasons.append(NO_CHROMIUM)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for reason in reasons:
+        line = f"BROWSER TESTS SKIPPED: {reason}; the site was not checked"
+        if reporter is not None:
+            reporter.write_line(line, red=True, bold=True)
+        else:
+            print(line)
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +88,7 @@ def browser():
     """Headless Debian Chromium driven by playwright."""
     chromium = find_chromium()
     if chromium is None:
-        _missing("Chromium not found (Debian: apt-get install chromium)")
+        _missing(NO_CHROMIUM)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

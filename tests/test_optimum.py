@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
 import time
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -192,8 +192,33 @@ def test_bad_input(kwargs, match):
         o.plan_training(MEGATRON_1_7B, A100, **args)
 
 
-def test_pareto_front_is_not_dominated(gpt3_plan):
+def _ranked(step_time, peak_bytes):
+    """A fitting configuration with a given step time and peak memory (the rest unused)."""
+    result = SimpleNamespace(step_time=step_time, memory=[{"total": peak_bytes}])
+    return o.Ranked(o.Candidate(1, 1, 1, 1), result)
+
+
+def test_pareto_front_by_hand(small_plan):
+    # (time, peak), in no order: (3, 7) is beaten by (2, 5); (2, 6) ties (2, 5) on time with
+    # more memory; (5, 1) ties (4, 1) on memory and is slower
+    points = [(4, 1), (2, 6), (5, 1), (1, 10), (3, 7), (2, 5)]
+    plan = o.replace(small_plan, ranked=[_ranked(*x) for x in points])
+    front = [(r.step_time, r.peak_bytes) for r in o.pareto_front(plan)]
+    assert front == [(1, 10), (2, 5), (4, 1)]
+    assert o.pareto_front(o.replace(small_plan, ranked=[])) == []
+
+
+def test_pareto_front_spans_fastest_to_smallest(gpt3_plan):
     front = o.pareto_front(gpt3_plan)
+    assert len(front) >= 2  # GPT-3's fastest configuration is not its smallest
+    assert front[0].step_time == gpt3_plan.best.step_time
+    assert front[-1].peak_bytes == min(r.peak_bytes for r in gpt3_plan.ranked)
+    times = [f.step_time for f in front]
+    peaks = [f.peak_bytes for f in front]
+    assert all(a < b for a, b in itertools.pairwise(times))  # slower ...
+    assert all(a > b for a, b in itertools.pairwise(peaks))  # ... only for less memory
+    for r in gpt3_plan.ranked:  # everything off the front is matched or beaten by a point on it
+        assert any(f.step_time <= r.step_time and f.peak_bytes <= r.peak_bytes for f in front)
     for f in front:
         assert not any(
             r.step_time < f.step_time and r.peak_bytes < f.peak_bytes for r in gpt3_plan.ranked
@@ -291,62 +316,6 @@ def test_vllm_args():
     assert args[1] == f"--pipeline-parallel-size {plan.best.p}"
     assert args[2] == f"--max-num-seqs {plan.best.concurrency}"
     assert args[3:] == ["--max-model-len 1280", "--gpu-memory-utilization 0.90"]
-
-
-# --- command line ---------------------------------------------------------------------------
-
-
-def run(*argv):
-    out = io.StringIO()
-    code = o.main(list(argv), out=out)
-    return code, out.getvalue()
-
-
-def test_cli_train_prints_a_table():
-    code, text = run("--model", "GPT-3 175B", "--gpus", "64", "--global-batch", "64", "--top", "3")
-    assert code == 0
-    lines = text.splitlines()
-    assert "configurations" in lines[0] and lines[1].startswith("config")
-    assert len(lines) == 5 and all(line.startswith("t") for line in lines[2:])
-
-
-def test_cli_explain_and_export():
-    code, text = run("--gpus", "64", "--global-batch", "64", "--explain", "t16")
-    assert code == 0 and "tp-node" in text
-    code, text = run("--gpus", "64", "--global-batch", "64", "--export", "--top", "1")
-    assert code == 0 and "config.parallelism.tensor_parallel_degree" in text
-    assert "Megatron-LM:" in text
-
-
-def test_cli_custom_shape_and_serving():
-    code, text = run(
-        "--layers", "24", "--hidden", "2048", "--heads", "16", "--gpus", "8", "--global-batch", "32"
-    )
-    assert code == 0 and "custom L=24" in text
-    code, text = run(
-        "--mode",
-        "serve",
-        "--model",
-        "Llama 3 70B",
-        "--gpu",
-        "H100 SXM 80GB",
-        "--tpot",
-        "0.05",
-        "--load",
-        "2000",
-        "--export",
-    )
-    assert code == 0 and "vLLM: --tensor-parallel-size" in text
-
-
-def test_cli_exit_codes():
-    assert run("--gpus", "8", "--global-batch", "64")[0] == o.EXIT_UNSATISFIABLE
-    assert run("--gpu", "B200")[0] == o.EXIT_BAD_INPUT
-    assert run("--gpus", "0")[0] == o.EXIT_BAD_INPUT
-    assert run("--mode", "fly")[0] == o.EXIT_BAD_INPUT
-    assert run("--layers", "24")[0] == o.EXIT_BAD_INPUT
-    code, text = run("--mode", "serve", "--model", "Llama 3 70B", "--tpot", "0.0001")
-    assert code == o.EXIT_UNSATISFIABLE and "No replica shape" in text
 
 
 def test_fixed_features_are_respected():

@@ -43,3 +43,10 @@ def test_recommendation_never_shows_a_negative_bubble():
 def test_bubble_rule_figure_has_a_line_per_schedule():
     fig = plots.bubble_rule_figure(rc.microbatches_for_note_bubble())
     assert len(fig.axes[0].lines) == 3
+
+
+def test_nodes_rule_bars_are_step_times_relative_to_pp_equals_nodes():
+    cases = {"A, 2 nodes": {"pp_nodes_tp8": 2.0, "pp_2nodes_tp4": 1.5, "best_step": 1.0}}
+    ax = plots.nodes_rule_figure(cases).axes[0]
+    assert [bar.get_height() for bar in ax.patches] == [1.0, 0.75, 0.5]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["A\n2 nodes"]

@@ -6,14 +6,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from ppnotes import plots
-from ppnotes.plots import comm as pc
 from ppnotes.plots.style import ROLE_COLORS
 from ppnotes.schedules import build_schedule, simulate
-
-
-def test_exported():
-    for name in pc.__all__:
-        assert getattr(plots, name) is getattr(pc, name)
 
 
 def _comm_segments(ax):

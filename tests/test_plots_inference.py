@@ -12,14 +12,8 @@ from ppnotes import inference as inf
 from ppnotes import perf_model as pm
 from ppnotes import plots
 from ppnotes.models import LLAMA3_70B
-from ppnotes.plots import inference as pi
 
 H100 = pm.CLUSTERS["DGX H100 + NDR"]
-
-
-def test_exported_through_plots():
-    for name in pi.__all__:
-        assert getattr(plots, name) is getattr(pi, name)
 
 
 def test_roofline_draws_per_token_times():

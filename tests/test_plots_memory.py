@@ -21,11 +21,6 @@ def rows(p=8, schedule="1f1b"):
     )
 
 
-def test_exported_through_plots():
-    for name in pm.__all__:
-        assert getattr(plots, name) is getattr(pm, name)
-
-
 def test_stage_memory_figure_draws_totals_and_budgets():
     data = rows()
     budget = 0.9 * hw.H100_SXM.memory_bytes

@@ -34,11 +34,6 @@ def fake(parts=None, fits=True, micro_batch=1, mfu=0.45, hfu=0.5, peak_gib=60.0)
     )
 
 
-def test_exported_through_plots():
-    for name in pp.__all__:
-        assert getattr(plots, name) is getattr(pp, name)
-
-
 def test_part_colours_are_distinct_and_cover_the_parts():
     assert len(set(pp.PART_COLORS.values())) == len(pp.PART_COLORS) == len(pp.PART_LABELS)
     assert pp.PART_COLORS["bubble"] == plots.ROLE_COLORS["idle"]

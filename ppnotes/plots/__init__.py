@@ -36,3 +36,33 @@ from .partition import megatron_rank_coords, parallel_layout_figure  # noqa: E40
 from .style import bars_svg  # noqa: E402
 
 __all__ += ["bars_svg", "megatron_rank_coords", "parallel_layout_figure"]
+
+# Every name a topic module exports is public here too, so ``from ppnotes.plots import *``
+# gives the same functions as ``plots.<name>`` (tests/test_plots.py checks it).
+from . import (  # noqa: E402
+    bubble,
+    case_study,
+    comm,
+    inference,
+    memory,
+    optimum,
+    perf_model,
+    real_pipeline,
+    recommend,
+)
+
+__all__ += [
+    name
+    for module in (
+        bubble,
+        case_study,
+        comm,
+        inference,
+        memory,
+        optimum,
+        perf_model,
+        real_pipeline,
+        recommend,
+    )
+    for name in module.__all__
+]

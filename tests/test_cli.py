@@ -1,0 +1,343 @@
+"""The command line of chapter 7's planner (``python -m ppnotes.optimum``).
+
+Every bad command line gets one line on stderr naming the flag, exit code 2, no traceback,
+and no search (the planners are replaced by a function that fails the test)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ppnotes import _names
+from ppnotes import optimum as o
+from ppnotes.hardware import GPUS, LINKS
+from ppnotes.models import MODELS
+from tests.conftest import ROOT
+
+PROG = "python -m ppnotes.optimum: error:"
+
+
+def run(*argv):
+    out = io.StringIO()
+    code = o.main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+@pytest.fixture
+def no_search(monkeypatch):
+    """Bad input must be refused before any planning starts."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the planner ran on a bad command line")
+
+    monkeypatch.setattr(o, "plan_training", refuse)
+    monkeypatch.setattr(o, "plan_serving", refuse)
+
+
+SERVE = ("--mode", "serve")
+SHAPE = ("--layers", "24", "--hidden", "2048", "--heads", "16")
+
+# (command line, text the one-line message must contain: the flag, and the point)
+BAD = [
+    # flags of the other mode
+    (("--gpus", "64", *SERVE), "--gpus: only --mode train"),
+    (("--global-batch", "64", *SERVE), "--global-batch: only --mode train"),
+    (("--seq-len", "4096", *SERVE), "--seq-len: only --mode train"),
+    (("--explain", "p4", *SERVE), "--explain: only --mode train"),
+    (
+        (
+            "--ttft",
+            "1.0",
+        ),
+        "--ttft: only --mode serve",
+    ),
+    (
+        (
+            "--tpot",
+            "0.05",
+        ),
+        "--tpot: only --mode serve",
+    ),
+    (
+        (
+            "--load",
+            "100",
+        ),
+        "--load: only --mode serve",
+    ),
+    (
+        (
+            "--prompt",
+            "512",
+        ),
+        "--prompt: only --mode serve",
+    ),
+    (
+        (
+            "--output",
+            "128",
+        ),
+        "--output: only --mode serve",
+    ),
+    # a preset and a custom shape; a partial shape; heads that do not divide h
+    (("--model", "Llama 3 70B", *SHAPE), "--model: not allowed with --layers, --hidden, --heads"),
+    (("--model", "GPT-3 175B", "--heads", "16"), "--model: not allowed with --heads"),
+    (("--layers", "24"), "missing --hidden, --heads"),
+    (("--layers", "24", "--hidden", "2048"), "missing --heads"),
+    (("--layers", "24", "--hidden", "4096", "--heads", "7"), "--heads: must divide --hidden"),
+    (("--vocab", "32000"), "--vocab: only for a custom shape"),
+    (("--model", "Llama 3 70B", "--vocab", "32000"), "'Llama 3 70B' has its own (128256)"),
+    # --explain takes one configuration, and must be readable before the search
+    (("--explain", "p4", "--top", "3"), "--top: not used with --explain"),
+    (("--explain", "p4", "--export"), "--export: not used with --explain"),
+    (("--explain", "q7"), "--explain: config word 'q7'"),
+    (("--explain", " "), "--explain: config must be words"),
+    # numbers: zero, negative, not a number, not whole, beyond any real system
+    (("--gpus", "0"), "--gpus: must be a whole number >= 1, got '0'"),
+    (("--gpus", "-1"), "--gpus: must be a whole number >= 1"),
+    (("--gpus", "nan"), "--gpus: must be a whole number >= 1, got 'nan'"),
+    (("--gpus", "1.5"), "--gpus: must be a whole number"),
+    (("--gpus", "many"), "--gpus: must be a whole number"),
+    (("--gpus", "1000000007"), "--gpus: must be at most 1,000,000"),
+    (("--gpus-per-node", "0"), "--gpus-per-node: must be a whole number >= 1"),
+    (("--gpus-per-node", "4096"), "--gpus-per-node: must be at most 1,024"),
+    (("--global-batch", "0"), "--global-batch: must be a whole number >= 1"),
+    (("--global-batch", "1000000"), "--global-batch: must be at most 32,768"),
+    (("--seq-len", "-2048"), "--seq-len: must be a whole number >= 1"),
+    (("--seq-len", "1e12"), "--seq-len: must be at most"),
+    (("--top", "0"), "--top: must be a whole number >= 1, got '0'"),
+    (("--top", "-5"), "--top: must be a whole number >= 1"),
+    (("--layers", "0", "--hidden", "2048", "--heads", "16"), "--layers: must be a whole number"),
+    (("--layers", "99999", "--hidden", "2048", "--heads", "16"), "--layers: must be at most"),
+    (("--layers", "24", "--hidden", "1e9", "--heads", "16"), "--hidden: must be at most"),
+    (("--layers", "24", "--hidden", "2048", "--heads", "0"), "--heads: must be a whole number"),
+    (("--vocab", "0", *SHAPE), "--vocab: must be a whole number"),
+    (("--ttft", "0", *SERVE), "--ttft: must be a finite number > 0"),
+    (("--ttft", "nan", *SERVE), "--ttft: must be a finite number > 0, got 'nan'"),
+    (("--tpot", "inf", *SERVE), "--tpot: must be a finite number > 0, got 'inf'"),
+    (("--tpot", "-0.05", *SERVE), "--tpot: must be a finite number > 0"),
+    (("--load", "0", *SERVE), "--load: must be a finite number > 0"),
+    (("--load", "1e15", *SERVE), "--load: must be at most"),
+    (("--prompt", "0", *SERVE), "--prompt: must be a whole number >= 1"),
+    (("--output", "99999999999", *SERVE), "--output: must be at most"),
+    # names: unknown (with the nearest), ambiguous (with the matches), empty
+    (("--gpu", "B200"), "--gpu: unknown GPU 'B200'; did you mean 'H200 141GB'?"),
+    (("--gpu", "A100"), "--gpu: 'A100' is ambiguous, it matches 'A100 40GB', 'A100 80GB'"),
+    (("--gpu", ""), "--gpu: GPU must be one of"),
+    (
+        ("--model", "Lamma 3 70B"),
+        "--model: unknown model 'Lamma 3 70B'; did you mean 'Llama 3 70B'",
+    ),
+    (("--model", "70B"), "--model: '70B' is ambiguous, it matches 'Llama 3 70B', 'Llama 3.1 70B'"),
+    (("--intra", "PCIe"), "--intra: 'PCIe' is ambiguous"),
+    (("--inter", "InfiniBand XDR"), "--inter: unknown link 'InfiniBand XDR'; did you mean"),
+    # argparse's own
+    (("--mode", "fly"), "--mode: invalid choice: 'fly'"),
+    (("--gpus",), "--gpus: expected one argument"),
+    (("--frobnicate",), "unrecognized arguments: --frobnicate"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_command_line_is_one_clear_line(argv, message, capsys, no_search):
+    code, text = run(*argv)
+    err = capsys.readouterr().err
+    assert code == o.EXIT_BAD_INPUT == 2
+    assert text == ""
+    assert "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(PROG), err
+    assert message in err, err
+
+
+def test_cli_train_prints_a_table():
+    code, text = run("--model", "GPT-3 175B", "--gpus", "64", "--global-batch", "64", "--top", "3")
+    assert code == 0
+    lines = text.splitlines()
+    assert "configurations" in lines[0] and lines[1].startswith("config")
+    assert len(lines) == 5 and all(line.startswith("t") for line in lines[2:])
+
+
+def test_cli_explain_and_export():
+    code, text = run("--gpus", "64", "--global-batch", "64", "--explain", "t16")
+    assert code == 0 and "tp-node" in text
+    code, text = run("--gpus", "64", "--global-batch", "64", "--export", "--top", "1")
+    assert code == 0 and "config.parallelism.tensor_parallel_degree" in text
+    assert "Megatron-LM:" in text
+
+
+def test_cli_custom_shape_and_serving():
+    code, text = run(
+        "--layers", "24", "--hidden", "2048", "--heads", "16", "--gpus", "8", "--global-batch", "32"
+    )
+    assert code == 0 and "custom L=24" in text
+    code, text = run(
+        "--mode",
+        "serve",
+        "--model",
+        "Llama 3 70B",
+        "--gpu",
+        "H100 SXM 80GB",
+        "--tpot",
+        "0.05",
+        "--load",
+        "2000",
+        "--export",
+    )
+    assert code == 0 and "vLLM: --tensor-parallel-size" in text
+
+
+def test_cli_exit_codes():
+    assert run("--gpus", "8", "--global-batch", "64")[0] == o.EXIT_UNSATISFIABLE
+    assert run("--gpu", "B200")[0] == o.EXIT_BAD_INPUT
+    assert run("--gpus", "0")[0] == o.EXIT_BAD_INPUT
+    assert run("--mode", "fly")[0] == o.EXIT_BAD_INPUT
+    assert run("--layers", "24")[0] == o.EXIT_BAD_INPUT
+    code, text = run("--mode", "serve", "--model", "Llama 3 70B", "--tpot", "0.0001")
+    assert code == o.EXIT_UNSATISFIABLE and "No replica shape" in text
+
+
+def test_there_are_many_bad_command_lines():
+    assert len(BAD) >= 35
+    # every flag that only one mode reads is in the table, in the other mode
+    flags = {a[0] for a, m in BAD if "only --mode" in m}
+    every = {o._flag(d) for names in o.MODE_FLAGS.values() for d in names}
+    assert flags == every
+
+
+def test_every_flag_is_tested_with_a_bad_value_or_a_conflict():
+    tested = {word for argv, _ in BAD for word in argv if word.startswith("--")}
+    options = {s for action in o._parser()._actions for s in action.option_strings}
+    assert options - tested == {"-h", "--help"}
+
+
+def test_flags_of_the_other_mode_name_the_mode(capsys, no_search):
+    run("--gpus", "8", "--mode", "serve")
+    assert "serve mode finds the fewest GPUs itself" in capsys.readouterr().err
+
+
+def test_heads_suggest_the_nearest_divisors(capsys, no_search):
+    run("--layers", "24", "--hidden", "4096", "--heads", "7")
+    assert "the nearest that do: 4 or 8" in capsys.readouterr().err  # 4096 = 2**12
+
+
+def test_short_names_resolve_when_only_one_name_matches():
+    code, text = run(
+        "--model", "1.7b", "--gpu", "H100", "--intra", "gen5", "--inter", "ndr",
+        "--gpus", "8", "--global-batch", "16", "--top", "1",
+    )  # fmt: skip
+    first = text.splitlines()[0]
+    assert code == 0
+    assert first.startswith("GPT 1.7B (Megatron) on 8 x H100 SXM 80GB")
+    assert "(PCIe Gen5 x16 + InfiniBand NDR)" in first
+
+
+def test_help_exits_cleanly(capsys):
+    assert o.main(["--help"]) == o.EXIT_OK
+    assert "--gpu" in capsys.readouterr().out
+
+
+def test_defaults_still_apply():
+    code, text = run("--mode", "serve", "--model", "GPT 1.7B (Megatron)", "--top", "1")
+    assert code == 0 and "1000 output tokens/s, TTFT any, TPOT any" in text
+    code, text = run("--layers", "24", "--hidden", "2048", "--heads", "16", "--top", "1")
+    assert code in (0, 1) and "on 64 x A100 80GB" in text and "G = 512" in text
+
+
+def test_custom_vocab_is_used():
+    args = o._parser().parse_args([*SHAPE, "--vocab", "32000"])
+    o._check_args(o._parser(), args)
+    assert o.model_from_args(args).vocab_size == 32000
+
+
+def test_model_from_args_needs_parsed_flags():
+    with pytest.raises(TypeError, match="args must be an argparse.Namespace"):
+        o.model_from_args("GPT-3 175B")
+
+
+def test_library_errors_are_one_line(monkeypatch, capsys):
+    def bad(*args, **kwargs):
+        raise ValueError("num_gpus must be\n an integer >= 1, got 0")
+
+    monkeypatch.setattr(o, "plan_training", bad)
+    assert run()[0] == o.EXIT_BAD_INPUT
+    assert capsys.readouterr().err == f"{PROG} num_gpus must be an integer >= 1, got 0\n"
+
+
+def test_interrupt_is_quiet(monkeypatch, capsys):
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(o, "plan_training", stop)
+    assert run()[0] == o.EXIT_INTERRUPTED == 130
+    assert capsys.readouterr().err == "python -m ppnotes.optimum: interrupted\n"
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, names, meant",
+    [
+        ("H100", GPUS, "H100 SXM 80GB"),
+        ("h200", GPUS, "H200 141GB"),
+        ("a100 80gb", GPUS, "A100 80GB"),
+        ("nvlink4", LINKS, "NVLink 4"),
+        ("NDR", LINKS, "InfiniBand NDR"),
+        ("gpt-3 175b", MODELS, "GPT-3 175B"),  # exact beats the longer name containing it
+        ("405B", MODELS, "Llama 3.1 405B"),
+    ],
+)
+def test_resolve_short_forms(typed, names, meant):
+    assert _names.resolve(typed, names) == meant
+
+
+def test_resolve_refuses_what_is_not_one_name():
+    with pytest.raises(ValueError, match="ambiguous.*'PCIe Gen4 x16', 'PCIe Gen5 x16'"):
+        _names.resolve("pcie", LINKS, "link")
+    with pytest.raises(ValueError, match="did you mean 'H200 141GB'"):
+        _names.resolve("B200", GPUS, "GPU")
+    with pytest.raises(ValueError, match="choose from 'A100 40GB'"):
+        _names.resolve("TPU v5", GPUS, "GPU")
+    assert _names.nearest("zzzz", GPUS) == []
+
+
+# --- cost -------------------------------------------------------------------------------------
+
+
+def test_divisors_match_the_definition():
+    for n in range(1, 500):
+        assert o._divisors(n) == [k for k in range(1, n + 1) if n % k == 0]
+
+
+def test_divisors_of_a_large_prime_are_fast():
+    start = time.perf_counter()
+    assert o._divisors(1_000_000_007) == [1, 1_000_000_007]  # trial division took 143 s
+    assert o._divisors(2**40) == [2**k for k in range(41)]
+    assert time.perf_counter() - start < 1.0
+
+
+def test_a_prime_gpu_count_within_the_limit_is_quick():
+    start = time.perf_counter()
+    code, text = run("--gpus", "999983", "--top", "1")
+    assert code == o.EXIT_UNSATISFIABLE and "not a multiple of d = 999983" in text
+    assert time.perf_counter() - start < 10.0  # about 0.5 s alone
+
+
+# --- output closed early ----------------------------------------------------------------------
+
+
+def test_closed_stdout_exits_quietly():
+    """``python -m ppnotes.optimum ... | head`` where head has already gone: no traceback."""
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "ppnotes.optimum", "--gpus", "64", "--global-batch", "64"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == o.EXIT_BROKEN_PIPE == 141
+    assert err == ""
