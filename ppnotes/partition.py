@@ -22,6 +22,7 @@ from ._validate import (
     check_instance,
     check_int,
     check_real,
+    check_size,
 )
 from .models import ModelSpec
 
@@ -61,7 +62,7 @@ def valid_depths(num_layers: int) -> list[int]:
 
     Megatron-LM requires this for its uniform split: L must be divisible by p.
     """
-    n = check_int("num_layers", num_layers, maximum=MAX_LAYERS)
+    n = check_size("num_layers", num_layers, MAX_LAYERS)
     return [p for p in range(1, n + 1) if n % p == 0]
 
 
@@ -71,7 +72,7 @@ def balanced_split(num_layers: int, num_stages: int) -> list[int]:
     When p does not divide L, the first ``L % p`` stages get one extra layer (the naive rule
     of ``numpy.array_split``, which ignores the embedding and the head).
     """
-    n = check_int("num_layers", num_layers, maximum=MAX_LAYERS)
+    n = check_size("num_layers", num_layers, MAX_LAYERS)
     p = check_int("num_stages", num_stages, maximum=n)
     base, extra = divmod(n, p)
     return [base + 1 if i < extra else base for i in range(p)]
@@ -117,8 +118,8 @@ def optimal_split(
     because any split's bottleneck is itself one of the candidates. Layers left over under T
     go to the middle stages first, which carry no extra.
     """
-    n = check_int("num_layers", num_layers, maximum=MAX_LAYERS)
-    p = check_int("num_stages", num_stages, maximum=min(n, MAX_STAGES))
+    n = check_size("num_layers", num_layers, MAX_LAYERS)
+    p = check_int("num_stages", check_size("num_stages", num_stages, MAX_STAGES), maximum=n)
     extras = [0.0] * p
     extras[0] += check_real("first_extra", first_extra)
     extras[-1] += check_real("last_extra", last_extra)
@@ -181,8 +182,8 @@ def split_with_lighter_ends(
 
     Raises ``ValueError`` when p does not divide L plus the counted ends.
     """
-    n = check_int("num_layers", num_layers, maximum=MAX_LAYERS)
-    p = check_int("num_stages", num_stages, maximum=MAX_STAGES)
+    n = check_size("num_layers", num_layers, MAX_LAYERS)
+    p = check_size("num_stages", num_stages, MAX_STAGES)
     embedding = check_bool("embedding", embedding)
     loss = check_bool("loss", loss)
     ends = int(embedding) + int(loss)
