@@ -123,3 +123,7 @@ def check_size(name: str, value, maximum: int, minimum: int = 1) -> int:
             f"{name} must be at most {maximum:,} (beyond any real system), got {value:,}"
         )
     return value
+
+
+# Bytes per stored number (activation, gradient, KV-cache value): fp64 is the widest format.
+MAX_BYTES_PER_VALUE = 8
