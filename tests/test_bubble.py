@@ -278,7 +278,7 @@ def test_schedule_table_marks_rows_outside_their_condition():
         (bubble.dualpipe_bubble_time, (1, 1, 2, 1), "p must be an integer >= 2, got 1"),
         (bubble.dualpipe_bubble_time, (4, 1, 2, 1, -3), "t_fb must be a finite number > 0"),
         (bubble.dualpipe_bubble_time, (4, 1, 2, 1, 0), "t_fb must be a finite number > 0, got 0"),
-        (bubble.dualpipe_bubble_time, (4, 1, 0, 1), "t_w must be a finite number >= 0 and <= 0"),
+        (bubble.dualpipe_bubble_time, (4, 1, 0, 1), "must be <= t_b = 0, got t_w = 1"),
         (bubble.schedule_table, (4, 8, 1, 1, 1, 0), "v must be an integer >= 1, got 0"),
         (bubble.schedule_table, (4, 8, 1, -1, 1), "t_i must be a finite number >= 0"),
     ],
