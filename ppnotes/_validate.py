@@ -110,3 +110,20 @@ def check_bool(name: str, value) -> bool:
     if isinstance(value, bool):
         return value
     raise WrongTypeError(f"{name} must be True or False, got {value!r}")
+
+
+def check_size(name: str, value, maximum: int, minimum: int = 1) -> int:
+    """Like :func:`check_int` with an upper bound (one of the ``MAX_`` sizes above), but the
+    ordinary mistake keeps the ordinary message (``p must be an integer >= 1, got 0``) and
+    only a size beyond any real system says so: ``p must be at most 1024 ..., got 10000000``.
+    """
+    value = check_int(name, value, minimum)
+    if value > maximum:
+        raise ValueError(
+            f"{name} must be at most {maximum:,} (beyond any real system), got {value:,}"
+        )
+    return value
+
+
+# Bytes per stored number (activation, gradient, KV-cache value): fp64 is the widest format.
+MAX_BYTES_PER_VALUE = 8

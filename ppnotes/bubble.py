@@ -215,8 +215,11 @@ def dualpipe_bubble_time(
     p = check_int("p", p, minimum=2)
     if p % 2:
         raise ValueError(f"p must be an even integer >= 2 for DualPipe, got {p}")
-    t_f, t_b, t_w = check_real("t_f", t_f), check_real("t_b", t_b), check_real("t_w", t_w)
-    t_fb = t_f + t_b if t_fb is None else check_real("t_fb", t_fb)
+    t_f, t_b = check_real("t_f", t_f), check_real("t_b", t_b)
+    t_w = check_real("t_w", t_w)
+    if t_w > t_b:
+        raise ValueError(f"t_w is part of t_b, so it must be <= t_b = {t_b:g}, got t_w = {t_w:g}")
+    t_fb = t_f + t_b if t_fb is None else check_real("t_fb", t_fb, strict=True)
     return (p / 2 - 1) * (t_fb + t_b - 3 * t_w)
 
 

@@ -19,10 +19,23 @@ import numbers
 import warnings
 
 from . import bubble
-from ._validate import check_choice, check_int, check_real
-from .hardware import GPUSpec, LinkSpec, get_link
+from ._validate import (
+    MAX_BYTES_PER_VALUE,
+    MAX_GPUS,
+    MAX_LAYERS,
+    MAX_MICROBATCHES,
+    MAX_STAGES,
+    WrongTypeError,
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+    check_size,
+)
+from .hardware import LINKS, GPUSpec, LinkSpec
 from .models import ModelSpec
-from .schedules import build_schedule, simulate
+from .schedules import SCHEDULE_NAMES, build_schedule, simulate
 
 # Megatron-LM all-reduces the layer output twice per layer in the forward pass (after
 # attention and after the MLP) and twice in the backward pass (Shoeybi et al. 2019, fig. 4).
@@ -60,27 +73,29 @@ def _seq_len(model_or_hidden, seq_len) -> int:
     if seq_len is None:
         if isinstance(model_or_hidden, ModelSpec):
             return model_or_hidden.seq_len
-        raise ValueError("seq_len must be given (an integer >= 1) when a hidden size is passed")
+        raise ValueError(
+            "seq_len must be given (an integer >= 1) when model_or_hidden is a hidden size, "
+            f"not a ppnotes.models.ModelSpec; got model_or_hidden={model_or_hidden!r}"
+        )
     return check_int("seq_len", seq_len)
 
 
 def _check_model(model) -> ModelSpec:
-    if not isinstance(model, ModelSpec):
-        raise ValueError(f"model must be a ppnotes.models.ModelSpec, got {model!r}")
-    return model
+    return check_instance("model", model, ModelSpec, "ppnotes.models.ModelSpec")
 
 
-def _link(link) -> LinkSpec:
+def _link(link, name: str = "link") -> LinkSpec:
     """Accept a LinkSpec or the name of a preset."""
     if isinstance(link, LinkSpec):
         return link
     if isinstance(link, str):
-        return get_link(link)
-    raise ValueError(f"link must be a LinkSpec or a preset name, got {link!r}")
+        return LINKS[check_choice(name, link, LINKS)]
+    raise WrongTypeError(f"{name} must be a LinkSpec or a preset name, got {link!r}")
 
 
 def _bandwidth(link_or_bandwidth, achievable: bool) -> float:
     """Bytes/s from a LinkSpec, a preset name, or a number of bytes/s."""
+    check_bool("achievable", achievable)
     if isinstance(link_or_bandwidth, numbers.Real) and not isinstance(link_or_bandwidth, bool):
         return check_real("bandwidth", link_or_bandwidth, strict=True)
     return _link(link_or_bandwidth).bandwidth(achievable)
@@ -105,7 +120,7 @@ def activation_bytes_per_hop(
     h = _hidden_size(model_or_hidden)
     s = _seq_len(model_or_hidden, seq_len)
     b = check_int("micro_batch", micro_batch)
-    nbytes = check_int("bytes_per_value", bytes_per_value)
+    nbytes = check_size("bytes_per_value", bytes_per_value, MAX_BYTES_PER_VALUE)
     return b * s * h * nbytes
 
 
@@ -132,7 +147,7 @@ def training_bytes_per_hop(
     Returns:
         Bytes (int), forward plus backward.
     """
-    v = check_int("interleave", interleave)
+    v = check_size("interleave", interleave, MAX_STAGES)
     return 2 * v * activation_bytes_per_hop(model_or_hidden, micro_batch, seq_len, bytes_per_value)
 
 
@@ -161,9 +176,8 @@ def per_nic_bytes(
     Returns:
         Bytes per card (float). Double it for a training step (gradients come back).
     """
-    t = check_int("tensor_parallel", tensor_parallel)
-    if not isinstance(scatter_gather, bool):
-        raise ValueError(f"scatter_gather must be True or False, got {scatter_gather!r}")
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
+    check_bool("scatter_gather", scatter_gather)
     full = activation_bytes_per_hop(model_or_hidden, micro_batch, seq_len, bytes_per_value)
     return full / t if scatter_gather else float(full)
 
@@ -203,11 +217,11 @@ def note_total_traffic(
     Returns:
         Bytes (int).
     """
-    p = check_int("num_stages", num_stages)
+    p = check_size("num_stages", num_stages, MAX_STAGES)
     batch = check_int("batch_size", batch_size)
     s = check_int("seq_len", seq_len)
     h = check_int("hidden_size", hidden_size)
-    nbytes = check_int("bytes_per_value", bytes_per_value)
+    nbytes = check_size("bytes_per_value", bytes_per_value, MAX_BYTES_PER_VALUE)
     return (p - 1) * batch * s * h * nbytes
 
 
@@ -300,7 +314,8 @@ def allreduce_time_across_nodes(
         ranks: GPUs taking part (>= 1).
         gpus_per_node: g, GPUs per node (>= 1).
         intra_link, inter_link: LinkSpecs or preset names, inside a node and between nodes.
-        nic_share: GPUs sharing one network card (>= 1 in practice; 1 for one card per GPU).
+        nic_share: GPUs sharing one network card, from 1 (one card per GPU) to
+            ``gpus_per_node`` (one card per node).
         algorithm: one of ``ALLREDUCE_ALGORITHMS``.
 
     Returns:
@@ -309,8 +324,9 @@ def allreduce_time_across_nodes(
     size = check_real("nbytes", nbytes)
     n = check_int("ranks", ranks)
     g = check_int("gpus_per_node", gpus_per_node)
-    share = check_real("nic_share", nic_share, strict=True)
+    share = check_real("nic_share", nic_share, minimum=1.0, maximum=g)
     how = check_choice("algorithm", algorithm, ALLREDUCE_ALGORITHMS)
+    intra_link, inter_link = _link(intra_link, "intra_link"), _link(inter_link, "inter_link")
     if n <= g:
         return ring_allreduce_time(size, n, intra_link)
     if how == "ring":
@@ -368,6 +384,7 @@ def tp_allreduce_bytes_per_layer(
     Returns:
         Bytes (int).
     """
+    training = check_bool("training", training)
     count = TP_ALLREDUCES_PER_LAYER_TRAINING if training else TP_ALLREDUCES_PER_LAYER_FORWARD
     return count * activation_bytes_per_hop(model_or_hidden, micro_batch, seq_len, bytes_per_value)
 
@@ -389,9 +406,11 @@ def tp_comm_time_per_layer(
     Returns:
         Seconds (float).
     """
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
+    training = check_bool("training", training)
     count = TP_ALLREDUCES_PER_LAYER_TRAINING if training else TP_ALLREDUCES_PER_LAYER_FORWARD
     size = activation_bytes_per_hop(model_or_hidden, micro_batch, seq_len, bytes_per_value)
-    return count * ring_allreduce_time(size, tensor_parallel, link, achievable)
+    return count * ring_allreduce_time(size, t, link, achievable)
 
 
 def layer_forward_flops(model: ModelSpec, micro_batch: int, seq_len: int | None = None) -> float:
@@ -437,11 +456,10 @@ def stage_compute_time(
     Returns:
         Seconds (float). Backward is about twice this (see :func:`compute_to_comm_ratio`).
     """
-    layers = check_int("layers_on_stage", layers_on_stage)
-    t = check_int("tensor_parallel", tensor_parallel)
+    layers = check_size("layers_on_stage", layers_on_stage, MAX_LAYERS)
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
     u = check_real("utilisation", utilisation, 0.0, 1.0, strict=True)
-    if not isinstance(gpu, GPUSpec):
-        raise ValueError(f"gpu must be a ppnotes.hardware.GPUSpec, got {gpu!r}")
+    check_instance("gpu", gpu, GPUSpec, "ppnotes.hardware.GPUSpec")
     flops = layers * layer_forward_flops(model, micro_batch, seq_len)
     return flops / (t * gpu.bf16_flops * u)
 
@@ -471,6 +489,7 @@ def compute_to_comm_ratio(
     Returns:
         Dimensionless ratio (float).
     """
+    check_bool("training", training)
     compute = stage_compute_time(
         model, layers_on_stage, micro_batch, gpu, seq_len, tensor_parallel, utilisation
     )
@@ -493,9 +512,18 @@ def compute_to_comm_ratio(
 CLOSED_FORM_SCHEDULES = ("gpipe", "1f1b", "interleaved", "zb-h1", "forward")
 
 
+def _check_sizes(p, m, v):
+    p, m = check_size("p", p, MAX_STAGES), check_size("m", m, MAX_MICROBATCHES)
+    return p, m, check_size("v", v, MAX_STAGES)
+
+
 def _check_schedule_args(schedule_name, p, m, v):
     name = check_choice("schedule_name", schedule_name, CLOSED_FORM_SCHEDULES)
-    p, m, v = check_int("p", p), check_int("m", m), check_int("v", v)
+    p, m, v = (
+        check_size("p", p, MAX_STAGES),
+        check_size("m", m, MAX_MICROBATCHES),
+        check_size("v", v, MAX_STAGES),
+    )
     if v != 1 and name != "interleaved":
         raise ValueError(f"v applies only to 'interleaved', got v={v} for {name!r}")
     if name == "interleaved" and v > 1 and m % p != 0:
@@ -700,8 +728,11 @@ def simulated_comm_time(
     t_hop = check_real("t_hop", t_hop)
     if t_w is not None:
         t_w = check_real("t_w", t_w, maximum=t_b)
-    schedule = _named_schedule(schedule_name, p, m, v)
-    costs = _sim_costs(schedule, t_f, t_b, check_int("v", v), t_w)
+    name = check_choice("schedule_name", schedule_name, SCHEDULE_NAMES)
+    p, m, v = _check_sizes(p, m, v)
+    check_bool("blocking", blocking)
+    schedule = _named_schedule(name, p, m, v)  # build_schedule checks p * m * v
+    costs = _sim_costs(schedule, t_f, t_b, v, t_w)
     with_hops = simulate(schedule, costs, comm=t_hop, blocking=blocking).makespan
     return with_hops - simulate(schedule, costs).makespan
 
@@ -862,13 +893,16 @@ def exposed_pipeline_comm_time(
         Seconds (float).
     """
     name = check_choice("schedule_name", schedule_name, EXPOSED_COMM_SCHEDULES)
-    if not isinstance(overlap, bool):
-        raise ValueError(f"overlap must be True or False, got {overlap!r}")
+    check_bool("overlap", overlap)
     t_f, t_b = check_real("t_f", t_f), check_real("t_b", t_b)
     t_hop = check_real("t_hop", t_hop)
     w = t_b / 2 if t_w is None else check_real("t_w", t_w, maximum=t_b)
     if name == "zbv":
-        p, m, v = check_int("p", p), check_int("m", m), check_int("v", v)
+        p, m, v = (
+            check_size("p", p, MAX_STAGES),
+            check_size("m", m, MAX_MICROBATCHES),
+            check_size("v", v, MAX_STAGES),
+        )
         if v != 1:
             raise ValueError(f"v applies only to 'interleaved', got v={v} for 'zbv'")
     else:
@@ -936,8 +970,8 @@ def pipeline_comm_breakdown(
         included (see :func:`receiver_allgather_time`).
     """
     model = _check_model(model)
-    p = check_int("num_stages", num_stages)
-    m = check_int("num_microbatches", num_microbatches)
+    p = check_size("num_stages", num_stages, MAX_STAGES)
+    m = check_size("num_microbatches", num_microbatches, MAX_MICROBATCHES)
     if model.num_layers % p != 0:
         raise ValueError(
             f"num_stages must divide the {model.num_layers} layers of {model.name}, got {p}"
@@ -1014,9 +1048,8 @@ def receiver_allgather_bytes(
     Returns:
         Bytes per GPU per boundary crossing (float), one direction.
     """
-    t = check_int("tensor_parallel", tensor_parallel)
-    if not isinstance(sequence_parallel, bool):
-        raise ValueError(f"sequence_parallel must be True or False, got {sequence_parallel!r}")
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
+    check_bool("sequence_parallel", sequence_parallel)
     full = activation_bytes_per_hop(model_or_hidden, micro_batch, seq_len, bytes_per_value)
     return 0.0 if sequence_parallel else (t - 1) / t * full
 
@@ -1034,7 +1067,9 @@ def receiver_allgather_time(
     """Seconds of the receiver's all-gather after scatter/gather: :func:`ring_allgather_time`
     of the b x s x h tensor over the t GPUs of the stage (``link``, NVLink inside a node);
     0 with sequence parallelism or t = 1. Returns seconds per boundary crossing."""
-    t = check_int("tensor_parallel", tensor_parallel)
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
+    link = _link(link)
+    check_bool("achievable", achievable)
     if (
         receiver_allgather_bytes(
             model_or_hidden, micro_batch, seq_len, bytes_per_value, t, sequence_parallel
@@ -1072,9 +1107,9 @@ def embedding_allreduce_bytes(
         with ranks = 2).
     """
     model = _check_model(model)
-    t = check_int("tensor_parallel", tensor_parallel)
-    nbytes = check_int("grad_bytes", grad_bytes)
-    p = check_int("num_stages", num_stages)
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
+    nbytes = check_size("grad_bytes", grad_bytes, MAX_BYTES_PER_VALUE)
+    p = check_size("num_stages", num_stages, MAX_STAGES)
     if not model.tied_embeddings or p == 1:
         return 0.0
     return model.vocab_size * model.hidden_size / t * nbytes
@@ -1089,7 +1124,7 @@ def largest_stage_params(model: ModelSpec, num_stages: int) -> int:
     :func:`ppnotes.memory.stage_params` (chapter 4) on an even split. Returns a count.
     """
     model = _check_model(model)
-    p = check_int("num_stages", num_stages)
+    p = check_size("num_stages", num_stages, MAX_STAGES)
     if p == 1:
         return model.total_params
     layers = -(-model.num_layers // p) * model.params_per_layer
@@ -1117,8 +1152,8 @@ def dp_gradient_bytes_per_gpu(
         Bytes (float): the size of the all-reduce; :func:`ring_allreduce_time` with
         ranks = d gives its time (a distributed optimizer's reduce-scatter moves half).
     """
-    t = check_int("tensor_parallel", tensor_parallel)
-    nbytes = check_int("grad_bytes", grad_bytes)
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
+    nbytes = check_size("grad_bytes", grad_bytes, MAX_BYTES_PER_VALUE)
     return largest_stage_params(model, num_stages) / t * nbytes
 
 
@@ -1180,12 +1215,11 @@ def scatter_gather_gain(
         (dimensionless, 0.1 = 10 % more throughput).
     """
     model = _check_model(model)
-    p = check_int("num_stages", num_stages)
-    m = check_int("num_microbatches", num_microbatches)
-    v = check_int("interleave", interleave)
-    t = check_int("tensor_parallel", tensor_parallel)
-    if not isinstance(recompute, bool):
-        raise ValueError(f"recompute must be True or False, got {recompute!r}")
+    p = check_size("num_stages", num_stages, MAX_STAGES)
+    m = check_size("num_microbatches", num_microbatches, MAX_MICROBATCHES)
+    v = check_size("interleave", interleave, MAX_STAGES)
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
+    check_bool("recompute", recompute)
     if model.num_layers % (p * v) != 0:
         raise ValueError(
             f"num_stages x interleave must divide the {model.num_layers} layers, got {p} x {v}"

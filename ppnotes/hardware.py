@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._validate import check_choice
+from ._validate import check_bool, check_choice, check_instance, check_int, check_real
 
 GB = 10**9  # bytes, decimal (bandwidths, network and marketing capacities)
 GiB = 2**30  # bytes, binary (what HBM capacities really are)
@@ -48,6 +48,9 @@ class GPUSpec:
             dense figure is half of it.
         hbm_bandwidth: peak HBM bandwidth, bytes/s (decimal GB/s on the data sheet).
         source: bib keys (comma separated) for the numbers above.
+
+    Raises ``ValueError`` unless the capacity is an integer >= 1 and the other numbers are
+    finite and > 0, ``TypeError`` for a name or source that is not a string.
     """
 
     name: str
@@ -56,6 +59,13 @@ class GPUSpec:
     bf16_flops: float
     hbm_bandwidth: float
     source: str
+
+    def __post_init__(self):
+        check_instance("name", self.name, str, "string")
+        check_instance("source", self.source, str, "string")
+        object.__setattr__(self, "memory_bytes", check_int("memory_bytes", self.memory_bytes))
+        for field in ("marketed_memory_gb", "bf16_flops", "hbm_bandwidth"):
+            check_real(field, getattr(self, field), strict=True)
 
     @property
     def memory_gib(self) -> float:
@@ -89,6 +99,9 @@ class LinkSpec:
         notes: anything a reader needs to use the numbers correctly.
         achievable_method: how ``achievable_bandwidth`` was measured, one of
             :data:`ACHIEVABLE_METHODS` (``None`` when there is no measurement).
+
+    Raises ``ValueError`` unless the bandwidths are finite and > 0 and the latency finite and
+    >= 0, ``TypeError`` for a flag that is not ``True``/``False`` or text that is not a string.
     """
 
     name: str
@@ -101,6 +114,18 @@ class LinkSpec:
     latency_source: str
     notes: str = ""
     achievable_method: str | None = None
+
+    def __post_init__(self):
+        for field in ("name", "source", "latency_source", "notes"):
+            check_instance(field, getattr(self, field), str, "string")
+        for field in ("achievable_source", "achievable_method"):
+            if getattr(self, field) is not None:
+                check_instance(field, getattr(self, field), str, "string or None")
+        check_real("vendor_bandwidth", self.vendor_bandwidth, strict=True)
+        check_bool("vendor_is_bidirectional", self.vendor_is_bidirectional)
+        if self.achievable_bandwidth is not None:
+            check_real("achievable_bandwidth", self.achievable_bandwidth, strict=True)
+        check_real("latency", self.latency)
 
     @property
     def peak_bandwidth(self) -> float:
@@ -115,7 +140,7 @@ class LinkSpec:
         :attr:`achievable_bandwidth` ``is None`` to know). ``achievable=False`` always
         returns the peak.
         """
-        if achievable and self.achievable_bandwidth is not None:
+        if check_bool("achievable", achievable) and self.achievable_bandwidth is not None:
             return self.achievable_bandwidth
         return self.peak_bandwidth
 

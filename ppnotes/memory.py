@@ -14,7 +14,20 @@ import math
 from collections.abc import Sequence
 
 from . import partition
-from ._validate import check_choice, check_int, check_real
+from ._validate import (
+    MAX_BYTES_PER_VALUE,
+    MAX_GPUS,
+    MAX_LAYERS,
+    MAX_MICROBATCHES,
+    MAX_STAGES,
+    WrongTypeError,
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+    check_size,
+)
 from .hardware import GPUSpec
 from .models import ModelSpec
 
@@ -55,15 +68,11 @@ DEFAULT_RESERVE_FRACTION = TRAINING_RESERVE_FRACTION
 
 
 def _check_model(model) -> ModelSpec:
-    if not isinstance(model, ModelSpec):
-        raise ValueError(f"model must be a ppnotes.models.ModelSpec, got {model!r}")
-    return model
+    return check_instance("model", model, ModelSpec, "ppnotes.models.ModelSpec")
 
 
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
+def _check_gpu(gpu) -> GPUSpec:
+    return check_instance("gpu", gpu, GPUSpec, "ppnotes.hardware.GPUSpec")
 
 
 def _check_counts(layers_per_stage) -> list[int]:
@@ -115,8 +124,8 @@ def training_bytes_per_param(
     Returns:
         ``{"weights": ..., "gradients": ..., "optimizer": ...}`` in bytes (floats).
     """
-    fp32 = _check_bool("fp32_grads", fp32_grads)
-    sharded = _check_bool("distributed_optimizer", distributed_optimizer)
+    fp32 = check_bool("fp32_grads", fp32_grads)
+    sharded = check_bool("distributed_optimizer", distributed_optimizer)
     d = check_int("data_parallel", data_parallel)
     return {
         "weights": float(WEIGHT_BYTES_TRAIN),
@@ -270,11 +279,11 @@ def activation_bytes_per_layer(
     model = _check_model(model)
     b = check_int("micro_batch", micro_batch)
     s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
-    t = check_int("tensor_parallel", tensor_parallel)
-    sp = _check_bool("sequence_parallel", sequence_parallel)
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
+    sp = check_bool("sequence_parallel", sequence_parallel)
     mode = check_choice("recompute", recompute, RECOMPUTE_CHOICES)
-    flash = _check_bool("flash_attention", flash_attention)
-    drop = _check_bool("dropout", dropout)
+    flash = check_bool("flash_attention", flash_attention)
+    drop = check_bool("dropout", dropout)
     h, a = model.hidden_size, model.num_heads
     sbh = s * b * h
     if mode == "full":
@@ -310,8 +319,8 @@ def logits_bytes(
     model = _check_model(model)
     b = check_int("micro_batch", micro_batch)
     s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
-    t = check_int("tensor_parallel", tensor_parallel)
-    nbytes = check_int("bytes_per_value", bytes_per_value)
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
+    nbytes = check_size("bytes_per_value", bytes_per_value, MAX_BYTES_PER_VALUE)
     return s * b * model.vocab_size * nbytes / t
 
 
@@ -342,8 +351,8 @@ def activation_bytes_per_stage(
     Returns:
         Bytes (float).
     """
-    layers = check_int("layers_on_stage", layers_on_stage, 0)
-    sets = check_real("sets_in_flight", sets_in_flight)
+    layers = check_size("layers_on_stage", layers_on_stage, MAX_LAYERS, minimum=0)
+    sets = check_real("sets_in_flight", sets_in_flight, maximum=MAX_MICROBATCHES)
     per_layer = activation_bytes_per_layer(
         model,
         micro_batch,
@@ -359,9 +368,9 @@ def activation_bytes_per_stage(
 
 def _check_schedule(schedule_name: str, num_stages, num_microbatches, virtual_stages):
     name = check_choice("schedule_name", schedule_name, SCHEDULES)
-    p = check_int("num_stages", num_stages)
-    m = check_int("num_microbatches", num_microbatches)
-    v = check_int("virtual_stages", virtual_stages)
+    p = check_size("num_stages", num_stages, MAX_STAGES)
+    m = check_size("num_microbatches", num_microbatches, MAX_MICROBATCHES)
+    v = check_size("virtual_stages", virtual_stages, MAX_STAGES)
     if v != 1 and name != "interleaved":
         raise ValueError(
             f"virtual_stages applies only to 'interleaved', got virtual_stages={v} for {name!r}"
@@ -444,7 +453,7 @@ def in_flight_sets(
 def chunks_per_rank(schedule_name: str, virtual_stages: int = 1) -> int:
     """Schedule stages (chunks) per rank: v for interleaved, 2 for zbv (a V), else 1."""
     name = check_choice("schedule_name", schedule_name, SCHEDULES)
-    v = check_int("virtual_stages", virtual_stages)
+    v = check_size("virtual_stages", virtual_stages, MAX_STAGES)
     if v != 1 and name != "interleaved":
         raise ValueError(
             f"virtual_stages applies only to 'interleaved', got virtual_stages={v} for {name!r}"
@@ -513,12 +522,12 @@ def note_activation_bytes(
     Returns:
         Bytes (float).
     """
-    m = check_int("num_microbatches", num_microbatches)
-    p = check_int("num_stages", num_stages)
+    m = check_size("num_microbatches", num_microbatches, MAX_MICROBATCHES)
+    p = check_size("num_stages", num_stages, MAX_STAGES)
     batch = check_int("batch_size", batch_size)
     s = check_int("seq_len", seq_len)
     h = check_int("hidden_size", hidden_size)
-    nbytes = check_int("bytes_per_value", bytes_per_value)
+    nbytes = check_size("bytes_per_value", bytes_per_value, MAX_BYTES_PER_VALUE)
     return (m / p + 1) * batch / m * s * h * nbytes
 
 
@@ -532,7 +541,7 @@ def kv_heads_per_gpu(model: ModelSpec, tensor_parallel: int = 1) -> int:
     still holds one (as vLLM does).
     """
     model = _check_model(model)
-    t = check_int("tensor_parallel", tensor_parallel)
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
     return math.ceil(model.num_kv_heads / t)
 
 
@@ -554,8 +563,8 @@ def kv_cache_bytes_per_token(
         Bytes (int). Llama 3 70B, bf16: 2 * 80 * 8 * 128 * 2 = 327,680 bytes.
     """
     model = _check_model(model)
-    nbytes = check_int("bytes_per_value", bytes_per_value)
-    n_layers = model.num_layers if layers is None else check_int("layers", layers, 0)
+    nbytes = check_size("bytes_per_value", bytes_per_value, MAX_BYTES_PER_VALUE)
+    n_layers = model.num_layers if layers is None else check_size("layers", layers, MAX_LAYERS, 0)
     heads = kv_heads_per_gpu(model, tensor_parallel)
     return 2 * n_layers * heads * model.head_dim * nbytes
 
@@ -672,36 +681,49 @@ def stage_memory(
     model = _check_model(model)
     counts = _check_layer_counts(model, layers_per_stage)
     kind = check_choice("mode", mode, MODES)
-    t = check_int("tensor_parallel", tensor_parallel)
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
     p = len(counts)
     params = [n / t for n in stage_params(model, counts)]
+    # Every argument is checked in both modes, so a typo in one the mode ignores still shows.
+    train_bytes = training_bytes_per_param(fp32_grads, distributed_optimizer, data_parallel)
+    per_layer = activation_bytes_per_layer(
+        model, micro_batch, seq_len, t, sequence_parallel, recompute, flash_attention, dropout
+    )
+    if num_microbatches is None:
+        m = p
+    else:
+        m = check_size("num_microbatches", num_microbatches, MAX_MICROBATCHES)
+    check_choice("schedule", schedule, TRAINING_SCHEDULES)
+    check_size("virtual_stages", virtual_stages, MAX_STAGES)
+    if sets_in_flight is not None:
+        if (
+            isinstance(sets_in_flight, str | bytes)
+            or not isinstance(sets_in_flight, Sequence)
+            or len(sets_in_flight) != p
+        ):
+            raise ValueError(
+                f"sets_in_flight must list one count per stage ({p}), got {sets_in_flight!r}"
+            )
+        sets = [
+            check_real(f"sets_in_flight[{i}]", x, maximum=MAX_MICROBATCHES)
+            for i, x in enumerate(sets_in_flight)
+        ]
+    weight_bytes = inference_bytes_per_param(weight_precision)
+    b = check_int("batch", batch)
+    ctx = model.seq_len if context is None else check_int("context", context)
+    kv_nbytes = check_size("kv_bytes_per_value", kv_bytes_per_value, MAX_BYTES_PER_VALUE)
 
     if kind == "train":
-        per_param = training_bytes_per_param(fp32_grads, distributed_optimizer, data_parallel)
-        m = p if num_microbatches is None else check_int("num_microbatches", num_microbatches)
+        per_param = train_bytes
         if sets_in_flight is None:
-            check_choice("schedule", schedule, TRAINING_SCHEDULES)
             held = layers_held(schedule, counts, m, virtual_stages)
         else:
-            if isinstance(sets_in_flight, (str, bytes)) or len(sets_in_flight) != p:
-                raise ValueError(
-                    f"sets_in_flight must list one count per stage ({p}), got {sets_in_flight!r}"
-                )
-            sets = [check_real(f"sets_in_flight[{i}]", x) for i, x in enumerate(sets_in_flight)]
             held = [k * n for k, n in zip(sets, counts, strict=True)]
-        per_layer = activation_bytes_per_layer(
-            model, micro_batch, seq_len, t, sequence_parallel, recompute, flash_attention, dropout
-        )
         activations = [x * per_layer for x in held]
         kv = [0] * p
     else:
-        per_param = {
-            "weights": inference_bytes_per_param(weight_precision),
-            "gradients": 0,
-            "optimizer": 0,
-        }
-        ctx = model.seq_len if context is None else context
-        kv = kv_cache_bytes_per_stage(model, counts, batch, ctx, kv_bytes_per_value, t)
+        per_param = {"weights": weight_bytes, "gradients": 0, "optimizer": 0}
+        kv = kv_cache_bytes_per_stage(model, counts, b, ctx, kv_nbytes, t)
         activations = [0.0] * p
 
     stages = []
@@ -738,8 +760,7 @@ def fits(breakdown, gpu: GPUSpec, reserve_fraction: float = DEFAULT_RESERVE_FRAC
     Returns:
         ``True`` if every stage given fits.
     """
-    if not isinstance(gpu, GPUSpec):
-        raise ValueError(f"gpu must be a ppnotes.hardware.GPUSpec, got {gpu!r}")
+    _check_gpu(gpu)
     reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 1.0)
     if reserve == 1.0:
         raise ValueError(f"reserve_fraction must be in [0, 1), got {reserve_fraction!r}")
@@ -768,7 +789,15 @@ def first_last_ratio(breakdown, key: str = "total") -> float:
 
 
 def _check_rows(breakdown) -> list[dict]:
-    rows = [breakdown] if isinstance(breakdown, dict) else list(breakdown)
+    if isinstance(breakdown, dict):
+        rows = [breakdown]
+    elif isinstance(breakdown, Sequence) and not isinstance(breakdown, str | bytes):
+        rows = list(breakdown)
+    else:
+        raise WrongTypeError(
+            "breakdown must be a stage dict with a 'total' key (from stage_memory) or a "
+            f"non-empty list of them, got {breakdown!r}"
+        )
     if not rows or not all(isinstance(r, dict) and "total" in r for r in rows):
         raise ValueError(
             "breakdown must be a stage dict with a 'total' key (from stage_memory) or a "
@@ -798,11 +827,11 @@ def max_batch_that_fits(
     Returns:
         Sequences (int); 0 if even the weights do not fit.
     """
-    if not isinstance(gpu, GPUSpec):
-        raise ValueError(f"gpu must be a ppnotes.hardware.GPUSpec, got {gpu!r}")
+    _check_gpu(gpu)
     reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 1.0)
     if reserve == 1.0:
         raise ValueError(f"reserve_fraction must be in [0, 1), got {reserve_fraction!r}")
+    context = check_int("context", context)
     budget = (1.0 - reserve) * gpu.memory_bytes
     rows = stage_memory(
         model,
@@ -857,9 +886,9 @@ def kv_capacity_same_gpus(
     Returns:
         ``{"stages": p, "replicas": d, "per_replica": n, "sequences": d * n}`` (ints).
     """
-    p = check_int("num_stages", num_stages)
+    p = check_size("num_stages", num_stages, MAX_STAGES)
     n_gpus = check_int("num_gpus", num_gpus)
-    t = check_int("tensor_parallel", tensor_parallel)
+    t = check_size("tensor_parallel", tensor_parallel, MAX_GPUS)
     if n_gpus % (t * p) != 0:
         raise ValueError(
             f"num_gpus must be a multiple of tensor_parallel x num_stages = {t * p}, got {n_gpus}"

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._validate import check_choice
+from ._validate import MAX_LAYERS, check_bool, check_choice, check_instance, check_int
+
+# Widths, vocabularies and contexts beyond any published model (the largest are about 10**5);
+# a typo of a few extra digits gets a clear error instead of overflowing a count.
+MAX_WIDTH = 10**7
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,11 @@ class ModelSpec:
         tied_embeddings: whether the LM head reuses the input embedding matrix.
         learned_positions: whether there is a learned position-embedding table (GPT-3).
         source: key in ``book/references.bib``.
+
+    Raises ``ValueError`` for a field out of range (counts must be integers >= 1, up to
+    :data:`~ppnotes._validate.MAX_LAYERS` layers and :data:`MAX_WIDTH` for widths, vocabulary
+    and context; heads must divide the hidden size and key/value heads the heads) and
+    ``TypeError`` for a flag that is not ``True``/``False`` or a name that is not a string.
     """
 
     name: str
@@ -45,6 +54,34 @@ class ModelSpec:
     tied_embeddings: bool
     learned_positions: bool
     source: str
+
+    def __post_init__(self):
+        # Validate once here, so every consumer can trust the shape (frozen: set through
+        # object.__setattr__, which also turns 4.0 into 4).
+        check_instance("name", self.name, str, "string")
+        check_instance("source", self.source, str, "string")
+        fields = {
+            "num_layers": MAX_LAYERS,
+            "hidden_size": MAX_WIDTH,
+            "num_heads": MAX_WIDTH,
+            "num_kv_heads": MAX_WIDTH,
+            "ffn_hidden_size": MAX_WIDTH,
+            "vocab_size": MAX_WIDTH,
+            "seq_len": MAX_WIDTH,
+        }
+        for field, maximum in fields.items():
+            object.__setattr__(self, field, check_int(field, getattr(self, field), 1, maximum))
+        object.__setattr__(self, "mlp_matrices", check_int("mlp_matrices", self.mlp_matrices, 2, 3))
+        for field in ("biases", "tied_embeddings", "learned_positions"):
+            check_bool(field, getattr(self, field))
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"num_heads must divide hidden_size = {self.hidden_size}, got {self.num_heads}"
+            )
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(
+                f"num_kv_heads must divide num_heads = {self.num_heads}, got {self.num_kv_heads}"
+            )
 
     @property
     def head_dim(self) -> int:
@@ -179,7 +216,9 @@ def megatron_gpt(name: str, num_layers: int, hidden_size: int, num_heads: int, s
     vocabulary of 51,200 (GPT-2's 50,257 padded to a multiple of 1024), sequence length
     2,048, a GELU MLP of width 4h, biases, learned positions and a tied LM head. Their
     parameter count is eq. (2) of Narayanan et al.: 12 l h^2 (1 + 13/(12h) + (V+s)/(12lh)).
+    Raises ``ValueError`` for a shape :class:`ModelSpec` refuses.
     """
+    hidden_size = check_int("hidden_size", hidden_size, 1, MAX_WIDTH // 4)  # the MLP is 4h
     return ModelSpec(
         name=name,
         num_layers=num_layers,

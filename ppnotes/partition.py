@@ -13,7 +13,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ._validate import check_choice, check_int, check_real
+from ._validate import (
+    MAX_LAYERS,
+    MAX_STAGES,
+    WrongTypeError,
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+    check_size,
+)
+from .models import ModelSpec
 
 # ------------------------------------------------------------------ depth and GPU counts
 
@@ -51,7 +62,7 @@ def valid_depths(num_layers: int) -> list[int]:
 
     Megatron-LM requires this for its uniform split: L must be divisible by p.
     """
-    n = check_int("num_layers", num_layers)
+    n = check_size("num_layers", num_layers, MAX_LAYERS)
     return [p for p in range(1, n + 1) if n % p == 0]
 
 
@@ -61,7 +72,7 @@ def balanced_split(num_layers: int, num_stages: int) -> list[int]:
     When p does not divide L, the first ``L % p`` stages get one extra layer (the naive rule
     of ``numpy.array_split``, which ignores the embedding and the head).
     """
-    n = check_int("num_layers", num_layers)
+    n = check_size("num_layers", num_layers, MAX_LAYERS)
     p = check_int("num_stages", num_stages, maximum=n)
     base, extra = divmod(n, p)
     return [base + 1 if i < extra else base for i in range(p)]
@@ -107,8 +118,8 @@ def optimal_split(
     because any split's bottleneck is itself one of the candidates. Layers left over under T
     go to the middle stages first, which carry no extra.
     """
-    n = check_int("num_layers", num_layers)
-    p = check_int("num_stages", num_stages, maximum=n)
+    n = check_size("num_layers", num_layers, MAX_LAYERS)
+    p = check_int("num_stages", check_size("num_stages", num_stages, MAX_STAGES), maximum=n)
     extras = [0.0] * p
     extras[0] += check_real("first_extra", first_extra)
     extras[-1] += check_real("last_extra", last_extra)
@@ -171,9 +182,11 @@ def split_with_lighter_ends(
 
     Raises ``ValueError`` when p does not divide L plus the counted ends.
     """
-    n = check_int("num_layers", num_layers)
-    p = check_int("num_stages", num_stages)
-    ends = int(bool(embedding)) + int(bool(loss))
+    n = check_size("num_layers", num_layers, MAX_LAYERS)
+    p = check_size("num_stages", num_stages, MAX_STAGES)
+    embedding = check_bool("embedding", embedding)
+    loss = check_bool("loss", loss)
+    ends = int(embedding) + int(loss)
     if (n + ends) % p:
         raise ValueError(
             f"num_layers + {ends} (the counted ends) must be divisible by num_stages = {p}, got "
@@ -208,6 +221,7 @@ def head_layer_equivalents(model, seq_len: int | None = None, recomputation: str
     scores, 4 s h per token) but never the output layer. The loss itself (softmax and
     cross-entropy over V) is memory-bound and not counted. Dimensionless.
     """
+    check_instance("model", model, ModelSpec, "ppnotes.models.ModelSpec")
     s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
     recomputation = check_choice("recomputation", recomputation, RECOMPUTATION)
     layer_forward = 2.0 * model.params_per_layer + 4.0 * s * model.hidden_size
@@ -234,7 +248,13 @@ def _fill(num_layers: int, caps: list[int], extras: list[float]) -> list[int]:
     return counts
 
 
+def _check_sequence(name: str, value) -> None:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise WrongTypeError(f"{name} must be a list with one number per stage, got {value!r}")
+
+
 def _check_loads(loads: Sequence[float]) -> list[float]:
+    _check_sequence("loads", loads)
     loads = [check_real(f"loads[{i}]", x) for i, x in enumerate(loads)]
     if not loads or max(loads) <= 0:
         raise ValueError(f"loads must be a non-empty list with a positive maximum, got {loads!r}")
@@ -242,6 +262,7 @@ def _check_loads(loads: Sequence[float]) -> list[float]:
 
 
 def _check_split(layers_per_stage: Sequence[int]) -> list[int]:
+    _check_sequence("layers_per_stage", layers_per_stage)
     counts = list(layers_per_stage)
     if not counts:
         raise ValueError("layers_per_stage must list at least one stage, got []")

@@ -41,7 +41,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_choice, check_int, check_real
+from ._validate import (
+    MAX_MICROBATCHES,
+    MAX_SCHEDULE_ACTIONS,
+    MAX_STAGES,
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+    check_size,
+)
 
 KINDS = ("F", "B", "I", "W")
 _CODE = {kind: code for code, kind in enumerate(KINDS)}
@@ -574,8 +584,8 @@ def simulate(
     Returns:
         a :class:`SimResult`.
     """
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    check_instance("schedule", schedule, Schedule, "ppnotes.schedules.Schedule")
+    check_bool("blocking", blocking)
     plan = schedule._plan
     table = _cost_table(DEFAULT_COSTS if costs is None else costs, schedule.num_stages)
     kind = np.asarray(plan.kind)
@@ -587,8 +597,6 @@ def simulate(
     producer_stage = np.where(crosses, stage[np.maximum(plan.data_pred, 0)], stage)
     latency = np.where(crosses, hops[np.minimum(stage, producer_stage)], 0.0)
 
-    if not isinstance(blocking, bool):
-        raise ValueError(f"blocking must be True or False, got {blocking!r}")
     send = _send_times(plan, latency) if blocking else None
     start, end = _earliest_times(plan, duration, latency, send)
     return _summarise(schedule, start, end, duration, latency, send)
@@ -607,10 +615,9 @@ def result_from_times(schedule: Schedule, start, end) -> SimResult:
     Returns:
         a :class:`SimResult` with no hop latencies.
     """
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"schedule must be a Schedule, got {type(schedule).__name__}")
-    start = np.asarray(start, dtype=float)
-    end = np.asarray(end, dtype=float)
+    check_instance("schedule", schedule, Schedule, "ppnotes.schedules.Schedule")
+    start = _times_array("start", start)
+    end = _times_array("end", end)
     n = len(schedule.flat_actions)
     if start.shape != (n,) or end.shape != (n,):
         raise ValueError(
@@ -619,6 +626,13 @@ def result_from_times(schedule: Schedule, start, end) -> SimResult:
     if np.any(end < start) or not np.all(np.isfinite(start) & np.isfinite(end)):
         raise ValueError("every action needs finite times with end >= start")
     return _summarise(schedule, start, end, end - start, np.zeros(n))
+
+
+def _times_array(name: str, times) -> np.ndarray:
+    try:
+        return np.asarray(times, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a list of times (numbers), got {times!r}") from None
 
 
 def _send_times(plan: _Plan, latency: np.ndarray) -> np.ndarray:
@@ -751,11 +765,13 @@ def build_schedule(name: str, p: int, m: int, v: int = 1) -> Schedule:
     rank in a V), ``"dualpipev"`` (deepseek2024v3's DualPipe cut in half, also a V; needs
     m >= 2p),
     ``"forward"`` (forward only, as in inference). ``v`` applies to ``"interleaved"`` only.
+
+    Sizes beyond any real pipeline raise ``ValueError`` instead of taking minutes: p up to
+    :data:`~ppnotes._validate.MAX_STAGES`, m up to :data:`~ppnotes._validate.MAX_MICROBATCHES`
+    and p * m * (stages per rank) up to :data:`~ppnotes._validate.MAX_SCHEDULE_ACTIONS`.
     """
     name = check_choice("name", name, SCHEDULE_NAMES)
-    p = check_int("p", p, minimum=1)
-    m = check_int("m", m, minimum=1)
-    v = check_int("v", v, minimum=1)
+    p, m, v = _check_sizes(p, m, v, 2 if name in ("zbv", "dualpipev") else 1)
     if v != 1 and name != "interleaved":
         raise ValueError(
             f"v applies only to 'interleaved' (chunks per rank), got v={v} for {name!r}"
@@ -803,10 +819,30 @@ def activation_sets_per_rank_layers(result: SimResult) -> np.ndarray:
     (interleaved: v chunks of 1/v of its layers; ZB-V: 2 halves) holds smaller sets, so this
     divides by the number of stages per rank. Dimensionless.
     """
-    if not isinstance(result, SimResult):
-        raise ValueError(f"result must be a SimResult, got {type(result).__name__}")
+    check_instance("result", result, SimResult, "ppnotes.schedules.SimResult")
     schedule = result.schedule
     return result.peak_activations / (schedule.num_stages / schedule.num_ranks)
+
+
+def _check_sizes(p, m, v=1, chunks=1) -> tuple[int, int, int]:
+    """Check p ranks, m micro-batches and v chunks per rank (``chunks`` stages per rank for
+    V-shaped schedules), and that the schedule stays small enough to build in seconds."""
+    p = check_size("p", p, MAX_STAGES)
+    m = check_size("m", m, MAX_MICROBATCHES)
+    v = check_size("v", v, MAX_STAGES)
+    if p * m * v * chunks > MAX_SCHEDULE_ACTIONS:
+        raise ValueError(
+            f"p * m * v (stages times micro-batches) must be at most {MAX_SCHEDULE_ACTIONS:,} "
+            f"(larger schedules take minutes to build), got p={p}, m={m}, v={v}"
+        )
+    return p, m, v
+
+
+def _check_rank_args(rank, p, m, v=1, chunks=1) -> tuple[int, int, int, int]:
+    """Check the arguments of a per-rank generator: rank in [0, p - 1], then the sizes."""
+    p, m, v = _check_sizes(p, m, v, chunks)
+    rank = check_int("rank", rank, minimum=0, maximum=p - 1)
+    return rank, p, m, v
 
 
 def _act(stage: int, kind: str, microbatch: int) -> Action:
@@ -814,12 +850,17 @@ def _act(stage: int, kind: str, microbatch: int) -> Action:
 
 
 def gpipe_actions(rank: int, p: int, m: int) -> list[Action]:
-    """GPipe (huang2019gpipe): all m forwards, then all m backwards (as pytorch_pipelining)."""
+    """GPipe (huang2019gpipe): all m forwards, then all m backwards (as pytorch_pipelining).
+
+    Every per-rank generator raises ``ValueError`` for a rank outside [0, p - 1] or sizes that
+    :func:`build_schedule` refuses."""
+    rank, p, m, _ = _check_rank_args(rank, p, m)
     return [_act(rank, "F", j) for j in range(m)] + [_act(rank, "B", j) for j in range(m)]
 
 
 def forward_actions(rank: int, p: int, m: int) -> list[Action]:
     """Forward only (inference, no backward): the m forwards in order."""
+    rank, p, m, _ = _check_rank_args(rank, p, m)
     return [_act(rank, "F", j) for j in range(m)]
 
 
@@ -827,6 +868,7 @@ def one_f_one_b_actions(rank: int, p: int, m: int) -> list[Action]:
     """1F1B (PipeDream-Flush, narayanan2021memory): min(p-1-rank, m) warm-up forwards,
     then alternate one forward and one backward, then the remaining backwards. Works for any
     m >= 1 (with m < p the warm-up is capped at m)."""
+    rank, p, m, _ = _check_rank_args(rank, p, m)
     warmup = min(p - 1 - rank, m)
     order = [_act(rank, "F", j) for j in range(warmup)]
     for k in range(m - warmup):
@@ -845,6 +887,7 @@ def interleaved_actions(rank: int, p: int, m: int, v: int) -> list[Action]:
 
     Requires m divisible by p when v > 1 (Megatron-LM's condition); raises ValueError otherwise.
     """
+    rank, p, m, v = _check_rank_args(rank, p, m, v)
     if v > 1 and m % p != 0:
         raise ValueError(
             f"interleaved schedule with v={v} needs m divisible by p (Megatron-LM's order), "
@@ -870,6 +913,7 @@ def zb_h1_actions(rank: int, p: int, m: int) -> list[Action]:
     r steps (``W(k-r)`` follows ``I(k)``), so every rank holds at most p micro-batches, like
     1F1B's first stage, and the deferred W's fill the cool-down bubble. The trailing W's run
     last. Same order as pytorch_pipelining's ZB1P with one chunk. Works for any m >= 1."""
+    rank, p, m, _ = _check_rank_args(rank, p, m)
     warmup = min(p - 1 - rank, m)
     order = [_act(rank, "F", j) for j in range(warmup)]
     for k in range(m):
@@ -894,6 +938,7 @@ def zb_h2_actions(rank: int, p: int, m: int) -> list[Action]:
     its first forward to its last action (the paper's parallelogram). Works for any m >= 1; the
     step time is derived in :func:`ppnotes.bubble.zb_h2_bubble_time`.
     """
+    rank, p, m, _ = _check_rank_args(rank, p, m)
     warmup = min(2 * (p - 1 - rank) + 1, m)
     deferred = 2 * rank
     order = [_act(rank, "F", j) for j in range(warmup)]
@@ -914,6 +959,7 @@ def zbv_actions(rank: int, p: int, m: int) -> list[Action]:
     Handcrafted for F = I = W, where it has no bubble once m >= 2p-1 (checked by the tests);
     the order follows pytorch_pipelining's ScheduleZBVZeroBubble. Works for any m >= 1
     (shorter runs drop the missing micro-batches from the m >= 2p-1 order)."""
+    rank, p, m, _ = _check_rank_args(rank, p, m, chunks=2)
     n = max(2 * p - 1, m)
     down, up = rank, 2 * p - 1 - rank
     count = {"f0": 0, "f1": 0, "b0": 0, "b1": 0}
@@ -965,6 +1011,7 @@ def dualpipev_actions(rank: int, p: int, m: int) -> list[Action]:
     expert-parallel all-to-all behind compute is not in it. Needs m >= 2p; raises ValueError
     otherwise (as the original).
     """
+    rank, p, m, _ = _check_rank_args(rank, p, m, chunks=2)
     if m < 2 * p:
         raise ValueError(f"dualpipev needs m >= 2p = {2 * p} micro-batches, got m={m}")
     down, up = rank, 2 * p - 1 - rank
@@ -1061,10 +1108,15 @@ def decode_loop_schedule(p: int, k: int, steps: int) -> Schedule:
     Returns:
         A forward-only :class:`Schedule` named ``"decode (k=...)"``.
     """
-    p = check_int("p", p)
-    k = check_int("k", k)
-    steps = check_int("steps", steps)
+    p = check_size("p", p, MAX_STAGES)
+    k = check_size("k", k, MAX_MICROBATCHES)
+    steps = check_size("steps", steps, MAX_SCHEDULE_ACTIONS)
     n = k * steps
+    if p * n > MAX_SCHEDULE_ACTIONS:
+        raise ValueError(
+            f"p * k * steps (forward actions) must be at most {MAX_SCHEDULE_ACTIONS:,} (larger "
+            f"schedules take minutes to build), got p={p}, k={k}, steps={steps}"
+        )
     base = Schedule.from_actions(
         [forward_actions(r, p, n) for r in range(p)], name=f"decode (k={k})", forward_only=True
     )
@@ -1107,6 +1159,15 @@ def simulate_decode_loop(
         A :class:`SimResult`; see :func:`decode_period` for the steady-state rate.
     """
     schedule = decode_loop_schedule(p, k, steps)
+    if isinstance(stage_times, Sequence | np.ndarray) and not isinstance(stage_times, str):
+        if len(stage_times) != schedule.num_stages:
+            raise ValueError(
+                f"stage_times must be a number or a list of {schedule.num_stages} per-stage "
+                f"times, got {stage_times!r}"
+            )
+        stage_times = [check_real(f"stage_times[{i}]", x) for i, x in enumerate(stage_times)]
+    else:
+        stage_times = check_real("stage_times", stage_times)
     return simulate(schedule, {"F": stage_times}, comm)
 
 
@@ -1118,8 +1179,7 @@ def decode_period(result: SimResult, warmup_steps: int = 0) -> float:
     decode steps (k batch-steps each). In steady state this is the period of the pipeline:
     one batch-step of tokens leaves it every period.
     """
-    if not isinstance(result, SimResult):
-        raise ValueError(f"result must be a SimResult, got {type(result).__name__}")
+    check_instance("result", result, SimResult, "ppnotes.schedules.SimResult")
     schedule = result.schedule
     n = schedule.num_microbatches
     k = _decode_batches(schedule)

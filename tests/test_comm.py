@@ -3,6 +3,8 @@ blocking and asynchronous sends, the communication left out, the Megatron-LM fig
 
 from __future__ import annotations
 
+from math import nan
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -659,3 +661,75 @@ def test_allreduce_across_nodes_inside_ring_and_two_level():
         comm.allreduce_time_across_nodes(size, 12, 8, nvl, ib, algorithm="two-level")
     with pytest.raises(ValueError, match="algorithm"):
         comm.allreduce_time_across_nodes(size, 16, 8, nvl, ib, algorithm="tree")
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        # tensor_parallel is named as the caller passed it, not as the ring's "ranks".
+        (
+            lambda: comm.tp_comm_time_per_layer(GPT3_175B, 1, 0, "NVLink 3"),
+            ValueError,
+            "tensor_parallel must be an integer >= 1, got 0",
+        ),
+        (
+            lambda: comm.tp_comm_time_per_layer(GPT3_175B, 1, 8, "NVLink 3", training="8"),
+            TypeError,
+            "training must be True or False",
+        ),
+        (lambda: comm.transfer_time(1e6, "NVLink 3", None), TypeError, "achievable must be"),
+        (lambda: comm.note_comm_time(4, 8, 2048, 12288, 25e9, 2, nan), TypeError, "achievable"),
+        (
+            lambda: comm.activation_bytes_per_hop(12288, 1),
+            ValueError,
+            "seq_len must be given .* model_or_hidden",
+        ),
+        (
+            lambda: comm.activation_bytes_per_hop(GPT3_175B, 1, bytes_per_value=10**7),
+            ValueError,
+            "bytes_per_value must be at most 8",
+        ),
+        (lambda: comm.largest_stage_params(GPT3_175B, 10**7), ValueError, "num_stages must be"),
+        (
+            lambda: comm.allreduce_time_across_nodes(1e6, 16, 8, None, "InfiniBand HDR"),
+            TypeError,
+            "intra_link must be a LinkSpec",
+        ),
+        (
+            lambda: comm.allreduce_time_across_nodes(1e6, 16, 8, "NVLink 3", "IB", nic_share=2),
+            ValueError,
+            "inter_link must be one of",
+        ),
+        (
+            lambda: comm.allreduce_time_across_nodes(
+                1e6, 16, 8, "NVLink 3", "InfiniBand HDR", nic_share=10**7
+            ),
+            ValueError,
+            r"nic_share must be a finite number >= 1 and <= 8",
+        ),
+        (
+            lambda: comm.receiver_allgather_time(GPT3_175B, 1, link=0, sequence_parallel=True),
+            TypeError,
+            "link must be a LinkSpec",
+        ),
+        (
+            lambda: comm.simulated_comm_time("1f1b", [], 8, 1.0, 2.0, 0.1),
+            ValueError,
+            "p must be an integer",
+        ),
+        (
+            lambda: comm.simulated_comm_time("1f1b", 4, 10**7, 1.0, 2.0, 0.1),
+            ValueError,
+            "m must be at most",
+        ),
+        (lambda: comm.layer_forward_flops(0, 1), TypeError, "model must be a ppnotes"),
+        (
+            lambda: comm.stage_compute_time(GPT3_175B, 24, 1, "A100"),
+            TypeError,
+            "gpu must be a ppnotes",
+        ),
+    ],
+)
+def test_entry_points_name_the_bad_argument(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -126,3 +126,44 @@ def test_measurement_methods_by_hand():
     assert hw.NVLINK4.achievable_method == "copy-engine-p2p"
     assert hw.NVLINK3.achievable_method == "nccl-estimate"
     assert {hw.PCIE4_X16.achievable_method, hw.PCIE5_X16.achievable_method} == {"host-device-copy"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"memory_bytes": -1}, ValueError, "memory_bytes must be an integer >= 1, got -1"),
+        ({"memory_bytes": 2.5}, ValueError, "memory_bytes must be an integer"),
+        ({"bf16_flops": 0}, ValueError, "bf16_flops must be a finite number > 0, got 0"),
+        ({"bf16_flops": float("nan")}, ValueError, "bf16_flops must be a finite number"),
+        ({"hbm_bandwidth": float("inf")}, ValueError, "hbm_bandwidth must be a finite number"),
+        ({"hbm_bandwidth": "8"}, ValueError, "hbm_bandwidth must be a finite number"),
+        ({"name": None}, TypeError, "name must be a string"),
+    ],
+)
+def test_gpu_spec_checks_itself(changes, error, message):
+    import dataclasses
+
+    with pytest.raises(error, match=message):
+        dataclasses.replace(hw.A100_80GB, **changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"vendor_bandwidth": 0}, ValueError, "vendor_bandwidth must be a finite number > 0"),
+        ({"achievable_bandwidth": -1.0}, ValueError, "achievable_bandwidth must be a finite"),
+        ({"latency": float("nan")}, ValueError, "latency must be a finite number >= 0"),
+        ({"vendor_is_bidirectional": 1}, TypeError, "vendor_is_bidirectional must be True or"),
+    ],
+)
+def test_link_spec_checks_itself(changes, error, message):
+    import dataclasses
+
+    with pytest.raises(error, match=message):
+        dataclasses.replace(hw.NVLINK3, **changes)
+
+
+def test_link_bandwidth_flag_must_be_a_bool():
+    with pytest.raises(TypeError, match="achievable must be True or False"):
+        hw.NVLINK3.bandwidth("8")
+    assert hw.NVLINK3.bandwidth(False) == hw.NVLINK3.peak_bandwidth

@@ -609,3 +609,66 @@ def test_sharded_activation_units_follow_the_layer_shape():
     gelu = dataclasses.replace(llama70, mlp_matrices=2)
     assert memory.sharded_activation_units(mha) > memory.sharded_activation_units(llama70)
     assert memory.sharded_activation_units(gelu) < memory.sharded_activation_units(llama70)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        # Arguments of the other mode are still checked.
+        (lambda: memory.stage_memory(GPT3_175B, [48, 48], batch=0), ValueError, "batch must be"),
+        (
+            lambda: memory.stage_memory(GPT3_175B, [48, 48], weight_precision="fp7"),
+            ValueError,
+            "precision must be one of",
+        ),
+        (
+            lambda: memory.stage_memory(GPT3_175B, [48, 48], context=2.5),
+            ValueError,
+            "context must be an integer",
+        ),
+        (
+            lambda: memory.stage_memory(GPT3_175B, [48, 48], "infer", dropout="8"),
+            TypeError,
+            "dropout must be True or False",
+        ),
+        (
+            lambda: memory.stage_memory(GPT3_175B, [48, 48], "infer", num_microbatches=0),
+            ValueError,
+            "num_microbatches must be an integer",
+        ),
+        (
+            lambda: memory.stage_memory(GPT3_175B, [48, 48], sets_in_flight=4.0),
+            ValueError,
+            "sets_in_flight must list one count per stage",
+        ),
+        (
+            lambda: memory.stage_memory(GPT3_175B, [48, 48], tensor_parallel=10**7),
+            ValueError,
+            "tensor_parallel must be at most",
+        ),
+        # A number where a breakdown is expected names the parameter.
+        (lambda: memory.fits(0, hw.A100_80GB), TypeError, "breakdown must be a stage dict"),
+        (lambda: memory.peak_stage(None), TypeError, "breakdown must be a stage dict"),
+        (lambda: memory.first_last_ratio(2.5), TypeError, "breakdown must be a stage dict"),
+        (lambda: memory.kv_cache_bytes_per_token(GPT3_175B, 10**7), ValueError, "bytes_per"),
+        (
+            lambda: memory.max_batch_that_fits(GPT3_175B, [48, 48], hw.H200, None),
+            ValueError,
+            "context must be an integer",
+        ),
+        (
+            lambda: memory.activation_bytes_per_stage(GPT3_175B, 24, 10**7, 1),
+            ValueError,
+            "sets_in_flight must be a finite number",
+        ),
+        (lambda: memory.kv_heads_per_gpu(0), TypeError, "model must be a ppnotes"),
+        (
+            lambda: memory.training_bytes_per_param(fp32_grads=float("nan")),
+            TypeError,
+            "fp32_grads must be True or False",
+        ),
+    ],
+)
+def test_entry_points_name_the_bad_argument(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -86,6 +86,28 @@ def test_bad_input_is_named(call, message):
         call()
 
 
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        # A number where a model or a list is expected is a TypeError naming the parameter.
+        (lambda: partition.head_layer_equivalents(0), TypeError, "model must be a ppnotes"),
+        (lambda: partition.balance_efficiency(2.5), TypeError, "loads must be a list"),
+        (lambda: partition.gpipe_step_layers(None, 4), TypeError, "loads must be a list"),
+        (lambda: partition.stage_loads(8), TypeError, "layers_per_stage must be a list"),
+        # Flags are True or False, not truthy values.
+        (lambda: partition.split_with_lighter_ends(126, 16, "8"), TypeError, "embedding must be"),
+        (lambda: partition.split_with_lighter_ends(126, 16, loss=None), TypeError, "loss must be"),
+        # Sizes beyond any real model are refused at once instead of taking minutes.
+        (lambda: partition.optimal_split(10**7, 4), ValueError, "num_layers must be at most"),
+        (lambda: partition.optimal_split(4000, 2000), ValueError, "num_stages must be at most"),
+        (lambda: partition.optimal_split(40, 50), ValueError, r"num_stages must be .* \[1, 40\]"),
+    ],
+)
+def test_bad_argument_errors_name_the_parameter(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
 layers = st.integers(min_value=1, max_value=200)
 extra = st.floats(min_value=0, max_value=5, allow_nan=False)
 

@@ -339,7 +339,9 @@ def test_simulate_bad_inputs(kwargs, message):
 
 
 def test_simulate_needs_a_schedule():
-    with pytest.raises(ValueError, match="schedule must be a Schedule, got list"):
+    with pytest.raises(
+        ValueError, match=r"schedule must be a ppnotes.schedules.Schedule, got \[\["
+    ):
         simulate([["0F0", "0B0"]])
 
 
@@ -369,7 +371,7 @@ def test_simulate_named_bad_input():
         simulate_named("1f1b", 4, 8, t_w=-1)
     with pytest.raises(ValueError, match="name must be one of"):
         simulate_named("pipedream", 4, 8)
-    with pytest.raises(ValueError, match="result must be a SimResult, got int"):
+    with pytest.raises(ValueError, match="result must be a ppnotes.schedules.SimResult, got 3"):
         activation_sets_per_rank_layers(3)
 
 
@@ -383,3 +385,78 @@ def test_result_from_times_matches_the_simulator_on_its_own_times():
         result_from_times(sched, sim.start[:-1], sim.end)
     with pytest.raises(ValueError, match="end >= start"):
         result_from_times(sched, sim.end, sim.start)
+
+
+# ---- every public entry point names the bad argument -----------------------------------------
+
+_GENERATOR_NAMES = [
+    "gpipe_actions",
+    "forward_actions",
+    "one_f_one_b_actions",
+    "zb_h1_actions",
+    "zb_h2_actions",
+    "zbv_actions",
+    "dualpipev_actions",
+]
+
+
+@pytest.mark.parametrize("name", _GENERATOR_NAMES)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((-1, 4, 8), r"rank must be an integer in \[0, 3\], got -1"),
+        ((4, 4, 8), r"rank must be an integer in \[0, 3\], got 4"),
+        ((True, 4, 8), r"rank must be an integer in \[0, 3\], got True"),
+        ((0, 0, 8), "p must be an integer >= 1, got 0"),
+        ((0, 4, 2.5), "m must be an integer >= 1, got 2.5"),
+        ((0, 4, float("inf")), "m must be an integer >= 1, got inf"),
+        ((0, 4, 10**7), "m must be at most 65,536"),
+        ((0, 4, "8"), "m must be an integer >= 1, got '8'"),
+    ],
+)
+def test_rank_generators_check_their_arguments(name, args, message):
+    import ppnotes.schedules as schedules
+
+    with pytest.raises(ValueError, match=message):
+        getattr(schedules, name)(*args)
+
+
+def test_rank_generators_keep_working_at_the_edges():
+    import ppnotes.schedules as schedules
+
+    for name in _GENERATOR_NAMES[:-1]:
+        assert getattr(schedules, name)(0, 1, 1)  # p = 1, m = 1, rank 0
+    assert schedules.dualpipev_actions(1, 2, 4)
+    assert schedules.interleaved_actions(3, 4, 8, 2)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda s: s.interleaved_actions(0, 0, 8, 2), ValueError, "p must be an integer >= 1"),
+        (lambda s: s.interleaved_actions(-1, 4, 8, 2), ValueError, "rank must be an integer"),
+        (lambda s: s.interleaved_actions(0, 4, 8, 0), ValueError, "v must be an integer >= 1"),
+        (lambda s: s.build_schedule("1f1b", 10**7, 8), ValueError, "p must be at most 1,024"),
+        (lambda s: s.build_schedule("1f1b", 1024, 4096), ValueError, "p=1024, m=4096"),
+        (lambda s: s.build_schedule("zbv", 512, 2048), ValueError, "p=512, m=2048"),
+        (lambda s: s.decode_loop_schedule(4, 10**7, 8), ValueError, "k must be at most"),
+        (lambda s: s.decode_loop_schedule(1024, 64, 64), ValueError, "p=1024, k=64, steps=64"),
+        (lambda s: s.simulate_decode_loop(4, 4, 8, -1), ValueError, "stage_times must be a"),
+        (lambda s: s.simulate_decode_loop(4, 4, 8, [1.0]), ValueError, "stage_times must be a"),
+        (lambda s: s.simulate_decode_loop(4, 4, 8, [1, 1, 1, None]), ValueError, "stage_times"),
+        (lambda s: s.simulate(s.build_schedule("1f1b", 2, 2), blocking="8"), TypeError, "blocking"),
+        (lambda s: s.simulate(3), TypeError, "schedule must be a ppnotes.schedules.Schedule"),
+        (lambda s: s.decode_period(None), TypeError, "result must be a"),
+    ],
+)
+def test_schedule_entry_points_name_the_bad_argument(call, error, message):
+    import ppnotes.schedules as schedules
+
+    with pytest.raises(error, match=message):
+        call(schedules)
+
+
+def test_result_from_times_names_non_numeric_times():
+    schedule = build_schedule("1f1b", 2, 2)
+    with pytest.raises(ValueError, match="start must be a list of times"):
+        result_from_times(schedule, object(), [0.0] * 8)
