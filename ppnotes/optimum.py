@@ -161,7 +161,7 @@ class Candidate:
             value = getattr(self, name)
             if type(value) is not int or value < 1 or (top is not None and value > top):
                 object.__setattr__(self, name, check_int(name, value, 1, top))
-        if self.schedule not in OVERLAP_P2P:
+        if self.schedule not in pm.SCHEDULES:  # a tuple: no hashing of odd values
             check_choice("schedule", self.schedule, pm.SCHEDULES)
         if self.recompute not in RECOMPUTE_ORDER:
             check_choice("recompute", self.recompute, RECOMPUTE_ORDER)

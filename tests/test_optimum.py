@@ -524,6 +524,7 @@ def test_every_entry_point_names_the_bad_argument(tiny_plan, bad):
         (dict(p=10**7), "p must be"),
         (dict(b=2.5), "b must be"),
         (dict(schedule="dualpipe"), "schedule must be"),
+        (dict(schedule=[]), "schedule must be"),
         (dict(v=2), "v applies only"),
         (dict(recompute="some"), "recompute must be"),
         (dict(sp="8"), "sp must be True or False"),
