@@ -40,4 +40,6 @@ def glue(key: str, value):
 
 def glue_all(prefix: str = "", **values) -> dict:
     """Glue several values at once, each under ``prefix + name``; return them as a dict."""
+    if not isinstance(prefix, str):
+        raise ValueError(f"prefix must be a string, got {prefix!r}")
     return {f"{prefix}{name}": glue(f"{prefix}{name}", v) for name, v in values.items()}

@@ -45,8 +45,28 @@ from dataclasses import dataclass, field, replace
 from . import comm, inference, memory, partition, schedules
 from . import perf_model as pm
 from ._names import resolve
-from ._validate import check_choice, check_int, check_real
-from .hardware import GPUS, IB_HDR, IB_NDR, LINKS, NVLINK3, NVLINK4, PCIE4_X16, PCIE5_X16
+from ._validate import (
+    MAX_GPUS,
+    MAX_MICROBATCHES,
+    MAX_STAGES,
+    WrongTypeError,
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+)
+from .hardware import (
+    GPUS,
+    IB_HDR,
+    IB_NDR,
+    LINKS,
+    NVLINK3,
+    NVLINK4,
+    PCIE4_X16,
+    PCIE5_X16,
+    GPUSpec,
+)
 from .models import MODELS, ModelSpec
 
 GiB = 2**30
@@ -79,6 +99,49 @@ RULES = {
 
 FIELDS = ("t", "p", "d", "b", "schedule", "v", "recompute", "sp", "dist_opt")
 
+# Each integer field of a Candidate and its largest value (t and d: GPUs, p and v: stages).
+_INT_FIELDS = {"t": MAX_GPUS, "p": MAX_STAGES, "d": MAX_GPUS, "b": None, "v": MAX_STAGES}
+
+
+def _check_field(name: str, value, label: str):
+    """One Candidate field (``name``), checked and normalised; errors say ``label``."""
+    if name in _INT_FIELDS:
+        return check_int(label, value, 1, _INT_FIELDS[name])
+    if name == "schedule":
+        return check_choice(label, value, pm.SCHEDULES)
+    if name == "recompute":
+        return check_choice(label, value, RECOMPUTE_ORDER)
+    return check_bool(label, value)  # sp, dist_opt
+
+
+def _model(value, name: str = "model") -> ModelSpec:
+    return check_instance(name, value, ModelSpec)
+
+
+def _cluster(value, name: str = "cluster") -> pm.Cluster:
+    return check_instance(name, value, pm.Cluster)
+
+
+def _plan(value) -> Plan:
+    return check_instance("plan", value, Plan)
+
+
+def _candidate(value, name: str = "cand") -> Candidate:
+    return check_instance(name, value, Candidate)
+
+
+def _names(name: str, values, allowed) -> tuple:
+    """A non-empty list or tuple of names, each one of ``allowed``."""
+    if isinstance(values, str) or not isinstance(values, (list, tuple, set, frozenset)):
+        raise WrongTypeError(
+            f"{name} must be a list or tuple of names from {allowed}, got {values!r}"
+        )
+    if not values:
+        raise ValueError(f"{name} must name at least one of {allowed}, got {values!r}")
+    for value in values:
+        check_choice(name, value, allowed)
+    return tuple(values)
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -94,6 +157,26 @@ class Candidate:
     sp: bool = True
     dist_opt: bool = True
 
+    def __post_init__(self):
+        # Fast path: the planner builds thousands of these from values it already checked.
+        for name, top in _INT_FIELDS.items():
+            value = getattr(self, name)
+            if type(value) is not int or value < 1 or (top is not None and value > top):
+                object.__setattr__(self, name, check_int(name, value, 1, top))
+        if self.schedule not in pm.SCHEDULES:  # a tuple: no hashing of odd values
+            check_choice("schedule", self.schedule, pm.SCHEDULES)
+        if self.recompute not in RECOMPUTE_ORDER:
+            check_choice("recompute", self.recompute, RECOMPUTE_ORDER)
+        if self.sp is not True and self.sp is not False:
+            check_bool("sp", self.sp)
+        if self.dist_opt is not True and self.dist_opt is not False:
+            check_bool("dist_opt", self.dist_opt)
+        if self.v != 1 and self.schedule != "interleaved":
+            raise ValueError(
+                f"v applies only to the 'interleaved' schedule, got v={self.v} for "
+                f"{self.schedule!r}"
+            )
+
     @property
     def label(self) -> str:
         """Short text, e.g. ``t8 p8 d16 b1 interleaved v2 selective sp dopt``; see :func:`parse`."""
@@ -106,7 +189,8 @@ class Candidate:
         return " ".join(parts)
 
     def config(self, global_batch: int, seq_len: int | None = None) -> pm.Config:
-        """The :class:`ppnotes.perf_model.Config` (overlap of sends by :data:`OVERLAP_P2P`)."""
+        """The :class:`ppnotes.perf_model.Config` (overlap of sends by :data:`OVERLAP_P2P`);
+        the Config checks ``global_batch`` and ``seq_len`` itself."""
         return pm.Config(
             self.t,
             self.p,
@@ -219,9 +303,7 @@ class Plan:
         """Where a configuration ended up: ``("ranked", (rank, Ranked))`` for the best ranked
         one with the given values (a label may be partial, e.g. ``"p4"``), else
         ``("dropped", [Dropped, ...])``, the drops that cover it (most specific first)."""
-        want = parse(text) if isinstance(text, str) else text
-        if isinstance(want, Candidate):
-            want = dict(want.__dict__)
+        want = _wanted(text)
         for i, r in enumerate(self.ranked):
             if all(r.candidate.__dict__[k] == v for k, v in want.items()):
                 return "ranked", (i + 1, r)
@@ -236,7 +318,8 @@ class Plan:
 
     def explain(self, text: str | dict | Candidate) -> str:
         """Why a configuration ranks where it does or was dropped (plain text)."""
-        where, what = self.find(text)
+        want = _wanted(text)
+        where, what = self.find(want)
         if where == "ranked":
             rank, r = what
             best = self.best
@@ -252,8 +335,6 @@ class Plan:
             else:
                 lines.append(_compare(r, best))
             return "\n".join(lines)
-        want = parse(text) if isinstance(text, str) else text
-        want = dict(want.__dict__) if isinstance(want, Candidate) else want
         size = want.get("t", 1) * want.get("p", 1) * want.get("d", 1)
         if self.num_gpus % size or (
             "d" in want and size != self.num_gpus and "t" in want and "p" in want
@@ -271,6 +352,23 @@ class Plan:
         if len(what) > len(shown):
             lines.append(f"  ... and {len(what) - len(shown)} more groups")
         return "\n".join(lines)
+
+
+def _wanted(text) -> dict:
+    """The field dict of a configuration given as a label, a field dict or a Candidate."""
+    if isinstance(text, str):
+        return parse(text)
+    if isinstance(text, Candidate):
+        return dict(text.__dict__)
+    if not isinstance(text, dict):
+        raise WrongTypeError(
+            "config must be a label like 't8 p4 d2 b1 1f1b', a dict of its fields or a "
+            f"Candidate, got {text!r}"
+        )
+    unknown = [k for k in text if k not in FIELDS]
+    if unknown:
+        raise ValueError(f"config fields must be among {FIELDS}, got {unknown!r}")
+    return {k: _check_field(k, v, f"config {k}") for k, v in text.items()}
 
 
 def _compare(slow: Ranked, fast: Ranked) -> str:
@@ -296,7 +394,8 @@ def note_efficiency_curve(model: ModelSpec, num_gpus: int, global_batch: int, gp
     Efficiency = m T / ((m + p - 1) T + comm): the bubble and the traffic both grow with p,
     so it falls monotonically. Returns ``[(p, efficiency), ...]``.
     """
-    gpu = gpu or GPUS["A100 80GB"]
+    model = _model(model)
+    gpu = GPUS["A100 80GB"] if gpu is None else check_instance("gpu", gpu, GPUSpec)
     top = min(model.num_layers, check_int("num_gpus", num_gpus))
     m = check_int("global_batch", global_batch)
     out = []
@@ -326,10 +425,14 @@ def note_find_optimal_pp_depth(model_params: float, gpu_memory: float, num_gpus:
     """
     from .models import GPT3_175B
 
+    model_params = check_real("model_params", model_params, strict=True)
+    gpu_memory = check_real("gpu_memory", gpu_memory, strict=True)
+    num_gpus = check_int("num_gpus", num_gpus)
+    model = GPT3_175B if model is None else _model(model)
     if model_params <= gpu_memory:
         return 1
     min_pp = math.ceil(model_params / gpu_memory)
-    curve = dict(note_efficiency_curve(model or GPT3_175B, num_gpus, 1536))
+    curve = dict(note_efficiency_curve(model, num_gpus, 1536))
     best_pp, best_eff = min_pp, 0.0
     for pp in range(min_pp, num_gpus + 1):
         if pp not in curve:  # the note's loop runs to num_gpus; its model needs p <= L
@@ -374,9 +477,18 @@ def step_floor(twin: pm.StepResult, schedule: str, v: int = 1) -> float:
     (same t, p, d, b and recomputation): the twin's time without bubble and exposed hops, plus
     :data:`BUBBLE_FLOOR` of its bubble (over v for interleaved). The same work per rank, so
     nothing else changes; the tests check the bound against the full model."""
+    check_instance("twin", twin, pm.StepResult)
     name = check_choice("schedule", schedule, pm.SCHEDULES)
+    v = check_int("v", v, 1, MAX_STAGES)
+    if v != 1 and name != "interleaved":
+        raise ValueError(f"v applies only to the 'interleaved' schedule, got v={v} for {name!r}")
+    return _step_floor(twin, name, v)
+
+
+def _step_floor(twin: pm.StepResult, schedule: str, v: int) -> float:
+    """:func:`step_floor` for checked arguments (the planner's inner loop)."""
     base = twin.step_time - twin.parts["bubble"] - twin.parts["pipeline_comm"]
-    share = BUBBLE_FLOOR[name] / (check_int("v", v) if name == "interleaved" else 1)
+    share = BUBBLE_FLOOR[schedule] / (v if schedule == "interleaved" else 1)
     return base + share * twin.parts["bubble"]
 
 
@@ -384,6 +496,15 @@ def states_lower_bound(model: ModelSpec, t: int, p: int, d: int) -> float:
     """Bytes per GPU of weights, fp32 gradients and sharded optimizer state on the fullest
     stage (balanced split, distributed optimizer): a lower bound on any configuration's peak
     with these t, p, d (:func:`ppnotes.memory.training_bytes_per_param`)."""
+    model = _model(model)
+    t = check_int("t", t, 1, model.num_heads)
+    p = check_int("p", p, 1, model.num_layers)
+    d = check_int("d", d, 1, MAX_GPUS)
+    return _states_lower_bound(model, t, p, d)
+
+
+def _states_lower_bound(model: ModelSpec, t: int, p: int, d: int) -> float:
+    """:func:`states_lower_bound` for checked arguments (the planner's inner loop)."""
     counts = partition.balanced_split(model.num_layers, p)
     params = max(memory.stage_params(model, counts)) / t
     per = memory.training_bytes_per_param(True, True, d)
@@ -396,6 +517,17 @@ def search_space_size(
     """Configurations the planner covers: every t | N, p | N / t, b <= ``max_micro_batch``
     with d b | G (one per (t, p) when d does not divide G), every schedule option,
     recomputation, sequence parallelism and distributed optimizer setting."""
+    _model(model)
+    num_gpus = check_int("num_gpus", num_gpus, 1, MAX_GPUS)
+    global_batch = check_int("global_batch", global_batch)
+    max_micro_batch = check_int("max_micro_batch", max_micro_batch)
+    return _search_space_size(model, num_gpus, global_batch, max_micro_batch)
+
+
+def _search_space_size(
+    model: ModelSpec, num_gpus: int, global_batch: int, max_micro_batch: int
+) -> int:
+    """:func:`search_space_size` for checked arguments."""
     total = 0
     for t in _divisors(num_gpus):
         for p in _divisors(num_gpus // t):
@@ -429,8 +561,9 @@ def plan_training(
     Args:
         model: a :class:`~ppnotes.models.ModelSpec`.
         cluster: a :class:`~ppnotes.perf_model.Cluster` (GPU, GPUs per node, links).
-        num_gpus: N = t p d.
-        global_batch: G, sequences per step.
+        num_gpus: N = t p d (at most :data:`ppnotes._validate.MAX_GPUS`).
+        global_batch: G, sequences per step (at most
+            :data:`ppnotes._validate.MAX_MICROBATCHES`: m <= G micro-batches are simulated).
         seq_len: tokens per sequence (default: the model's).
         max_micro_batch: largest b tried.
         schedules_allowed: restrict the schedules (default: all of
@@ -449,27 +582,28 @@ def plan_training(
         with its rule and reason. When nothing fits, ``closest`` holds the configurations
         that miss memory by the least (drops with their excess bytes).
     """
-    if not isinstance(model, ModelSpec):
-        raise ValueError(f"model must be a ppnotes.models.ModelSpec, got {model!r}")
-    if not isinstance(cluster, pm.Cluster):
-        raise ValueError(f"cluster must be a ppnotes.perf_model.Cluster, got {cluster!r}")
-    n = check_int("num_gpus", num_gpus)
-    batch = check_int("global_batch", global_batch)
+    model, cluster = _model(model), _cluster(cluster)
+    n = check_int("num_gpus", num_gpus, 1, MAX_GPUS)
+    # m <= G, and the step model simulates m micro-batches: bound G like m.
+    batch = check_int("global_batch", global_batch, 1, MAX_MICROBATCHES)
     s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
     bmax = check_int("max_micro_batch", max_micro_batch)
-    allowed = tuple(schedules_allowed or pm.SCHEDULES)
-    for name in allowed:
-        check_choice("schedules_allowed", name, pm.SCHEDULES)
+    if schedules_allowed is None or (
+        isinstance(schedules_allowed, (list, tuple)) and not schedules_allowed
+    ):
+        allowed = pm.SCHEDULES  # None or empty: every schedule
+    else:
+        allowed = _names("schedules_allowed", schedules_allowed, pm.SCHEDULES)
+    recompute_allowed = _names("recompute_allowed", recompute_allowed, RECOMPUTE_ORDER)
     rc_order = [rc for rc in RECOMPUTE_ORDER if rc in recompute_allowed]
-    for rc in recompute_allowed:
-        check_choice("recompute_allowed", rc, RECOMPUTE_ORDER)
     for key, value in (
         ("sequence_parallel", sequence_parallel),
         ("distributed_optimizer", distributed_optimizer),
     ):
         if value is not None and not isinstance(value, bool):
-            raise ValueError(f"{key} must be None, True or False, got {value!r}")
-    check_real("efficiency", efficiency, strict=True, maximum=1.0)
+            raise WrongTypeError(f"{key} must be None, True or False, got {value!r}")
+    keep_below = check_real("keep_below", keep_below)
+    efficiency = check_real("efficiency", efficiency, strict=True, maximum=1.0)
     reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 0.99)
     budget = (1.0 - reserve) * cluster.gpu.memory_bytes
     kw = dict(efficiency=efficiency, reserve_fraction=reserve)
@@ -520,7 +654,7 @@ def plan_training(
                         ref.shortfall_bytes,
                     )
                     continue
-                floor = step_floor(ref, base.schedule, base.v)
+                floor = _step_floor(ref, base.schedule, base.v)
                 if floor >= max(best, keep_below):
                     for slower in rc_order[i:]:
                         drop(
@@ -580,7 +714,7 @@ def plan_training(
             if batch % d:
                 drop(key, "batch", f"G = {batch} is not a multiple of d = {d}")
                 continue
-            lower = states_lower_bound(model, t, p, d)
+            lower = _states_lower_bound(model, t, p, d)
             if lower > budget:
                 drop(
                     key,
@@ -634,7 +768,7 @@ def plan_training(
 
     # The other schedules, the most promising first (their 1F1B twin's floor).
     def floor_of(base):
-        return step_floor(twin(base, rc_order[0]), base.schedule, base.v)
+        return _step_floor(twin(base, rc_order[0]), base.schedule, base.v)
 
     for base in sorted(deferred, key=floor_of):
         best = min((r.step_time for r in ranked), default=math.inf)
@@ -651,7 +785,7 @@ def plan_training(
         seq_len=s,
         ranked=ranked,
         dropped=dropped,
-        searched=search_space_size(model, n, batch, bmax),
+        searched=_search_space_size(model, n, batch, bmax),
         evaluated=counts["evaluated"],
         seconds=time.perf_counter() - start,
         budget=budget,
@@ -663,7 +797,7 @@ def table(plan: Plan, top: int = 10) -> list[dict]:
     """The first ``top`` ranked configurations as rows: label, t, p, d, b, m, schedule, v,
     recompute, step time, every part (seconds), peak memory (GiB), MFU."""
     rows = []
-    for r in plan.ranked[: check_int("top", top)]:
+    for r in _plan(plan).ranked[: check_int("top", top)]:
         c = r.candidate
         row = {"config": c.label, "t": c.t, "p": c.p, "d": c.d, "b": c.b}
         row |= {"m": r.result.config.num_microbatches, "schedule": c.schedule, "v": c.v}
@@ -676,18 +810,20 @@ def table(plan: Plan, top: int = 10) -> list[dict]:
 
 def smallest_fitting_depth(plan: Plan) -> int | None:
     """The smallest p among fitting configurations (what a memory-first rule would pick)."""
+    _plan(plan)
     return min((r.candidate.p for r in plan.ranked), default=None)
 
 
 def best_depth(plan: Plan) -> int | None:
     """p of the fastest fitting configuration."""
-    return plan.best.candidate.p if plan.best else None
+    best = _plan(plan).best
+    return best.candidate.p if best else None
 
 
 def pareto_front(plan: Plan) -> list[Ranked]:
     """Ranked configurations not beaten on both step time and peak memory (fastest first)."""
     front, lowest = [], math.inf
-    for r in sorted(plan.ranked, key=lambda r: (r.step_time, r.peak_bytes)):
+    for r in sorted(_plan(plan).ranked, key=lambda r: (r.step_time, r.peak_bytes)):
         if r.peak_bytes < lowest:
             front.append(r)
             lowest = r.peak_bytes
@@ -697,7 +833,7 @@ def pareto_front(plan: Plan) -> list[Ranked]:
 def best_per_depth(plan: Plan) -> dict[int, Ranked]:
     """The fastest fitting configuration at each depth p."""
     out: dict[int, Ranked] = {}
-    for r in plan.ranked:
+    for r in _plan(plan).ranked:
         out.setdefault(r.candidate.p, r)
     return dict(sorted(out.items()))
 
@@ -713,7 +849,7 @@ def verify(plan: Plan, top: int = 3) -> list[dict]:
     two agree to a few per cent.
     """
     rows = []
-    for r in plan.ranked[: check_int("top", top)]:
+    for r in _plan(plan).ranked[: check_int("top", top)]:
         res, c = r.result, r.candidate
         cfg = res.config
         m, p = cfg.num_microbatches, cfg.pipeline_parallel
@@ -760,10 +896,16 @@ def cluster_for(
     spec = GPUS[check_choice("gpu", gpu, GPUS)]
     a100 = spec.name.startswith("A100")
     in_link = (
-        LINKS[check_choice("intra", intra, LINKS)] if intra else (NVLINK3 if a100 else NVLINK4)
+        (NVLINK3 if a100 else NVLINK4)
+        if intra is None
+        else LINKS[check_choice("intra", intra, LINKS)]
     )
-    out_link = LINKS[check_choice("inter", inter, LINKS)] if inter else (IB_HDR if a100 else IB_NDR)
-    g = check_int("gpus_per_node", gpus_per_node)
+    out_link = (
+        (IB_HDR if a100 else IB_NDR)
+        if inter is None
+        else LINKS[check_choice("inter", inter, LINKS)]
+    )
+    g = check_int("gpus_per_node", gpus_per_node, 1, MAX_GPUS)
     name = f"{g}x {spec.name} ({in_link.name} + {out_link.name})"
     return pm.Cluster(spec, g, in_link, out_link, g, name)
 
@@ -781,6 +923,13 @@ class ServingChoice:
     concurrency: int
     serving: inference.Serving
 
+    def __post_init__(self):
+        self.t = check_int("t", self.t, 1, MAX_GPUS)
+        self.p = check_int("p", self.p, 1, MAX_STAGES)
+        self.replicas = check_int("replicas", self.replicas, 1, MAX_GPUS)
+        self.concurrency = check_int("concurrency", self.concurrency)
+        check_instance("serving", self.serving, inference.Serving)
+
     @property
     def gpus(self) -> int:
         return self.t * self.p * self.replicas
@@ -797,6 +946,13 @@ class ServingPlan:
 
     choices: list[ServingChoice]
     dropped: list[tuple[int, int, str]]
+
+    def __post_init__(self):
+        for name in ("choices", "dropped"):
+            if not isinstance(getattr(self, name), list):
+                raise WrongTypeError(f"{name} must be a list, got {getattr(self, name)!r}")
+        for choice in self.choices:
+            check_instance("choices", choice, ServingChoice, "list of ServingChoice")
 
     @property
     def best(self) -> ServingChoice | None:
@@ -823,11 +979,12 @@ def plan_serving(
     bisection (TPOT grows with R); replicas = ceil(load / (R / TPOT)). Ties go to the lower
     TPOT. Shapes that cannot meet a target at any R are in ``dropped`` with the reason.
     """
+    model, cluster = _model(model), _cluster(cluster)
     load = check_real("load", load, strict=True)
     ttft = None if ttft is None else check_real("ttft", ttft, strict=True)
     tpot = None if tpot is None else check_real("tpot", tpot, strict=True)
     prompt, output = check_int("prompt", prompt), check_int("output", output)
-    cap = None if max_gpus is None else check_int("max_gpus", max_gpus)
+    cap = None if max_gpus is None else check_int("max_gpus", max_gpus, 1, MAX_GPUS)
     choices, dropped = [], []
     for t in _divisors(cluster.gpus_per_node):
         if model.num_heads % t or model.num_kv_heads % t:
@@ -878,6 +1035,9 @@ def plan_serving(
 
 def run_candidate(run) -> Candidate:
     """A published run's configuration as a :class:`Candidate`."""
+    from .runs import PublishedRun
+
+    check_instance("run", run, PublishedRun)
     return Candidate(
         run.tensor_parallel,
         run.pipeline_parallel,
@@ -913,11 +1073,18 @@ def practice_comparison(runs=None, *, same_features: bool = True, **kwargs) -> l
         "Megatron 1T (SP + selective)",
         "Llama 3 405B (8K GPUs)",
     ]
-    chosen = [get_run(n) for n in default] if runs is None else list(runs)
-    rows = []
+    check_bool("same_features", same_features)
+    if runs is None:
+        chosen = [get_run(n) for n in default]
+    elif isinstance(runs, (list, tuple)):
+        chosen = list(runs)
+    else:
+        raise WrongTypeError(f"runs must be a list of ppnotes.runs.RUNS entries, got {runs!r}")
     for run in chosen:
         if run not in RUNS:
             raise ValueError(f"runs must be ppnotes.runs.RUNS entries, got {run!r}")
+    rows = []
+    for run in chosen:
         cluster = pm.run_cluster(run)
         mine = run_candidate(run)
         theirs = pm.step_time(run.model, cluster, mine.config(run.global_batch, run.seq_len))
@@ -979,9 +1146,21 @@ TORCH_SCHEDULES = {
 }
 
 
+def _export_batch(cand: Candidate, global_batch) -> int:
+    """``global_batch`` checked: a whole number of micro-batches per replica (m = G / (d b))."""
+    batch = check_int("global_batch", global_batch)
+    if batch % (cand.d * cand.b):
+        raise ValueError(
+            f"global_batch must be a multiple of d x b = {cand.d * cand.b} "
+            f"(m = G / (d b) micro-batches), got {batch}"
+        )
+    return batch
+
+
 def megatron_compatible(cand: Candidate, model: ModelSpec) -> bool:
     """Whether :func:`megatron_flags` can export ``cand``: 1F1B or interleaved, layers split
     evenly into p x v chunks."""
+    cand, model = _candidate(cand), _model(model)
     chunks = memory.chunks_per_rank(cand.schedule, cand.v)
     return cand.schedule in ("1f1b", "interleaved") and model.num_layers % (cand.p * chunks) == 0
 
@@ -989,6 +1168,9 @@ def megatron_compatible(cand: Candidate, model: ModelSpec) -> bool:
 def megatron_flags(cand: Candidate, model: ModelSpec, global_batch: int, seq_len: int) -> list:
     """Megatron-LM command-line flags for a training configuration (see
     :data:`EXPORT_SOURCES`). ZB-H1 and ZBV have no Megatron-LM flag: ``ValueError``."""
+    cand, model = _candidate(cand), _model(model)
+    global_batch = _export_batch(cand, global_batch)
+    seq_len = check_int("seq_len", seq_len)
     chunks = memory.chunks_per_rank(cand.schedule, cand.v)
     if model.num_layers % (cand.p * chunks):
         raise ValueError(
@@ -1035,6 +1217,9 @@ def torchtitan_config(cand: Candidate, global_batch: int, seq_len: int) -> list[
     """torchtitan config entries (Python assignments on a ``Trainer.Config`` named
     ``config``; see :data:`EXPORT_SOURCES`). torchtitan's data parallelism is FSDP, which
     shards more than the distributed optimizer: the planner's memory is an upper bound."""
+    cand = _candidate(cand)
+    global_batch = _export_batch(cand, global_batch)
+    seq_len = check_int("seq_len", seq_len)
     lines = [
         f"config.parallelism.tensor_parallel_degree = {cand.t}",
         f"config.parallelism.pipeline_parallel_degree = {cand.p}",
@@ -1056,6 +1241,8 @@ def torchtitan_config(cand: Candidate, global_batch: int, seq_len: int) -> list[
 def vllm_args(choice: ServingChoice, prompt: int, output: int) -> list[str]:
     """vLLM serving arguments for one replica (``vllm serve MODEL ...``; see
     :data:`EXPORT_SOURCES`); run ``choice.replicas`` of them behind a load balancer."""
+    check_instance("choice", choice, ServingChoice)
+    prompt, output = check_int("prompt", prompt), check_int("output", output)
     return [
         f"--tensor-parallel-size {choice.t}",
         f"--pipeline-parallel-size {choice.p}",
@@ -1480,6 +1667,7 @@ def sweep_point(model, cluster, num_gpus, global_batch, seq_len=None, *, x=None,
 def with_memory(cluster: pm.Cluster, gib: float) -> pm.Cluster:
     """``cluster`` with its GPU's memory set to ``gib`` GiB (compute and links unchanged):
     isolates what memory alone does to the optimum."""
+    cluster = _cluster(cluster)
     gib = check_real("gib", gib, strict=True)
     gpu = replace(
         cluster.gpu, name=f"{cluster.gpu.name} ({gib:g} GiB)", memory_bytes=int(gib * GiB)

@@ -29,7 +29,7 @@ import math
 import numbers
 import re
 
-from ._validate import check_real
+from ._validate import WrongTypeError, check_bool, check_int, check_real
 
 QUESTION_TYPES = ("multiple_choice", "many_choice", "numeric")
 
@@ -41,21 +41,55 @@ PERCENT_HINT = "Answer in percent: 12.5, 12.5 % and the fraction 0.125 are all r
 EXACT = 1e-6
 
 
+def _text(name: str, value) -> str:
+    """``value`` if it is a non-empty string (question text, an answer, feedback)."""
+    if not isinstance(value, str):
+        raise WrongTypeError(f"{name} must be a non-empty string, got {value!r}")
+    if not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _answers(answers) -> list[dict]:
+    """A list (or tuple) of answers built by :func:`choice`."""
+    if not isinstance(answers, (list, tuple)) or not all(isinstance(a, dict) for a in answers):
+        raise WrongTypeError(
+            f"answers must be a list of answers built by quiz.choice, got {answers!r}"
+        )
+    return list(answers)
+
+
+def _question(question, name: str = "question") -> dict:
+    """``question`` if it is a well-formed question dict (see :func:`validate_question`)."""
+    if not isinstance(question, dict):
+        raise WrongTypeError(
+            f"{name} must be a question dict built by ppnotes.quiz, got {question!r}"
+        )
+    validate_question(question)
+    return question
+
+
 def choice(text: str, correct: bool, feedback: str) -> dict:
     """One answer of a multiple- or many-choice question."""
-    return {"answer": str(text), "correct": bool(correct), "feedback": str(feedback)}
+    return {
+        "answer": _text("text", text),
+        "correct": check_bool("correct", correct),
+        "feedback": _text("feedback", feedback),
+    }
 
 
 def multiple_choice(question: str, answers: list[dict]) -> dict:
     """A question with exactly one correct answer among ``answers`` (built by :func:`choice`)."""
-    q = {"question": question, "type": "multiple_choice", "answers": list(answers)}
+    q = {"question": _text("question", question), "type": "multiple_choice"}
+    q["answers"] = _answers(answers)
     validate_question(q)
     return q
 
 
 def many_choice(question: str, answers: list[dict]) -> dict:
     """A question where a reader must pick every correct answer (one or more)."""
-    q = {"question": question, "type": "many_choice", "answers": list(answers)}
+    q = {"question": _text("question", question), "type": "many_choice"}
+    q["answers"] = _answers(answers)
     validate_question(q)
     return q
 
@@ -87,8 +121,16 @@ def numeric(
             and say so under the question. Default (None): True when the question's text says
             "in percent", "percentage" or "in %".
     """
+    question = _text("question", question)
     answer = check_real("answer", answer, minimum=None)
     abs_tol = check_real("abs_tol", abs_tol)
+    correct_feedback = _text("correct_feedback", correct_feedback)
+    wrong_feedback = _text("wrong_feedback", wrong_feedback)
+    if integer is not None:
+        check_bool("integer", integer)
+    if percent is not None:
+        check_bool("percent", percent)
+    traps = _traps(traps)
     if integer is None:
         integer = _is_whole(answer) and (abs_tol == 0.5 or (rel_tol is None and abs_tol == 0))
     rel_tol = check_real("rel_tol", 0.02 if rel_tol is None else rel_tol)
@@ -121,6 +163,21 @@ def numeric(
     return q
 
 
+def _traps(traps) -> list[tuple[float, str]]:
+    """``traps`` as a list of (value, feedback) pairs (None or empty: no traps)."""
+    if traps is None:
+        return []
+    if not isinstance(traps, (list, tuple)):
+        raise WrongTypeError(f"traps must be a list of (value, feedback) pairs, got {traps!r}")
+    out = []
+    for i, trap in enumerate(traps):
+        if not isinstance(trap, (list, tuple)) or len(trap) != 2:
+            raise WrongTypeError(f"traps[{i}] must be a (value, feedback) pair, got {trap!r}")
+        value = check_real(f"traps[{i}] value", trap[0], minimum=None)
+        out.append((value, _text(f"traps[{i}] feedback", trap[1])))
+    return out
+
+
 def _is_whole(x: float) -> bool:
     return math.isfinite(x) and abs(x - round(x)) < 1e-9
 
@@ -143,20 +200,33 @@ def _range_answer(value: float, rel_tol: float, abs_tol: float, correct: bool, f
 
 def numeric_answer(question: dict) -> float:
     """The centre of the accepted range of a numeric question (its computed answer)."""
+    _numeric(question)
     lo, hi = next(a["range"] for a in question["answers"] if a.get("correct"))
     return (lo + hi) / 2
 
 
 def accepts(question: dict, value: float) -> bool:
     """Whether a numeric question marks ``value`` correct (the first matching range decides)."""
+    _numeric(question)
+    if not isinstance(value, numbers.Real):
+        raise WrongTypeError(f"value must be a number (the reader's answer), got {value!r}")
     for a in question["answers"]:
         if "range" in a and a["range"][0] <= value < a["range"][1]:
             return bool(a["correct"])
     return False
 
 
+def _numeric(question) -> dict:
+    """``question`` if it is a well-formed numeric question."""
+    if _question(question)["type"] != "numeric":
+        raise ValueError(f"question must be a numeric question, got type {question['type']!r}")
+    return question
+
+
 def validate_question(q: dict) -> None:
     """Raise ``ValueError`` if ``q`` is not a well-formed question that jupyterquiz can show."""
+    if not isinstance(q, dict):
+        raise WrongTypeError(f"question must be a question dict built by ppnotes.quiz, got {q!r}")
     text = q.get("question")
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"question text must be a non-empty string, got {text!r}")
@@ -175,6 +245,8 @@ def validate_question(q: dict) -> None:
 def _validate_choices(text: str, kind: str, answers: list) -> None:
     if len(answers) < 2:
         raise ValueError(f"question {text[:40]!r}: a choice question needs >= 2 answers")
+    if not all(isinstance(a, dict) for a in answers):
+        raise WrongTypeError(f"question {text[:40]!r}: answers must be dicts built by quiz.choice")
     labels = [a.get("answer") for a in answers]
     if any(not isinstance(a, str) or not a for a in labels) or len(set(labels)) != len(labels):
         raise ValueError(f"question {text[:40]!r}: answers must be distinct non-empty strings")
@@ -188,10 +260,14 @@ def _validate_choices(text: str, kind: str, answers: list) -> None:
 
 
 def _validate_numeric(text: str, answers: list) -> None:
+    if not all(isinstance(a, dict) for a in answers):
+        raise WrongTypeError(f"question {text[:40]!r}: answers must be dicts")
     ranges = [a for a in answers if "range" in a]
     if not any(a.get("correct") for a in ranges):
         raise ValueError(f"question {text[:40]!r}: a numeric question needs a correct range")
     for a in ranges:
+        if not isinstance(a["range"], (list, tuple)) or len(a["range"]) != 2:
+            raise ValueError(f"question {text[:40]!r}: bad range {a['range']!r}")
         lo, hi = a["range"]
         ok = all(isinstance(x, numbers.Real) and math.isfinite(x) for x in (lo, hi))
         if not ok or not lo < hi:
@@ -202,6 +278,8 @@ def _validate_numeric(text: str, answers: list) -> None:
 
 def validate(questions: list[dict]) -> list[dict]:
     """Validate a whole quiz and return it."""
+    if not isinstance(questions, (list, tuple)):
+        raise WrongTypeError(f"questions must be a list of question dicts, got {questions!r}")
     if not questions:
         raise ValueError("a quiz needs at least one question")
     for q in questions:
@@ -211,6 +289,7 @@ def validate(questions: list[dict]) -> list[dict]:
 
 def answer_text(question: dict) -> str:
     """What "Show the answer" reveals: the computed answer (numeric) or the correct choices."""
+    _question(question)
     if question["type"] == "numeric":
         value = numeric_answer(question)
         shown = f"{value:,.0f}" if _is_whole(value) else f"{value:.3g}"
@@ -230,6 +309,8 @@ _CODE = re.compile(r"`([^`]+)`")
 
 def markdown_inline(text: str) -> str:
     """Turn a question's inline Markdown into HTML, leaving ``$...$`` math for MathJax."""
+    if not isinstance(text, str):
+        raise WrongTypeError(f"text must be a string of inline Markdown, got {text!r}")
     parts = _MATH.split(text)
     for i in range(0, len(parts), 2):
         part = _CODE.sub(r"<code>\1</code>", parts[i])
@@ -240,6 +321,8 @@ def markdown_inline(text: str) -> str:
 
 def for_display(question: dict, *, reveal: bool = True) -> dict:
     """A copy of ``question`` with its Markdown turned into HTML and the answer to reveal."""
+    _question(question)
+    check_bool("reveal", reveal)
     q = json.loads(json.dumps(question))
     text = q["question"]
     if reveal:
@@ -316,6 +399,7 @@ def show(questions: list[dict], *, reveal_after: int = 2) -> None:
     from IPython.display import HTML, Javascript, display
     from jupyterquiz.dynamic import loader, renderer
 
+    reveal_after = check_int("reveal_after", reveal_after, 0)
     shown = [for_display(q, reveal=reveal_after > 0) for q in validate(questions)]
     # What jupyterquiz's display_quiz does, with its script started only once MathJax has
     # loaded: the site defers MathJax, and jupyterquiz reads MathJax.version[0] 500 ms after

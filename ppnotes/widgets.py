@@ -24,6 +24,7 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 from matplotlib.figure import Figure
 
+from ._validate import WrongTypeError, check_int
 from .plots.style import FRAME_CSS_DPI, to_png_2x
 
 MAX_FRAMES = 120
@@ -186,17 +187,35 @@ def explorer(
     Returns:
         An :class:`Explorer`; display it as a cell's last expression.
     """
+    if not callable(make_frame):
+        raise WrongTypeError(f"make_frame must be a function returning a frame, got {make_frame!r}")
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise WrongTypeError(f"{name} needs a list of values, got {values!r}")
     axes = {name: list(values) for name, values in axes.items()}
     if not axes:
         raise ValueError("explorer needs at least one control, e.g. p=[2, 4, 8]")
     for name, values in axes.items():
         if not values or len(set(map(repr, values))) != len(values):
             raise ValueError(f"{name} needs a non-empty list of distinct values, got {values!r}")
+    max_frames = check_int("max_frames", max_frames)
     n_frames = math.prod(len(v) for v in axes.values())
     if n_frames > max_frames:
         raise ValueError(f"explorer would have {n_frames} frames; max_frames is {max_frames}")
-    labels = labels or {}
-    initial = initial or {}
+    labels = {} if labels is None else labels
+    initial = {} if initial is None else initial
+    for arg, given in (("labels", labels), ("initial", initial)):
+        if not isinstance(given, dict):
+            raise WrongTypeError(f"{arg} must be a dict keyed by control name, got {given!r}")
+        unknown = sorted(set(given) - set(axes))
+        if unknown:
+            raise ValueError(f"{arg} names controls that do not exist: {unknown}")
+    for name, label in labels.items():
+        if not callable(label):
+            raise WrongTypeError(f"labels[{name!r}] must be a function, got {label!r}")
+    for name, value in initial.items():
+        if value not in axes[name]:
+            raise ValueError(f"initial {name} must be one of {axes[name]!r}, got {value!r}")
     start = {n: axes[n].index(initial[n]) if n in initial else 0 for n in axes}
 
     names = list(axes)
@@ -245,6 +264,8 @@ def free_inputs(make_frame: Callable, **bounds) -> widgets.interactive:
         **bounds: control name -> ``(minimum, maximum, start)`` for a number (all ints give an
             integer box) or a list of choices (a dropdown). Boxes clamp to their bounds.
     """
+    if not callable(make_frame):
+        raise WrongTypeError(f"make_frame must be a function returning a frame, got {make_frame!r}")
     if not bounds:
         raise ValueError("free_inputs needs at least one control, e.g. p=(1, 128, 8)")
     controls = {}
@@ -252,12 +273,12 @@ def free_inputs(make_frame: Callable, **bounds) -> widgets.interactive:
         numeric = (
             isinstance(spec, tuple)
             and len(spec) == 3
-            and all(isinstance(x, (int, float)) for x in spec)
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in spec)
         )
         if numeric:
             lo, hi, start = spec
-            if not lo <= start <= hi:
-                raise ValueError(f"{name} needs minimum <= start <= maximum, got {spec!r}")
+            if not all(math.isfinite(x) for x in spec) or not lo <= start <= hi:
+                raise ValueError(f"{name} needs finite minimum <= start <= maximum, got {spec!r}")
             box = (
                 widgets.BoundedIntText
                 if all(isinstance(x, int) for x in spec)

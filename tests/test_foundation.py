@@ -64,6 +64,8 @@ def test_plain_refuses_non_scalars(bad):
 def test_glue_checks_the_key():
     with pytest.raises(ValueError, match="key must be letters"):
         glue.glue("bad key", 1)
+    with pytest.raises(ValueError, match="prefix must be a string"):
+        glue.glue_all(0, x=1)
 
 
 # ------------------------------------------------------------------ quiz
@@ -261,11 +263,32 @@ def test_explorer_figure_frames_are_png_images():
         ({"p": []}, "non-empty list of distinct values"),
         ({"p": [1, 1]}, "non-empty list of distinct values"),
         ({"p": list(range(200))}, "200 frames; max_frames is 120"),
+        ({"p": 8}, "p needs a list of values"),
+        ({"p": "1f1b"}, "p needs a list of values"),
+        ({"p": [1, 2], "max_frames": 0}, "max_frames must be an integer >= 1"),
+        ({"p": [1, 2], "initial": {"p": 3}}, r"initial p must be one of \[1, 2\], got 3"),
+        ({"p": [1, 2], "initial": {"q": 1}}, r"initial names controls that do not exist: \['q'\]"),
+        ({"p": [1, 2], "initial": 1}, "initial must be a dict"),
+        ({"p": [1, 2], "labels": {"p": "x"}}, r"labels\['p'\] must be a function"),
     ],
 )
 def test_explorer_bad_axes(kwargs, message):
     with pytest.raises(ValueError, match=message):
         widgets.explorer(lambda **kw: "x", **kwargs)
+
+
+@pytest.mark.parametrize("bad", [None, 3, "frame"])
+def test_explorer_and_free_inputs_need_a_function(bad):
+    with pytest.raises(TypeError, match="make_frame must be a function"):
+        widgets.explorer(bad, p=[1, 2])
+    with pytest.raises(TypeError, match="make_frame must be a function"):
+        widgets.free_inputs(bad, p=(1, 8, 2))
+
+
+@pytest.mark.parametrize("spec", [(1, float("inf"), 2), (1, 8, float("nan")), (1, 8, 9)])
+def test_free_inputs_refuse_nonsense_bounds(spec):
+    with pytest.raises(ValueError, match=r"^p needs finite minimum <= start <= maximum"):
+        widgets.free_inputs(lambda p: "x", p=spec)
 
 
 def test_explorer_bad_frame_and_lookup():

@@ -387,3 +387,161 @@ def test_bench_reports_the_planner():
 
     seconds, searched, timed = bench.planner_seconds()
     assert searched > 10_000 and 0 < timed < searched and 0 < seconds < 2.0
+
+
+# --- bad input at every public entry point (issue 18) --------------------------------------
+
+NONSENSE = [0, -1, 2.5, math.nan, math.inf, None, "8", True, object(), []]
+
+
+@pytest.fixture(scope="module")
+def tiny_plan():
+    return o.plan_training(MEGATRON_1_7B, A100, 8, 8)
+
+
+def _tiny_calls(plan):
+    """(name of the bad parameter, call with the bad value) for every public function."""
+    cand = o.Candidate(2, 2, 2, 1)
+    splan = o.plan_serving(MEGATRON_1_7B, A100, load=100.0)
+    twin = plan.ranked[0].result
+    return {
+        "plan_training.model": lambda x: o.plan_training(x, A100, 8, 8),
+        "plan_training.cluster": lambda x: o.plan_training(MEGATRON_1_7B, x, 8, 8),
+        "plan_training.num_gpus": lambda x: o.plan_training(MEGATRON_1_7B, A100, x, 8),
+        "plan_training.global_batch": lambda x: o.plan_training(MEGATRON_1_7B, A100, 8, x),
+        "plan_training.keep_below": lambda x: o.plan_training(
+            MEGATRON_1_7B, A100, 8, 8, keep_below=x
+        ),
+        "plan_training.recompute_allowed": lambda x: o.plan_training(
+            MEGATRON_1_7B, A100, 8, 8, recompute_allowed=x
+        ),
+        "plan_serving.model": lambda x: o.plan_serving(x, A100, load=100.0),
+        "plan_serving.cluster": lambda x: o.plan_serving(MEGATRON_1_7B, x, load=100.0),
+        "table.plan": lambda x: o.table(x),
+        "verify.plan": lambda x: o.verify(x),
+        "best_depth.plan": lambda x: o.best_depth(x),
+        "smallest_fitting_depth.plan": lambda x: o.smallest_fitting_depth(x),
+        "pareto_front.plan": lambda x: o.pareto_front(x),
+        "best_per_depth.plan": lambda x: o.best_per_depth(x),
+        "step_floor.twin": lambda x: o.step_floor(x, "1f1b"),
+        "step_floor.v": lambda x: o.step_floor(twin, "interleaved", x),
+        "states_lower_bound.model": lambda x: o.states_lower_bound(x, 1, 2, 2),
+        "states_lower_bound.t": lambda x: o.states_lower_bound(MEGATRON_1_7B, x, 2, 2),
+        "search_space_size.num_gpus": lambda x: o.search_space_size(MEGATRON_1_7B, x, 8),
+        "search_space_size.global_batch": lambda x: o.search_space_size(MEGATRON_1_7B, 8, x),
+        "note_efficiency_curve.model": lambda x: o.note_efficiency_curve(x, 8, 8),
+        "note_efficiency_curve.gpu": lambda x: o.note_efficiency_curve(GPT3_175B, 8, 8, x),
+        "note_find_optimal_pp_depth.model_params": lambda x: o.note_find_optimal_pp_depth(
+            x, 80e9, 64
+        ),
+        "note_find_optimal_pp_depth.gpu_memory": lambda x: o.note_find_optimal_pp_depth(
+            175e9, x, 64
+        ),
+        "megatron_flags.cand": lambda x: o.megatron_flags(x, GPT3_175B, 512, 2048),
+        "megatron_flags.model": lambda x: o.megatron_flags(cand, x, 512, 2048),
+        "megatron_flags.global_batch": lambda x: o.megatron_flags(cand, GPT3_175B, x, 2048),
+        "megatron_flags.seq_len": lambda x: o.megatron_flags(cand, GPT3_175B, 512, x),
+        "megatron_compatible.cand": lambda x: o.megatron_compatible(x, GPT3_175B),
+        "torchtitan_config.cand": lambda x: o.torchtitan_config(x, 512, 2048),
+        "torchtitan_config.global_batch": lambda x: o.torchtitan_config(cand, x, 2048),
+        "torchtitan_config.seq_len": lambda x: o.torchtitan_config(cand, 512, x),
+        "vllm_args.choice": lambda x: o.vllm_args(x, 1024, 256),
+        "vllm_args.prompt": lambda x: o.vllm_args(splan.best, x, 256),
+        "vllm_args.output": lambda x: o.vllm_args(splan.best, 1024, x),
+        "run_candidate.run": lambda x: o.run_candidate(x),
+        "practice_comparison.runs": lambda x: o.practice_comparison(x),
+        "practice_comparison.same_features": lambda x: o.practice_comparison([], same_features=x),
+        "with_memory.cluster": lambda x: o.with_memory(x, 40.0),
+        "cluster_for.intra": lambda x: o.cluster_for("A100 80GB", intra=x),
+        "Plan.explain.config": lambda x: plan.explain(x),
+        "Plan.find.config": lambda x: plan.find(x),
+    }
+
+
+# Values (by repr) that are legitimate for a parameter (None: the default; [] for runs: none).
+LEGITIMATE = {
+    ("note_efficiency_curve.gpu", "None"),
+    ("practice_comparison.runs", "None"),
+    ("practice_comparison.runs", "[]"),
+    ("cluster_for.intra", "None"),
+    ("practice_comparison.same_features", "True"),
+    ("plan_training.keep_below", "0"),
+    ("plan_training.keep_below", "2.5"),
+    ("note_find_optimal_pp_depth.model_params", "2.5"),
+    ("note_find_optimal_pp_depth.gpu_memory", "2.5"),
+}
+
+
+@pytest.mark.parametrize("bad", NONSENSE, ids=repr)
+def test_every_entry_point_names_the_bad_argument(tiny_plan, bad):
+    for key, call in _tiny_calls(tiny_plan).items():
+        if (key, repr(bad)) in LEGITIMATE:
+            continue
+        name = key.rsplit(".", 1)[1]
+        try:
+            call(bad)
+        except ValueError as err:  # WrongTypeError is a TypeError and a ValueError
+            assert name in str(err), f"{key}={bad!r}: {err}"
+        else:
+            pytest.fail(f"{key}={bad!r} was accepted")
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        (dict(t=0), "t must be"),
+        (dict(p=10**7), "p must be"),
+        (dict(b=2.5), "b must be"),
+        (dict(schedule="dualpipe"), "schedule must be"),
+        (dict(schedule=[]), "schedule must be"),
+        (dict(v=2), "v applies only"),
+        (dict(recompute="some"), "recompute must be"),
+        (dict(sp="8"), "sp must be True or False"),
+        (dict(dist_opt=math.nan), "dist_opt must be True or False"),
+    ],
+)
+def test_candidate_checks_its_fields(fields, match):
+    with pytest.raises(ValueError, match=match):
+        o.Candidate(**(dict(t=8, p=4, d=2, b=1) | fields))
+    assert o.Candidate(8.0, 4, 2, 1).label.startswith("t8 "), "4.0-style counts are normalised"
+
+
+def test_serving_choice_and_plan_check_their_fields():
+    splan = o.plan_serving(MEGATRON_1_7B, A100, load=100.0)
+    good = splan.best
+    with pytest.raises(ValueError, match="replicas"):
+        o.ServingChoice(good.t, good.p, 0, good.concurrency, good.serving)
+    with pytest.raises(TypeError, match="serving"):
+        o.ServingChoice(good.t, good.p, 1, good.concurrency, 3.0)
+    with pytest.raises(TypeError, match="choices"):
+        o.ServingPlan([1], [])
+
+
+def test_exports_refuse_a_batch_that_does_not_split():
+    cand = o.Candidate(8, 4, 2, 2)  # d b = 4
+    with pytest.raises(ValueError, match="global_batch must be a multiple of d x b = 4"):
+        o.megatron_flags(cand, GPT3_175B, 6, 2048)
+    with pytest.raises(ValueError, match="global_batch"):
+        o.torchtitan_config(cand, -4, 2048)
+    assert o.torchtitan_config(cand, 8, 2048)[5].endswith("num_pp_microbatches = 2")
+
+
+def test_divisors_are_fast_and_exact():
+    assert o._divisors(1) == [1]
+    assert o._divisors(36) == [1, 2, 3, 4, 6, 9, 12, 18, 36]
+    assert o._divisors(97) == [1, 97]
+    start = time.perf_counter()
+    assert o._divisors(999_983 * 2) == [1, 2, 999_983, 1_999_966]
+    assert time.perf_counter() - start < 0.5, "O(sqrt n), not O(n)"
+    for n in range(1, 200):
+        assert o._divisors(n) == [k for k in range(1, n + 1) if n % k == 0]
+
+
+def test_sizes_beyond_any_system_are_refused_quickly():
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="num_gpus"):
+        o.plan_training(GPT3_175B, A100, 10**7, 512)
+    with pytest.raises(ValueError, match="global_batch"):
+        o.plan_training(GPT3_175B, A100, 64, 10**7)
+    assert o.search_space_size(GPT3_175B, 64, 10**7) > 0
+    assert time.perf_counter() - start < 2.0
