@@ -30,6 +30,8 @@ from types import MappingProxyType
 from . import bubble, comm, memory, partition
 from ._validate import (
     MAX_GPUS,
+    MAX_MICROBATCHES,
+    MAX_SCHEDULE_ACTIONS,
     MAX_STAGES,
     WrongTypeError,
     check_bool,
@@ -42,6 +44,9 @@ from .hardware import GPUS, IB_HDR, IB_NDR, NVLINK3, NVLINK4, GPUSpec, LinkSpec
 from .models import ModelSpec
 
 SCHEDULES = ("gpipe", "1f1b", "interleaved", "zb-h1", "zbv")
+# Schedules whose exposed hop time may come from the chapter 2 simulator
+# (:func:`ppnotes.comm.exposed_pipeline_comm_time`): their step costs p x m x chunks actions.
+SIMULATED = ("interleaved", "zb-h1", "zbv")
 RECOMPUTE = memory.RECOMPUTE_CHOICES  # "none", "selective", "full"
 LAYER_SPLITS = ("balanced", "head-aware")
 PARTS = ("compute", "recompute", "bubble", "pipeline_comm", "tp_comm", "dp_comm", "optimizer")
@@ -179,6 +184,12 @@ class Config:
                 f"(so that m = G / (d b) is an integer), got {batch}"
             )
         m = batch // (d * b)
+        if m > MAX_MICROBATCHES:
+            raise ValueError(
+                f"global_batch / (data_parallel x micro_batch) = m must be at most "
+                f"{MAX_MICROBATCHES:,} micro-batches per step (beyond any real step), got "
+                f"global_batch={batch} / ({d} x {b}) = {m:,}"
+            )
         if v != 1 and name != "interleaved":
             raise ValueError(
                 f"virtual_stages applies only to schedule 'interleaved', got virtual_stages={v} "
@@ -193,6 +204,14 @@ class Config:
             raise ValueError(
                 f"schedule 'zbv' needs m = G / (d b) >= 2p - 1 = {2 * p - 1} micro-batches, "
                 f"got m = {m}"
+            )
+        chunks = v if name == "interleaved" else 2 if name == "zbv" else 1
+        if name in SIMULATED and p * m * chunks > MAX_SCHEDULE_ACTIONS:
+            raise ValueError(
+                f"schedule {name!r} with pipeline_parallel={p}, m = global_batch / "
+                f"(data_parallel x micro_batch) = {m:,} and {chunks} chunk(s) per rank is "
+                f"{p * m * chunks:,} actions per step; the simulator that times its hops "
+                f"handles at most {MAX_SCHEDULE_ACTIONS:,}"
             )
 
     @property
