@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from . import comm, inference, models, optimum, partition
 from . import perf_model as pm
-from ._validate import check_int
+from ._validate import MAX_GPUS, WrongTypeError, check_choice, check_instance, check_int, check_real
 from .models import ModelSpec
 from .runs import get_run
 
@@ -62,6 +62,14 @@ class CaseRow:
     bubble: float
     hop: float
 
+    def __post_init__(self):
+        for key in ("t", "p", "replicas", "concurrency"):
+            check_int(key, getattr(self, key))
+        check_instance("serving", self.serving, inference.Serving)
+        for key in ("compute", "tp_comm", "bubble"):
+            check_real(key, getattr(self, key), None)
+        check_real("hop", self.hop)
+
     @property
     def label(self) -> str:
         tail = f" x{self.replicas}" if self.replicas > 1 else ""
@@ -81,12 +89,46 @@ class CaseRow:
         return self.replicas * self.serving.tokens_per_s
 
 
+def _check_depth(model: ModelSpec, p) -> int:
+    p = check_int("p", p)
+    if p > model.num_layers:
+        raise ValueError(
+            f"p must be at most the {model.num_layers} layers of {model.name}, got {p}"
+        )
+    return p
+
+
+def _check_rows(rows) -> list[CaseRow]:
+    """``rows`` (default :func:`all_rows`) as a non-empty list of :class:`CaseRow`."""
+    if rows is None:
+        return all_rows()
+    if isinstance(rows, (str, bytes, dict)) or not hasattr(rows, "__iter__"):
+        raise WrongTypeError(f"rows must be a list of CaseRow (or None), got {rows!r}")
+    rows = list(rows)
+    for i, r in enumerate(rows):
+        check_instance(f"rows[{i}]", r, CaseRow)
+    return rows
+
+
+def _row(rows: list[CaseRow], t: int, p: int) -> CaseRow:
+    for r in rows:
+        if (r.t, r.p) == (t, p):
+            return r
+    raise ValueError(f"rows must include the shape t = {t}, p = {p} (see all_rows())")
+
+
 def tp_seconds_per_stage(
     model: ModelSpec, cluster: pm.Cluster, t: int, p: int, batch: int, allreduce: str = "ring"
 ) -> list[float]:
     """Seconds of tensor-parallel all-reduce in one decode step of each stage (two per layer,
     :func:`ppnotes.inference.tp_allreduce_seconds`); zero for t = 1."""
-    one = inference.tp_allreduce_seconds(model, cluster, t, batch, allreduce) if t > 1 else 0.0
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    t = check_int("t", t, 1, MAX_GPUS)
+    p = _check_depth(model, p)
+    b = check_int("batch", batch)
+    check_choice("allreduce", allreduce, inference.ALLREDUCES)
+    one = inference.tp_allreduce_seconds(model, cluster, t, b, allreduce) if t > 1 else 0.0
     counts = partition.balanced_split(model.num_layers, p)
     return [n * comm.TP_ALLREDUCES_PER_LAYER_FORWARD * one for n in counts]
 
@@ -109,13 +151,17 @@ def case_row(
     :func:`~ppnotes.inference.serve`). Shares of one period P: compute = mean over stages of
     (stage time - TP time) / P; tp_comm = mean TP time / P; bubble = 1 - mean stage time / P.
     """
-    t, p = check_int("t", t), check_int("p", p)
-    n, b = check_int("num_gpus", num_gpus), check_int("batch", batch)
+    check_instance("model", model, ModelSpec)
+    t, p = check_int("t", t, 1, MAX_GPUS), _check_depth(model, p)
+    n, b = check_int("num_gpus", num_gpus, 1, MAX_GPUS), check_int("batch", batch)
     if n % (t * p):
         raise ValueError(f"t x p must divide num_gpus = {n}, got t = {t}, p = {p}")
     replicas = n // (t * p)
     if b % replicas:
-        raise ValueError(f"the replicas ({replicas}) must divide batch = {b}")
+        raise ValueError(
+            f"batch must be a multiple of the num_gpus / (t p) = {replicas} replicas "
+            f"(num_gpus = {n}, t = {t}, p = {p}), got {b}"
+        )
     r = b // replicas
     srv = inference.serve(model, cluster, t, p, r, prompt, output, allreduce=allreduce)
     per_batch = math.ceil(r / srv.in_flight)
@@ -147,12 +193,15 @@ def all_rows(**kwargs) -> list[CaseRow]:
 
 def note_vs_ours(rows: list[CaseRow] | None = None) -> list[dict]:
     """The note's printed numbers beside ours for its three shapes, with a verdict each."""
-    rows = rows or all_rows()
-    by = {(r.t, r.p): r for r in rows}
-    best = max((r for r in rows if r.fits), key=lambda r: r.tokens_per_s)
+    rows = _check_rows(rows)
+    shapes = {(t, p): _row(rows, t, p) for t, p in NOTE_CASE}
+    fitting = [r for r in rows if r.fits]
+    if not fitting:
+        raise ValueError("rows must include at least one shape that fits memory, got none")
+    best = max(fitting, key=lambda r: r.tokens_per_s)
     out = []
     for (t, p), note in NOTE_CASE.items():
-        r = by[(t, p)]
+        r = shapes[(t, p)]
         out.append(
             {
                 "config": f"PP{p} TP{t}",
@@ -167,6 +216,12 @@ def note_vs_ours(rows: list[CaseRow] | None = None) -> list[dict]:
 
 def verdict(row: CaseRow, note: dict, best: CaseRow) -> str:
     """One line: does the note's claim about this shape survive the computation?"""
+    check_instance("row", row, CaseRow)
+    if not isinstance(note, dict) or not isinstance(note.get("verdict"), str):
+        raise WrongTypeError(
+            f"note must be one of NOTE_CASE's dicts (with a 'verdict'), got {note!r}"
+        )
+    check_instance("best", best, CaseRow)
     if not row.fits:
         return "does not hold: it does not even fit in memory"
     share = f"bubble {row.bubble:.0%}, TP comm {row.tp_comm:.0%}, efficiency {row.efficiency:.0%}"
@@ -195,8 +250,11 @@ def planner_choice(
 ) -> optimum.ServingChoice:
     """Chapter 7's :func:`~ppnotes.optimum.plan_serving` asked for the note's shape's
     throughput and TPOT on at most the case's GPUs."""
-    rows = rows or all_rows()
-    ref = next(r for r in rows if (r.t, r.p) == (8, 4))
+    rows = _check_rows(rows)
+    check_instance("cluster", cluster, pm.Cluster)
+    prompt = check_int("prompt", prompt)
+    output = check_int("output", output)
+    ref = _row(rows, 8, 4)
     plan = optimum.plan_serving(
         MODEL,
         cluster,
@@ -209,18 +267,19 @@ def planner_choice(
     return plan.best
 
 
-def capacity(row: CaseRow, **kwargs) -> inference.Serving | None:
+def capacity(
+    row: CaseRow,
+    *,
+    model: ModelSpec = MODEL,
+    cluster: pm.Cluster = CLUSTER,
+    prompt: int = PROMPT,
+    output: int = OUTPUT,
+) -> inference.Serving | None:
     """One replica of ``row``'s shape at the most sequences its KV cache holds
     (:func:`ppnotes.inference.max_throughput`); ``row.replicas`` times its tokens/s is what the
     32 GPUs give at full load."""
-    return inference.max_throughput(
-        MODEL if "model" not in kwargs else kwargs.pop("model"),
-        kwargs.pop("cluster", CLUSTER),
-        row.t,
-        row.p,
-        kwargs.pop("prompt", PROMPT),
-        kwargs.pop("output", OUTPUT),
-    )
+    check_instance("row", row, CaseRow)
+    return inference.max_throughput(model, cluster, row.t, row.p, prompt, output)
 
 
 # --- training the same model -------------------------------------------------------------
@@ -233,7 +292,11 @@ def days_to_train(
     step_seconds: float, global_batch: int, seq_len: int, tokens: float = TRAIN_TOKENS
 ) -> float:
     """Days to train on ``tokens`` tokens at ``global_batch`` x ``seq_len`` tokens per step."""
-    return tokens / (global_batch * seq_len) * step_seconds / 86400
+    step = check_real("step_seconds", step_seconds, strict=True)
+    batch = check_int("global_batch", global_batch)
+    s = check_int("seq_len", seq_len)
+    total = check_real("tokens", tokens, strict=True)
+    return total / (batch * s) * step / 86400
 
 
 def training_side(max_micro_batch: int = 4) -> dict:

@@ -34,7 +34,18 @@ import numpy as np
 
 from . import bubble, comm, memory, partition, schedules
 from . import perf_model as pm
-from ._validate import check_choice, check_int, check_real
+from ._validate import (
+    MAX_GPUS,
+    MAX_MICROBATCHES,
+    MAX_SCHEDULE_ACTIONS,
+    MAX_STAGES,
+    WrongTypeError,
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+)
 from .hardware import GPUSpec
 from .models import GPT3_175B_MEGATRON, MEGATRON_530B, ModelSpec, megatron_gpt
 
@@ -43,24 +54,12 @@ KV_BYTES = 2  # bf16 KV cache
 TOKEN_ID_BYTES = 4  # int32 token ids sent back to the first stage
 PHASES = ("prefill", "decode")
 ALLREDUCES = comm.ALLREDUCE_ALGORITHMS
+#: Bytes per stored value: 1 (fp8, int8) to 8 (fp64); more is no number format.
+MAX_BYTES_PER_VALUE = 8
 
 
-def _check_model(model) -> ModelSpec:
-    if not isinstance(model, ModelSpec):
-        raise ValueError(f"model must be a ppnotes.models.ModelSpec, got {model!r}")
-    return model
-
-
-def _check_gpu(gpu) -> GPUSpec:
-    if not isinstance(gpu, GPUSpec):
-        raise ValueError(f"gpu must be a ppnotes.hardware.GPUSpec, got {gpu!r}")
-    return gpu
-
-
-def _check_cluster(cluster) -> pm.Cluster:
-    if not isinstance(cluster, pm.Cluster):
-        raise ValueError(f"cluster must be a ppnotes.perf_model.Cluster, got {cluster!r}")
-    return cluster
+def _check_tp(tensor_parallel, name: str = "tensor_parallel") -> int:
+    return check_int(name, tensor_parallel, 1, MAX_GPUS)
 
 
 def _check_pipeline(model: ModelSpec, p) -> int:
@@ -82,7 +81,10 @@ def kv_read_bytes_per_layer(model: ModelSpec, batch: int, context: int, t: int =
     batch x context x 2 (K and V) x kv_heads_per_gpu x head_dim x 2 bytes
     (:func:`ppnotes.memory.kv_cache_bytes` for one layer).
     """
-    return float(memory.kv_cache_bytes(model, batch, context, KV_BYTES, 1, t))
+    check_instance("model", model, ModelSpec)
+    b = check_int("batch", batch)
+    ctx = check_int("context", context)
+    return float(memory.kv_cache_bytes(model, b, ctx, KV_BYTES, 1, _check_tp(t, "t")))
 
 
 def decode_layer_kernels(
@@ -94,10 +96,10 @@ def decode_layer_kernels(
     attention over ``context`` tokens, plus, on the attention core, the KV cache it reads
     (:func:`kv_read_bytes_per_layer`) and the new token's keys and values it writes.
     """
-    model = _check_model(model)
+    check_instance("model", model, ModelSpec)
     b = check_int("batch", batch)
     ctx = check_int("context", context)
-    t = check_int("tensor_parallel", tensor_parallel)
+    t = _check_tp(tensor_parallel)
     kernels = pm._layer_kernels(model, b, ctx, t)
     flops, nbytes = kernels[-1]
     kv = kv_read_bytes_per_layer(model, b, ctx, t) + kv_read_bytes_per_layer(model, b, 1, t)
@@ -115,7 +117,7 @@ def decode_layer_time(
 ) -> float:
     """Seconds of one layer's decode step on one of t GPUs: sum of
     :func:`ppnotes.perf_model.matmul_time` over :func:`decode_layer_kernels` (no comm)."""
-    gpu = _check_gpu(gpu)
+    check_instance("gpu", gpu, GPUSpec)
     kernels = decode_layer_kernels(model, batch, context, tensor_parallel)
     return sum(pm.matmul_time(f, n, gpu, efficiency) for f, n in kernels)
 
@@ -134,7 +136,7 @@ def decode_layer_roofline(
     "time": decode_layer_time, "bound": "memory" or "compute"}`` (seconds; "bound" names the
     larger term).
     """
-    gpu = _check_gpu(gpu)
+    check_instance("gpu", gpu, GPUSpec)
     e = check_real("efficiency", efficiency, 0.0, 1.0, strict=True)
     kernels = decode_layer_kernels(model, batch, context, tensor_parallel)
     flops = sum(f for f, _ in kernels)
@@ -165,7 +167,7 @@ def crossover_batch(
     the KV cache (context 1) b* is close to peak x e / BW, the GPU's ridge point in
     FLOPs per byte (a multiply-add of a 2-byte weight is 2 FLOPs).
     """
-    gpu = _check_gpu(gpu)
+    check_instance("gpu", gpu, GPUSpec)
     e = check_real("efficiency", efficiency, 0.0, 1.0, strict=True)
     one = decode_layer_kernels(model, 1, context, tensor_parallel)
     two = decode_layer_kernels(model, 2, context, tensor_parallel)
@@ -180,15 +182,16 @@ def crossover_batch(
 
 def weight_bytes(model: ModelSpec, bytes_per_param: int = 2) -> float:
     """Bytes of all the model's weights (bf16 by default)."""
-    model = _check_model(model)
-    return float(model.total_params * check_int("bytes_per_param", bytes_per_param))
+    check_instance("model", model, ModelSpec)
+    n = check_int("bytes_per_param", bytes_per_param, 1, MAX_BYTES_PER_VALUE)
+    return float(model.total_params * n)
 
 
 def decode_weight_bytes(model: ModelSpec, bytes_per_param: int = 2) -> float:
     """Bytes of the weights a decode step reads: every layer and the LM head. The input
     embedding is a lookup of one row per token, so its table is not read."""
-    model = _check_model(model)
-    n = check_int("bytes_per_param", bytes_per_param)
+    check_instance("model", model, ModelSpec)
+    n = check_int("bytes_per_param", bytes_per_param, 1, MAX_BYTES_PER_VALUE)
     return float((model.num_layers * model.params_per_layer + model.head_params) * n)
 
 
@@ -196,7 +199,7 @@ def weight_read_time(model: ModelSpec, gpu: GPUSpec, num_gpus: int = 1) -> float
     """Seconds to read the weights a decode step needs once, split over ``num_gpus`` GPUs
     reading in parallel: :func:`decode_weight_bytes` / (num_gpus x HBM bandwidth). The floor
     of a decode step at batch 1, whatever the FLOP/s."""
-    gpu = _check_gpu(gpu)
+    check_instance("gpu", gpu, GPUSpec)
     n = check_int("num_gpus", num_gpus)
     return decode_weight_bytes(model) / (n * gpu.hbm_bandwidth)
 
@@ -234,9 +237,9 @@ def tp_allreduce_seconds(
     around a ring across nodes (an estimate of NCCL's topology-aware algorithms). The same
     inside a node.
     """
-    model = _check_model(model)
-    cluster = _check_cluster(cluster)
-    t = check_int("tensor_parallel", tensor_parallel)
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    t = _check_tp(tensor_parallel)
     how = check_choice("allreduce", allreduce, ALLREDUCES)
     n_tok = check_int("tokens", tokens)
     g = cluster.gpus_per_node
@@ -275,9 +278,9 @@ def stage_times(
     (:func:`ppnotes.perf_model.head_forward_time`). ``allreduce``: see
     :func:`tp_allreduce_seconds`.
     """
-    model = _check_model(model)
-    cluster = _check_cluster(cluster)
-    t = check_int("tensor_parallel", tensor_parallel)
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    t = _check_tp(tensor_parallel)
     p = _check_pipeline(model, pipeline_parallel)
     b = check_int("batch", batch)
     ctx = check_int("context", context)
@@ -310,9 +313,9 @@ def hop_seconds(
     """One hop between stages of ``batch`` x ``tokens`` activations
     (:func:`ppnotes.perf_model.hop_time`: each of the t ranks sends its 1/t slice; over the
     network when the t p GPUs span more than one node). Zero for p = 1."""
-    model = _check_model(model)
-    cluster = _check_cluster(cluster)
-    t = check_int("tensor_parallel", tensor_parallel)
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    t = _check_tp(tensor_parallel)
     p = _check_pipeline(model, pipeline_parallel)
     cfg = _config(t, p, check_int("batch", batch), check_int("tokens", tokens))
     return pm.hop_time(model, cluster, cfg)
@@ -323,9 +326,9 @@ def return_seconds(
 ) -> float:
     """The sampled token ids going back from the last stage to the first (4 bytes each):
     latency plus bytes over the link. Zero for p = 1."""
-    cluster = _check_cluster(cluster)
-    t = check_int("tensor_parallel", tensor_parallel)
-    p = check_int("pipeline_parallel", pipeline_parallel)
+    check_instance("cluster", cluster, pm.Cluster)
+    t = _check_tp(tensor_parallel)
+    p = check_int("pipeline_parallel", pipeline_parallel, 1, MAX_STAGES)
     b = check_int("batch", batch)
     if p == 1:
         return 0.0
@@ -371,12 +374,14 @@ def decode_tpot(
     return k * decode_period(times, k, hop, back)
 
 
-def _check_times(times) -> list[float]:
+def _check_times(times, name: str = "times") -> list[float]:
     if isinstance(times, (str, bytes)) or not isinstance(times, (Sequence, np.ndarray)):
-        raise ValueError(f"times must be a list of per-stage seconds, got {times!r}")
+        raise WrongTypeError(f"{name} must be a list of per-stage seconds, got {times!r}")
     if len(times) == 0:
-        raise ValueError("times must hold at least one stage time, got an empty list")
-    return [check_real(f"times[{i}]", x) for i, x in enumerate(times)]
+        raise ValueError(f"{name} must hold at least one stage time, got an empty list")
+    if len(times) > MAX_STAGES:
+        raise ValueError(f"{name} must hold at most {MAX_STAGES} stage times, got {len(times)}")
+    return [check_real(f"{name}[{i}]", x) for i, x in enumerate(times)]
 
 
 def chunked_prefill_time(
@@ -404,9 +409,9 @@ def chunked_prefill_time(
 
     Raises ``ValueError`` if ``chunks`` does not divide ``prompt``.
     """
-    model = _check_model(model)
-    cluster = _check_cluster(cluster)
-    t = check_int("tensor_parallel", tensor_parallel)
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    t = _check_tp(tensor_parallel)
     p = _check_pipeline(model, pipeline_parallel)
     s = check_int("prompt", prompt)
     n = check_int("chunks", chunks)
@@ -503,9 +508,9 @@ def serving_memory(
         never negative) and ``"max_concurrency"``, the most sequences that fit (0 if even
         the weights do not).
     """
-    model = _check_model(model)
-    gpu = _check_gpu(gpu)
-    t = check_int("tensor_parallel", tensor_parallel)
+    check_instance("model", model, ModelSpec)
+    check_instance("gpu", gpu, GPUSpec)
+    t = _check_tp(tensor_parallel)
     p = _check_pipeline(model, pipeline_parallel)
     n = check_int("concurrency", concurrency, minimum=0)
     ctx = check_int("context", context)
@@ -569,6 +574,15 @@ class Serving:
     fits: bool
     shortfall: float
 
+    def __post_init__(self):
+        for key in ("tensor_parallel", "pipeline_parallel", "concurrency", "in_flight"):
+            check_int(key, getattr(self, key))
+        for key in ("ttft", "tpot", "tokens_per_s", "tokens_per_s_per_gpu", "period", "shortfall"):
+            check_real(key, getattr(self, key))
+        _check_times(self.stage_times, "stage_times")
+        check_instance("memory", self.memory, dict, "dict (serving_memory's)")
+        check_bool("fits", self.fits)
+
 
 def serve(
     model: ModelSpec,
@@ -592,9 +606,9 @@ def serve(
     does not fit is returned with ``fits=False`` and its ``shortfall``; its times are what it
     would do with the memory. ``allreduce``: see :func:`tp_allreduce_seconds`.
     """
-    model = _check_model(model)
-    cluster = _check_cluster(cluster)
-    t = check_int("tensor_parallel", tensor_parallel)
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    t = _check_tp(tensor_parallel)
     p = _check_pipeline(model, pipeline_parallel)
     n = check_int("concurrency", concurrency)
     s = check_int("prompt", prompt)
@@ -641,10 +655,15 @@ def max_throughput(
 ) -> Serving | None:
     """:func:`serve` at the largest concurrency whose KV cache fits (k = p batches), or
     ``None`` when even the weights do not fit."""
-    model = _check_model(model)
-    most = serving_memory(
-        model, cluster.gpu, tensor_parallel, pipeline_parallel, 0, prompt + output
-    )["max_concurrency"]
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    s = check_int("prompt", prompt)
+    out = check_int("output", output)
+    check_real("efficiency", efficiency, 0.0, 1.0, strict=True)
+    check_choice("allreduce", allreduce, ALLREDUCES)
+    most = serving_memory(model, cluster.gpu, tensor_parallel, pipeline_parallel, 0, s + out)[
+        "max_concurrency"
+    ]
     if most == 0:
         return None
     return serve(
@@ -683,12 +702,26 @@ def smallest_fitting_pipeline(
 ) -> int | None:
     """Smallest depth among ``depths`` at which weights and the KV cache of ``concurrency``
     sequences of ``context`` tokens fit (:func:`serving_memory`), or ``None``."""
-    for p in depths:
+    check_instance("model", model, ModelSpec)
+    check_instance("gpu", gpu, GPUSpec)
+    _check_tp(tensor_parallel)
+    check_int("concurrency", concurrency, minimum=0)
+    check_int("context", context)
+    for p in _check_depths(depths):
         if p > model.num_layers:
             break
         if serving_memory(model, gpu, tensor_parallel, p, concurrency, context)["fits"]:
             return p
     return None
+
+
+def _check_depths(depths) -> list[int]:
+    """Pipeline depths to try: a non-empty list of integers in [1, MAX_STAGES]."""
+    if isinstance(depths, (str, bytes)) or not isinstance(depths, (Sequence, np.ndarray)):
+        raise WrongTypeError(f"depths must be a list of pipeline depths, got {depths!r}")
+    if len(depths) == 0:
+        raise ValueError("depths must hold at least one pipeline depth, got an empty list")
+    return [check_int(f"depths[{i}]", p, 1, MAX_STAGES) for i, p in enumerate(depths)]
 
 
 def recommended_pp(
@@ -708,7 +741,9 @@ def recommended_pp(
     pipeline than that adds hops to every token and buys only memory; run it with at least p
     batches in flight (:func:`decode_period`). ``None`` if no depth fits.
     """
-    cluster = _check_cluster(cluster)
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    check_int("concurrency", concurrency)
     s = check_int("prompt", prompt)
     out = check_int("output", output)
     return smallest_fitting_pipeline(
@@ -727,9 +762,11 @@ def training_vs_inference(p: int = 4, m: int = 8) -> list[dict[str, str | float]
     pipeline (training: bubble per step; serving: with k = 1 and k = p batches in flight,
     simulated for 64 steps), hops each micro-batch or token crosses, and what memory holds.
     """
-    p = check_int("p", p)
-    m = check_int("m", m)
     steps = 64
+    # The decode loop simulates p stages x p batches x 64 steps.
+    most = min(MAX_STAGES, math.isqrt(MAX_SCHEDULE_ACTIONS // steps))
+    p = check_int("p", p, 1, most)
+    m = check_int("m", m, 1, MAX_MICROBATCHES)
     one = schedules.simulate_decode_loop(p, 1, steps)
     full = schedules.simulate_decode_loop(p, p, steps)
     # each stage works 1 time unit per batch-step, so its busy share is 1 / period
@@ -807,6 +844,17 @@ class Measurement:
     output: int
     latency: float
     note: str = ""
+
+    def __post_init__(self):
+        check_instance("source", self.source, str, "str (a bib key)")
+        check_instance("model", self.model, ModelSpec)
+        check_instance("cluster", self.cluster, pm.Cluster)
+        _check_tp(self.tensor_parallel)
+        _check_pipeline(self.model, self.pipeline_parallel)
+        for key in ("batch", "prompt", "output"):
+            check_int(key, getattr(self, key))
+        check_real("latency", self.latency, strict=True)
+        check_instance("note", self.note, str, "str")
 
 
 def _ft530(t, p, batch, prompt, output, ms) -> Measurement:
@@ -886,8 +934,7 @@ def predict_latency(
     TP over more than one node runs its all-reduces over InfiniBand: chapter 5's ring, or
     ``allreduce="two-level"`` (:func:`tp_allreduce_seconds`).
     """
-    if not isinstance(run, Measurement):
-        raise ValueError(f"run must be a Measurement, got {run!r}")
+    check_instance("run", run, Measurement)
     model, cluster = run.model, run.cluster
     t, p, b = run.tensor_parallel, run.pipeline_parallel, run.batch
     m_pre = b // ft_local_batch_size(b, run.prompt, p)
@@ -908,6 +955,13 @@ def published_comparison(
 ) -> list[dict]:
     """Predicted against measured latency for each run: dicts with the run's fields,
     ``predicted``, ``measured`` (seconds) and ``error`` = predicted / measured - 1."""
+    if runs is not None:
+        if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence):
+            raise WrongTypeError(f"runs must be a list of Measurement, got {runs!r}")
+        for i, run in enumerate(runs):
+            check_instance(f"runs[{i}]", run, Measurement)
+    check_real("efficiency", efficiency, 0.0, 1.0, strict=True)
+    check_choice("allreduce", allreduce, ALLREDUCES)
     rows = []
     for run in PUBLISHED if runs is None else runs:
         pred = predict_latency(run, efficiency, allreduce)

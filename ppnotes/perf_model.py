@@ -28,11 +28,25 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from . import bubble, comm, memory, partition
-from ._validate import check_choice, check_int, check_real
+from ._validate import (
+    MAX_GPUS,
+    MAX_MICROBATCHES,
+    MAX_SCHEDULE_ACTIONS,
+    MAX_STAGES,
+    WrongTypeError,
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+)
 from .hardware import GPUS, IB_HDR, IB_NDR, NVLINK3, NVLINK4, GPUSpec, LinkSpec
 from .models import ModelSpec
 
 SCHEDULES = ("gpipe", "1f1b", "interleaved", "zb-h1", "zbv")
+# Schedules whose exposed hop time may come from the chapter 2 simulator
+# (:func:`ppnotes.comm.exposed_pipeline_comm_time`): their step costs p x m x chunks actions.
+SIMULATED = ("interleaved", "zb-h1", "zbv")
 RECOMPUTE = memory.RECOMPUTE_CHOICES  # "none", "selective", "full"
 LAYER_SPLITS = ("balanced", "head-aware")
 PARTS = ("compute", "recompute", "bubble", "pipeline_comm", "tp_comm", "dp_comm", "optimizer")
@@ -70,15 +84,12 @@ class Cluster:
     name: str = ""
 
     def __post_init__(self):
-        if not isinstance(self.gpu, GPUSpec):
-            raise ValueError(f"gpu must be a ppnotes.hardware.GPUSpec, got {self.gpu!r}")
-        for key in ("intra_link", "inter_link"):
-            if not isinstance(getattr(self, key), LinkSpec):
-                raise ValueError(
-                    f"{key} must be a ppnotes.hardware.LinkSpec, got {getattr(self, key)!r}"
-                )
-        check_int("gpus_per_node", self.gpus_per_node)
-        check_int("nics_per_node", self.nics_per_node)
+        check_instance("gpu", self.gpu, GPUSpec)
+        check_instance("intra_link", self.intra_link, LinkSpec)
+        check_instance("inter_link", self.inter_link, LinkSpec)
+        check_int("gpus_per_node", self.gpus_per_node, 1, MAX_GPUS)
+        check_int("nics_per_node", self.nics_per_node, 1, MAX_GPUS)
+        check_instance("name", self.name, str, "str")
 
     @property
     def nic_crowding(self) -> float:
@@ -95,12 +106,6 @@ CLUSTERS: dict[str, Cluster] = {
         Cluster(GPUS["H200 141GB"], 8, NVLINK4, IB_NDR, 8, "HGX H200 + NDR"),
     )
 }
-
-
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -149,26 +154,42 @@ class Config:
     layer_split: str = "balanced"
 
     def __post_init__(self):
-        check_int("tensor_parallel", self.tensor_parallel)
-        p = check_int("pipeline_parallel", self.pipeline_parallel)
-        d = check_int("data_parallel", self.data_parallel)
+        t = check_int("tensor_parallel", self.tensor_parallel, 1, MAX_GPUS)
+        p = check_int("pipeline_parallel", self.pipeline_parallel, 1, MAX_STAGES)
+        d = check_int("data_parallel", self.data_parallel, 1, MAX_GPUS)
         b = check_int("micro_batch", self.micro_batch)
         batch = check_int("global_batch", self.global_batch)
         name = check_choice("schedule", self.schedule, SCHEDULES)
-        v = check_int("virtual_stages", self.virtual_stages)
+        v = check_int("virtual_stages", self.virtual_stages, 1, MAX_STAGES)
         check_choice("recompute", self.recompute, RECOMPUTE)
-        for key in ("sequence_parallel", "distributed_optimizer", "overlap_p2p", "overlap_dp"):
-            _check_bool(key, getattr(self, key))
-        _check_bool("tp_inside_node", self.tp_inside_node)
+        for key in (
+            "sequence_parallel",
+            "distributed_optimizer",
+            "overlap_p2p",
+            "overlap_dp",
+            "tp_inside_node",
+        ):
+            check_bool(key, getattr(self, key))
         check_choice("layer_split", self.layer_split, LAYER_SPLITS)
         if self.seq_len is not None:
             check_int("seq_len", self.seq_len)
+        if t * p * d > MAX_GPUS:
+            raise ValueError(
+                f"tensor_parallel x pipeline_parallel x data_parallel must be at most "
+                f"{MAX_GPUS:,} GPUs (beyond any real cluster), got {t} x {p} x {d} = {t * p * d}"
+            )
         if batch % (d * b):
             raise ValueError(
                 f"global_batch must be a multiple of data_parallel x micro_batch = {d * b} "
                 f"(so that m = G / (d b) is an integer), got {batch}"
             )
         m = batch // (d * b)
+        if m > MAX_MICROBATCHES:
+            raise ValueError(
+                f"global_batch / (data_parallel x micro_batch) = m must be at most "
+                f"{MAX_MICROBATCHES:,} micro-batches per step (beyond any real step), got "
+                f"global_batch={batch} / ({d} x {b}) = {m:,}"
+            )
         if v != 1 and name != "interleaved":
             raise ValueError(
                 f"virtual_stages applies only to schedule 'interleaved', got virtual_stages={v} "
@@ -183,6 +204,14 @@ class Config:
             raise ValueError(
                 f"schedule 'zbv' needs m = G / (d b) >= 2p - 1 = {2 * p - 1} micro-batches, "
                 f"got m = {m}"
+            )
+        chunks = v if name == "interleaved" else 2 if name == "zbv" else 1
+        if name in SIMULATED and p * m * chunks > MAX_SCHEDULE_ACTIONS:
+            raise ValueError(
+                f"schedule {name!r} with pipeline_parallel={p}, m = global_batch / "
+                f"(data_parallel x micro_batch) = {m:,} and {chunks} chunk(s) per rank is "
+                f"{p * m * chunks:,} actions per step; the simulator that times its hops "
+                f"handles at most {MAX_SCHEDULE_ACTIONS:,}"
             )
 
     @property
@@ -206,9 +235,9 @@ class Config:
 
         Raises ``ValueError`` if t p does not divide the GPU count.
         """
-        n = check_int("num_gpus", num_gpus)
-        t = check_int("tensor_parallel", tensor_parallel)
-        p = check_int("pipeline_parallel", pipeline_parallel)
+        n = check_int("num_gpus", num_gpus, 1, MAX_GPUS)
+        t = check_int("tensor_parallel", tensor_parallel, 1, MAX_GPUS)
+        p = check_int("pipeline_parallel", pipeline_parallel, 1, MAX_STAGES)
         if n % (t * p):
             raise ValueError(
                 f"tensor_parallel x pipeline_parallel = {t * p} must divide num_gpus, got "
@@ -258,6 +287,12 @@ class StepResult:
     tightest_stage: int
     shortfall_bytes: float
 
+    def __post_init__(self):
+        # Cheap on purpose: step_time builds one per configuration the planner searches.
+        check_instance("model", self.model, ModelSpec)
+        check_instance("cluster", self.cluster, Cluster)
+        check_instance("config", self.config, Config)
+
 
 # --- compute: a roofline per matrix multiply --------------------------------------------------
 
@@ -278,8 +313,28 @@ def matmul_time(flops: float, bytes_moved: float, gpu: GPUSpec, efficiency: floa
     """
     f = check_real("flops", flops)
     nbytes = check_real("bytes_moved", bytes_moved)
-    e = check_real("efficiency", efficiency, 0.0, 1.0, strict=True)
-    return max(f / (gpu.bf16_flops * e), nbytes / gpu.hbm_bandwidth)
+    check_instance("gpu", gpu, GPUSpec)
+    e = _check_efficiency(efficiency)
+    return _matmul(f, nbytes, gpu, e)
+
+
+def _matmul(flops: float, nbytes: float, gpu: GPUSpec, efficiency: float) -> float:
+    """:func:`matmul_time` on checked arguments (the step model's inner loop)."""
+    return max(flops / (gpu.bf16_flops * efficiency), nbytes / gpu.hbm_bandwidth)
+
+
+def _check_efficiency(efficiency) -> float:
+    return check_real("efficiency", efficiency, 0.0, 1.0, strict=True)
+
+
+def _check_layer_args(model, micro_batch, gpu, tensor_parallel, seq_len, efficiency):
+    """Checked (model, b, gpu, t, s, efficiency) of the per-layer time functions."""
+    check_instance("model", model, ModelSpec)
+    b = check_int("micro_batch", micro_batch)
+    check_instance("gpu", gpu, GPUSpec)
+    t = check_int("tensor_parallel", tensor_parallel, 1, MAX_GPUS)
+    s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
+    return model, b, gpu, t, s, _check_efficiency(efficiency)
 
 
 def _layer_kernels(model: ModelSpec, tokens: int, seq_len: int, t: int) -> list[tuple]:
@@ -318,11 +373,13 @@ def layer_forward_time(
     Sum of :func:`matmul_time` over the layer's kernels. The forward FLOPs equal
     :func:`ppnotes.comm.layer_forward_flops` / t.
     """
-    b = check_int("micro_batch", micro_batch)
-    t = check_int("tensor_parallel", tensor_parallel)
-    s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
-    kernels = _layer_kernels(model, b * s, s, t)
-    return sum(matmul_time(f, n, gpu, efficiency) for f, n in kernels)
+    return _layer_forward_time(
+        *_check_layer_args(model, micro_batch, gpu, tensor_parallel, seq_len, efficiency)
+    )
+
+
+def _layer_forward_time(model, b, gpu, t, s, efficiency) -> float:
+    return sum(_matmul(f, n, gpu, efficiency) for f, n in _layer_kernels(model, b * s, s, t))
 
 
 def attention_core_time(
@@ -335,11 +392,14 @@ def attention_core_time(
 ) -> float:
     """Seconds of the attention core's forward (scores and values) for one micro-batch:
     the part selective recomputation runs again (Korthikanti et al. 2022)."""
-    b = check_int("micro_batch", micro_batch)
-    t = check_int("tensor_parallel", tensor_parallel)
-    s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
+    return _attention_core_time(
+        *_check_layer_args(model, micro_batch, gpu, tensor_parallel, seq_len, efficiency)
+    )
+
+
+def _attention_core_time(model, b, gpu, t, s, efficiency) -> float:
     flops, nbytes = _layer_kernels(model, b * s, s, t)[-1]
-    return matmul_time(flops, nbytes, gpu, efficiency)
+    return _matmul(flops, nbytes, gpu, efficiency)
 
 
 def head_forward_time(
@@ -356,13 +416,16 @@ def head_forward_time(
     runs it on top of its layers. The embedding lookup of the first stage moves b s h values
     and is left out (microseconds).
     """
-    b = check_int("micro_batch", micro_batch)
-    t = check_int("tensor_parallel", tensor_parallel)
-    s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
+    return _head_forward_time(
+        *_check_layer_args(model, micro_batch, gpu, tensor_parallel, seq_len, efficiency)
+    )
+
+
+def _head_forward_time(model, b, gpu, t, s, efficiency) -> float:
     tokens, h, vocab = b * s, model.hidden_size, model.vocab_size
     flops = 2 * tokens * vocab * h / t
     nbytes = WEIGHT_BYTES * vocab * h / t + ACTIVATION_BYTES * tokens * (h + vocab / t)
-    return matmul_time(flops, nbytes, gpu, efficiency)
+    return _matmul(flops, nbytes, gpu, efficiency)
 
 
 # --- the pipeline: the slowest stage sets the pace ---------------------------------------------
@@ -393,12 +456,30 @@ def pipeline_time(
     """
     name = check_choice("schedule", schedule, SCHEDULES)
     m = check_int("num_microbatches", num_microbatches)
-    v = check_int("virtual_stages", virtual_stages)
-    if len(forward) != len(backward) or not forward:
+    v = check_int("virtual_stages", virtual_stages, 1, MAX_STAGES)
+    forward = _check_times("forward", forward)
+    backward = _check_times("backward", backward)
+    if len(forward) != len(backward):
         raise ValueError(
             f"forward and backward must list one time per rank, got {len(forward)} and "
             f"{len(backward)}"
         )
+    return _pipeline_time(name, m, forward, backward, v)
+
+
+def _check_times(name: str, values) -> list[float]:
+    """``values`` as a list of finite seconds >= 0, one per rank (1 to MAX_STAGES of them)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise WrongTypeError(f"{name} must be a list of seconds per rank, got {values!r}")
+    if not 1 <= len(values) <= MAX_STAGES:
+        raise ValueError(
+            f"{name} must list 1 to {MAX_STAGES} times (one per rank), got {len(values)}"
+        )
+    return [check_real(f"{name}[{i}]", x) for i, x in enumerate(values)]
+
+
+def _pipeline_time(name, m, forward, backward, v) -> float:
+    """:func:`pipeline_time` on checked arguments."""
     p = len(forward)
     f = sum(forward) / p
     b = sum(backward) / p
@@ -460,6 +541,24 @@ def hop_time(model: ModelSpec, cluster: Cluster, config: Config) -> float:
     already shards the boundary tensor): :func:`ppnotes.comm.per_nic_bytes`. Over the network
     unless the whole pipeline (t d p GPUs) sits in one node. Zero for p = 1.
     """
+    return _hop_time(*_check_objects(model, cluster, config))
+
+
+def _check_objects(model, cluster, config):
+    """Checked (model, cluster, config) of the step model's public functions."""
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, Cluster)
+    check_instance("config", config, Config)
+    return model, cluster, config
+
+
+def _check_model_config(model, config):
+    check_instance("model", model, ModelSpec)
+    check_instance("config", config, Config)
+    return model, config
+
+
+def _hop_time(model: ModelSpec, cluster: Cluster, config: Config) -> float:
     if config.pipeline_parallel == 1:
         return 0.0
     s = config.seq_len or model.seq_len
@@ -479,6 +578,10 @@ def tp_time_per_layer(model: ModelSpec, cluster: Cluster, config: Config) -> tup
     Not overlapped with compute (as in Megatron-LM on A100; newer versions overlap part of it
     on Hopper, which this model leaves out). Zero for t = 1.
     """
+    return _tp_time_per_layer(*_check_objects(model, cluster, config))
+
+
+def _tp_time_per_layer(model: ModelSpec, cluster: Cluster, config: Config) -> tuple[float, float]:
     t = config.tensor_parallel
     s = config.seq_len or model.seq_len
     one = comm.activation_bytes_per_hop(model, config.micro_batch, s, ACTIVATION_BYTES)
@@ -539,6 +642,11 @@ def layers_per_rank(model: ModelSpec, config: Config, head_layers: float = 0.0) 
     Interleaved and V-shaped schedules cut each rank's layers into chunks, so every chunk
     needs at least one layer: L >= p x chunks.
     """
+    model, config = _check_model_config(model, config)
+    return _layers_per_rank(model, config, check_real("head_layers", head_layers))
+
+
+def _layers_per_rank(model: ModelSpec, config: Config, head_layers: float = 0.0) -> list[int]:
     n, p = model.num_layers, config.pipeline_parallel
     if p > n:
         raise ValueError(
@@ -562,6 +670,10 @@ def model_flops_per_step(model: ModelSpec, config: Config) -> float:
     (:func:`ppnotes.comm.layer_forward_flops`) plus the LM head's 2 s V h (Narayanan et al.
     2021, eq. 3). Recomputation is not counted: this is the numerator of MFU.
     """
+    return _model_flops_per_step(*_check_model_config(model, config))
+
+
+def _model_flops_per_step(model: ModelSpec, config: Config) -> float:
     s = config.seq_len or model.seq_len
     per_sequence = model.num_layers * comm.layer_forward_flops(model, 1, s)
     per_sequence += 2 * s * model.vocab_size * model.hidden_size
@@ -571,6 +683,10 @@ def model_flops_per_step(model: ModelSpec, config: Config) -> float:
 def recompute_flops_per_step(model: ModelSpec, config: Config) -> float:
     """FLOPs recomputation adds per step: every layer's forward again ("full") or the
     attention core, 4 s^2 h per sequence and layer ("selective"). HFU counts them, MFU not."""
+    return _recompute_flops_per_step(*_check_model_config(model, config))
+
+
+def _recompute_flops_per_step(model: ModelSpec, config: Config) -> float:
     s = config.seq_len or model.seq_len
     if config.recompute == "full":
         per_sequence = model.num_layers * comm.layer_forward_flops(model, 1, s)
@@ -607,23 +723,20 @@ def step_time(
     Returns:
         A :class:`StepResult`.
     """
-    if not isinstance(model, ModelSpec):
-        raise ValueError(f"model must be a ppnotes.models.ModelSpec, got {model!r}")
-    if not isinstance(cluster, Cluster):
-        raise ValueError(f"cluster must be a ppnotes.perf_model.Cluster, got {cluster!r}")
-    if not isinstance(config, Config):
-        raise ValueError(f"config must be a ppnotes.perf_model.Config, got {config!r}")
+    _check_objects(model, cluster, config)
+    efficiency = _check_efficiency(efficiency)
+    reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 0.99)
     _check_placement(cluster, config)
     gpu, t, m = cluster.gpu, config.tensor_parallel, config.num_microbatches
     b, s = config.micro_batch, config.seq_len or model.seq_len
 
-    layer_f = layer_forward_time(model, b, gpu, t, s, efficiency)
+    layer_f = _layer_forward_time(model, b, gpu, t, s, efficiency)
     redo = {"none": 0.0, "full": layer_f}.get(config.recompute)
     if redo is None:
-        redo = attention_core_time(model, b, gpu, t, s, efficiency)
-    head_f = head_forward_time(model, b, gpu, t, s, efficiency)
-    tp_f, tp_b = tp_time_per_layer(model, cluster, config)
-    counts = layers_per_rank(model, config, head_f / (layer_f + tp_f))
+        redo = _attention_core_time(model, b, gpu, t, s, efficiency)
+    head_f = _head_forward_time(model, b, gpu, t, s, efficiency)
+    tp_f, tp_b = _tp_time_per_layer(model, cluster, config)
+    counts = _layers_per_rank(model, config, head_f / (layer_f + tp_f))
 
     # Per rank and micro-batch: compute (backward = 2 x forward), recomputation, TP comm.
     compute = [
@@ -631,7 +744,7 @@ def step_time(
     ]
     forward = [c + n * tp_f for c, n in zip(compute, counts, strict=True)]
     backward = [2 * c + n * (redo + tp_b) for c, n in zip(compute, counts, strict=True)]
-    pipe = pipeline_time(config.schedule, m, forward, backward, config.virtual_stages)
+    pipe = _pipeline_time(config.schedule, m, forward, backward, config.virtual_stages)
     k = max(range(len(counts)), key=lambda i: forward[i] + backward[i])
 
     p2p = comm.exposed_pipeline_comm_time(
@@ -640,7 +753,7 @@ def step_time(
         m,
         sum(forward) / len(forward),
         sum(backward) / len(backward),
-        hop_time(model, cluster, config),
+        _hop_time(model, cluster, config),
         v=config.virtual_stages,
         overlap=config.overlap_p2p,
     )
@@ -682,13 +795,13 @@ def step_time(
         data_parallel=config.data_parallel,
         flash_attention=True,
     )
-    budget = (1.0 - check_real("reserve_fraction", reserve_fraction, 0.0, 0.99)) * gpu.memory_bytes
+    budget = (1.0 - reserve) * gpu.memory_bytes
     free = [budget - r["total"] for r in rows]
     tight = min(range(len(free)), key=free.__getitem__)
 
     peak = config.num_gpus * gpu.bf16_flops * total
-    useful = model_flops_per_step(model, config)
-    done = useful + recompute_flops_per_step(model, config)
+    useful = _model_flops_per_step(model, config)
+    done = useful + _recompute_flops_per_step(model, config)
     return StepResult(
         model=model,
         cluster=cluster,
@@ -714,7 +827,20 @@ def evaluate_many(model: ModelSpec, cluster: Cluster, configs, **kwargs) -> list
     Each evaluation is closed form (well under a millisecond, see ``python -m ppnotes.bench``),
     so chapter 7 can search thousands of configurations in a second.
     """
+    configs = _check_list("configs", configs, Config, "list of ppnotes.perf_model.Config")
+    if not configs:
+        raise ValueError("configs must hold at least one Config, got an empty list")
     return [step_time(model, cluster, c, **kwargs) for c in configs]
+
+
+def _check_list(name: str, values, cls, what: str) -> list:
+    """``values`` as a list whose items are all ``cls`` (``name[i]`` named if one is not)."""
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+        raise WrongTypeError(f"{name} must be a {what}, got {values!r}")
+    values = list(values)
+    for i, x in enumerate(values):
+        check_instance(f"{name}[{i}]", x, cls)
+    return values
 
 
 # --- the note's model, kept for comparison -----------------------------------------------------
@@ -857,8 +983,15 @@ _OVERLAP_BY_SOURCE = {
 }
 
 
+def _published_run():
+    from .runs import PublishedRun  # runs imports models only; imported here to keep layers
+
+    return PublishedRun
+
+
 def run_cluster(run) -> Cluster:
     """The :class:`Cluster` of a :class:`ppnotes.runs.PublishedRun`."""
+    check_instance("run", run, _published_run())
     return Cluster(
         run.gpu_spec,
         run.gpus_per_node,
@@ -872,6 +1005,7 @@ def run_cluster(run) -> Cluster:
 def run_config(run) -> Config:
     """The :class:`Config` of a :class:`ppnotes.runs.PublishedRun` (overlaps by its source;
     a head-aware split where the layers do not divide evenly, as Llama 3 405B did)."""
+    check_instance("run", run, _published_run())
     chunks = memory.chunks_per_rank(run.schedule, run.virtual_stages)
     even = run.model.num_layers % (run.pipeline_parallel * chunks) == 0
     return Config(
@@ -893,7 +1027,8 @@ def run_config(run) -> Config:
 
 def predict_run(run, **kwargs) -> StepResult:
     """:func:`step_time` for a published run's model, cluster and configuration."""
-    return step_time(run.model, run_cluster(run), run_config(run), **kwargs)
+    cluster = run_cluster(run)  # checks run
+    return step_time(run.model, cluster, run_config(run), **kwargs)
 
 
 def run_comparison(runs=None, **kwargs) -> list[dict]:
@@ -907,6 +1042,8 @@ def run_comparison(runs=None, **kwargs) -> list[dict]:
     """
     from .runs import RUNS  # runs imports models only; imported here to keep layers clear
 
+    if runs is not None:
+        runs = _check_list("runs", runs, _published_run(), "list of ppnotes.runs.PublishedRun")
     rows = []
     for run in RUNS if runs is None else runs:
         result = predict_run(run, **kwargs)
@@ -952,9 +1089,12 @@ def sharding_bytes_per_step(model: ModelSpec, config: Config, zero_stage: int) -
     A pipeline wants m >= p micro-batches, so stages 2 and 3 pay m times over what stage 1
     pays once. Returns bytes (float) per GPU per step; 0 for d = 1.
     """
-    stage = check_choice("zero_stage", zero_stage, ZERO_STAGES)
+    model, config = _check_model_config(model, config)
+    if isinstance(zero_stage, bool) or zero_stage not in ZERO_STAGES:
+        raise ValueError(f"zero_stage must be one of 1, 2, 3, got {zero_stage!r}")
+    stage = int(zero_stage)
     d, m = config.data_parallel, config.num_microbatches
-    params = max(memory.stage_params(model, layers_per_rank(model, config)))
+    params = max(memory.stage_params(model, _layers_per_rank(model, config)))
     params /= config.tensor_parallel
     share = (d - 1) / d
     grads = params * GRAD_REDUCE_BYTES * share
@@ -984,11 +1124,22 @@ def rank_agreement(rows) -> float:
             i = j + 1
         return out
 
+    if isinstance(rows, (str, bytes, dict)) or not hasattr(rows, "__iter__"):
+        raise WrongTypeError(f"rows must be a list of run_comparison rows, got {rows!r}")
     rows = list(rows)
     if len(rows) < 2:
         raise ValueError(f"rows must hold at least two runs, got {len(rows)}")
-    a = ranks([r["measured"] for r in rows])
-    b = ranks([r["predicted"] for r in rows])
+    measured, predicted = [], []
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict) or "measured" not in r or "predicted" not in r:
+            raise WrongTypeError(
+                f"rows[{i}] must be a run_comparison row (a dict with 'measured' and "
+                f"'predicted'), got {r!r}"
+            )
+        measured.append(check_real(f"rows[{i}]['measured']", r["measured"], None))
+        predicted.append(check_real(f"rows[{i}]['predicted']", r["predicted"], None))
+    a = ranks(measured)
+    b = ranks(predicted)
     mean = (len(rows) - 1) / 2
     cov = sum((x - mean) * (y - mean) for x, y in zip(a, b, strict=True))
     var_a = sum((x - mean) ** 2 for x in a)

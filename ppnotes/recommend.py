@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 
 from . import bubble, inference, optimum
 from . import perf_model as pm
-from ._validate import check_choice, check_int, check_real
+from ._validate import (
+    MAX_GPUS,
+    MAX_STAGES,
+    WrongTypeError,
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+)
 from .models import ModelSpec
 
 KINDS = ("train", "serve")
@@ -29,13 +37,16 @@ class Workload:
     Training: ``num_gpus`` GPUs, ``global_batch`` sequences of ``seq_len`` tokens per step.
     Serving: ``load`` output tokens/s with TTFT <= ``ttft`` s and TPOT <= ``tpot`` s, requests
     of ``prompt`` + ``output`` tokens, on at most ``num_gpus`` GPUs.
+
+    Fields the other kind does not use are checked all the same (``global_batch`` and ``load``
+    may be left at ``None`` there), so a typo never passes silently.
     """
 
     kind: str
     num_gpus: int
-    global_batch: int = 0
+    global_batch: int | None = None
     seq_len: int | None = None
-    load: float = 0.0
+    load: float | None = None
     ttft: float | None = None
     tpot: float | None = None
     prompt: int = 1024
@@ -43,11 +54,18 @@ class Workload:
 
     def __post_init__(self):
         check_choice("kind", self.kind, KINDS)
-        check_int("num_gpus", self.num_gpus)
-        if self.kind == "train":
+        check_int("num_gpus", self.num_gpus, 1, MAX_GPUS)
+        if self.kind == "train" or self.global_batch is not None:
             check_int("global_batch", self.global_batch)
-        else:
+        if self.kind == "serve" or self.load is not None:
             check_real("load", self.load, strict=True)
+        if self.seq_len is not None:
+            check_int("seq_len", self.seq_len)
+        for key in ("ttft", "tpot"):
+            if getattr(self, key) is not None:
+                check_real(key, getattr(self, key), strict=True)
+        check_int("prompt", self.prompt)
+        check_int("output", self.output)
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,17 @@ class Reason:
     text: str
     chapter: int
     value: float
+
+    def __post_init__(self):
+        check_instance("text", self.text, str, "str")
+        check_int("chapter", self.chapter)
+        check_real("value", self.value, None)
+
+
+def _check_list(name: str, values) -> list:
+    if not isinstance(values, list):
+        raise WrongTypeError(f"{name} must be a list, got {values!r}")
+    return values
 
 
 @dataclass
@@ -73,6 +102,16 @@ class Recommendation:
     warnings: list[str] = field(default_factory=list)
     plan: object = None
 
+    def __post_init__(self):
+        check_choice("kind", self.kind, KINDS)
+        for key in ("t", "p", "d"):
+            check_int(key, getattr(self, key))
+        check_instance("label", self.label, str, "str")
+        for i, r in enumerate(_check_list("reasons", self.reasons)):
+            check_instance(f"reasons[{i}]", r, Reason)
+        for i, w in enumerate(_check_list("warnings", self.warnings)):
+            check_instance(f"warnings[{i}]", w, str, "str")
+
     def explain(self) -> str:
         lines = [f"{self.kind}: {self.label}"]
         lines += [f"  because (ch. {r.chapter}) {r.text}" for r in self.reasons]
@@ -86,8 +125,10 @@ def recommend(
     """A configuration for ``workload`` with its reasons and warnings, or ``None`` if nothing
     fits. Training: chapter 7's fastest fitting configuration (``max_micro_batch`` caps b to
     keep the search fast); serving: its fewest-GPU replica shape."""
-    if not isinstance(workload, Workload):
-        raise ValueError(f"workload must be a ppnotes.recommend.Workload, got {workload!r}")
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    check_instance("workload", workload, Workload)
+    check_int("max_micro_batch", max_micro_batch)  # checked in both modes, used in training
     if workload.kind == "train":
         return _train(model, cluster, workload, max_micro_batch)
     return _serve(model, cluster, workload)
@@ -203,6 +244,8 @@ def microbatches_for_note_bubble(depths=(2, 4, 8, 16, 32), virtual=(1, 2, 4)) ->
     """Fewest micro-batches that keep the bubble below the note's 20 % at each depth, for 1F1B
     (v = 1) and interleaved schedules (chapter 2's
     :func:`ppnotes.bubble.microbatches_for_bubble`)."""
+    depths = [check_int(f"depths[{i}]", p, 1, MAX_STAGES) for i, p in _items("depths", depths)]
+    virtual = [check_int(f"virtual[{i}]", v, 1, MAX_STAGES) for i, v in _items("virtual", virtual)]
     return [
         {
             "p": p,
@@ -210,6 +253,27 @@ def microbatches_for_note_bubble(depths=(2, 4, 8, 16, 32), virtual=(1, 2, 4)) ->
         }
         for p in depths
     ]
+
+
+def _items(name: str, values) -> list:
+    """``enumerate(values)`` of a non-empty list or tuple (not a string)."""
+    if not isinstance(values, (list, tuple)):
+        raise WrongTypeError(f"{name} must be a non-empty list or tuple, got {values!r}")
+    if not values:
+        raise ValueError(
+            f"{name} must hold at least one value, got an empty {type(values).__name__}"
+        )
+    return list(enumerate(values))
+
+
+def _check_rule_args(model, cluster, global_batch, seq_len) -> int:
+    """Check the rule functions' common arguments; returns the cluster's GPUs per node."""
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    check_int("global_batch", global_batch)
+    if seq_len is not None:
+        check_int("seq_len", seq_len)
+    return cluster.gpus_per_node
 
 
 def _fastest_with(plan: optimum.Plan, t: int, p: int):
@@ -221,8 +285,9 @@ def nodes_rule(model, cluster, nodes: int, global_batch: int, seq_len=None) -> d
     """The note's cross-node rule: PP = nodes with TP = 8 against PP = 2 x nodes with TP = 4,
     with all GPUs of ``nodes`` nodes in one pipeline (d = 1 is not forced; the fastest of each
     shape). Step times in seconds (``None`` where a shape does not fit)."""
-    g = cluster.gpus_per_node
-    n = check_int("nodes", nodes) * g
+    g = _check_rule_args(model, cluster, global_batch, seq_len)
+    nodes = check_int("nodes", nodes, 1, MAX_GPUS // g)
+    n = nodes * g
     plan = optimum.plan_training(model, cluster, n, global_batch, seq_len, max_micro_batch=4)
     a = _fastest_with(plan, g, nodes)
     b = _fastest_with(plan, g // 2, 2 * nodes)
@@ -240,7 +305,7 @@ def nodes_rule(model, cluster, nodes: int, global_batch: int, seq_len=None) -> d
 def one_node_rule(model, cluster, global_batch: int, seq_len=None) -> dict:
     """The note's one-node order, PP1 TP8 > PP2 TP4 > PP4 TP2, on ``cluster``'s 8 GPUs
     (training): the fastest step with each shape, seconds (``None`` if it does not fit)."""
-    g = cluster.gpus_per_node
+    g = _check_rule_args(model, cluster, global_batch, seq_len)
     plan = optimum.plan_training(model, cluster, g, global_batch, seq_len, max_micro_batch=4)
     out = {}
     for p in (1, 2, 4):

@@ -28,7 +28,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._validate import check_choice, check_int, check_real
+from ._validate import (
+    MAX_GPUS,
+    MAX_STAGES,
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+)
 from .hardware import GPUS, LINKS, GPUSpec, LinkSpec
 from .models import (
     GPT3_175B_MEGATRON,
@@ -107,6 +115,8 @@ class PublishedRun:
     measured_step_time: float | None = None
 
     def __post_init__(self) -> None:
+        check_instance("name", self.name, str, "str")
+        check_instance("model", self.model, ModelSpec)
         check_choice("gpu", self.gpu, GPUS)
         check_choice("intra_link", self.intra_link, LINKS)
         check_choice("inter_link", self.inter_link, LINKS)
@@ -115,18 +125,23 @@ class PublishedRun:
             "nics_per_node",
             "num_gpus",
             "tensor_parallel",
-            "pipeline_parallel",
             "data_parallel",
-            "micro_batch",
-            "global_batch",
-            "seq_len",
-            "virtual_stages",
         ):
+            check_int(field, getattr(self, field), 1, MAX_GPUS)
+        for field in ("pipeline_parallel", "virtual_stages"):
+            check_int(field, getattr(self, field), 1, MAX_STAGES)
+        for field in ("micro_batch", "global_batch", "seq_len"):
             check_int(field, getattr(self, field))
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("recompute", self.recompute, RECOMPUTE)
         check_choice("measured_is", self.measured_is, MEASURES)
         check_real("measured_tflops_per_gpu", self.measured_tflops_per_gpu, strict=True)
+        check_bool("sequence_parallel", self.sequence_parallel)
+        check_bool("distributed_optimizer", self.distributed_optimizer)
+        check_instance("source", self.source, str, "str (a bib key)")
+        check_instance("notes", self.notes, str, "str")
+        if self.measured_step_time is not None:
+            check_real("measured_step_time", self.measured_step_time, strict=True)
         t, p, d = self.tensor_parallel, self.pipeline_parallel, self.data_parallel
         if t * p * d != self.num_gpus:
             raise ValueError(

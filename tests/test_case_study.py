@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ppnotes import case_study as cs
@@ -87,3 +89,42 @@ def test_bad_input(kwargs, name):
     t, p = args.pop("t"), args.pop("p")
     with pytest.raises(ValueError, match=name):
         cs.case_row(t, p, **args)
+
+
+@pytest.mark.parametrize(
+    ("call", "name", "kind"),
+    [
+        (lambda r: cs.tp_seconds_per_stage(cs.MODEL, cs.CLUSTER, 0, 4, 8), "t", ValueError),
+        (lambda r: cs.tp_seconds_per_stage(cs.MODEL, 1, 8, 4, 8), "cluster", TypeError),
+        # allreduce is unused for t = 1 and still checked
+        (
+            lambda r: cs.tp_seconds_per_stage(cs.MODEL, cs.CLUSTER, 1, 4, 8, allreduce="x"),
+            "allreduce",
+            ValueError,
+        ),
+        (lambda r: cs.case_row(8, 4, num_gpus=10**7), "num_gpus", ValueError),
+        (lambda r: cs.case_row(8, 4, model=1), "model", TypeError),
+        (lambda r: cs.note_vs_ours(0), "rows", TypeError),
+        (lambda r: cs.note_vs_ours([]), "rows", ValueError),
+        (lambda r: cs.planner_choice(["8"]), "rows[0]", TypeError),
+        (lambda r: cs.planner_choice(list(r.values()), cluster=None), "cluster", TypeError),
+        (lambda r: cs.verdict(r["PP4 TP8"], {}, r["PP4 TP8"]), "note", TypeError),
+        (lambda r: cs.verdict(0, cs.NOTE_CASE[(8, 4)], r["PP4 TP8"]), "row", TypeError),
+        (lambda r: cs.capacity(0), "row", TypeError),
+        (lambda r: cs.days_to_train(0, 1536, 2048), "step_seconds", ValueError),
+        (lambda r: cs.days_to_train(10.0, -1, 2048), "global_batch", ValueError),
+        (lambda r: cs.days_to_train(10.0, 1536, None), "seq_len", ValueError),
+        (lambda r: cs.days_to_train(10.0, 1536, 2048, tokens=0), "tokens", ValueError),
+        (lambda r: dataclasses.replace(r["PP4 TP8"], serving=None), "serving", TypeError),
+    ],
+)
+def test_bad_input_names_the_parameter(rows, call, name, kind):
+    with pytest.raises(kind) as err:
+        call(rows)
+    assert str(err.value).startswith(name + " "), str(err.value)
+
+
+def test_days_to_train_is_never_negative():
+    with pytest.raises(ValueError, match="global_batch"):
+        cs.days_to_train(10.0, -1536, 2048)
+    assert cs.days_to_train(10.0, 1536, 2048) > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -279,3 +280,63 @@ def test_one_chunk_is_the_unchunked_prefill():
         one = inf.chunked_prefill_time(LLAMA, H100, t, p, 2048, 1)
         ttft = inf.single_batch_latency(LLAMA, H100, t, p, 2048, 16)["ttft"]
         assert one == pytest.approx(ttft, rel=1e-12)
+
+
+# --- bad input: every public entry point names the parameter it refuses -------------------
+
+_SERVING = inf.serve(LLAMA, H100, 8, 2, 16, 1024, 256)
+_RUN = inf.PUBLISHED[0]
+
+
+@pytest.mark.parametrize(
+    ("call", "name", "kind"),
+    [
+        (lambda: inf.kv_read_bytes_per_layer(8, 8, 2048), "model", TypeError),
+        (lambda: inf.kv_read_bytes_per_layer(LLAMA, 8, 2048, t=10**7), "t", ValueError),
+        (lambda: inf.decode_layer_time(LLAMA, 8, 2048, "A100"), "gpu", TypeError),
+        (lambda: inf.weight_bytes(LLAMA, 10**7), "bytes_per_param", ValueError),
+        (lambda: inf.decode_weight_bytes(None), "model", TypeError),
+        (lambda: inf.tp_allreduce_seconds(LLAMA, 8, 8, 16), "cluster", TypeError),
+        (lambda: inf.serve(LLAMA, H100, 10**7, 1, 16, 1024, 256), "tensor_parallel", ValueError),
+        (lambda: inf.return_seconds(H100, 8, 10**7, 1), "pipeline_parallel", ValueError),
+        (lambda: inf.max_throughput(LLAMA, 0, 8, 1, 1024, 256), "cluster", TypeError),
+        (lambda: inf.max_throughput(LLAMA, H100, 8, 1, 2.5, 256), "prompt", ValueError),
+        (
+            lambda: inf.max_throughput(LLAMA, H100, 8, 1, 1024, 256, allreduce="x"),
+            "allreduce",
+            ValueError,
+        ),
+        (lambda: inf.smallest_fitting_pipeline(3, H100.gpu, 8, 16, 2048), "model", TypeError),
+        (
+            lambda: inf.smallest_fitting_pipeline(LLAMA, H100.gpu, 8, 16, 2048, []),
+            "depths",
+            ValueError,
+        ),
+        (
+            lambda: inf.smallest_fitting_pipeline(LLAMA, H100.gpu, 8, 16, 2048, 5),
+            "depths",
+            TypeError,
+        ),
+        (
+            lambda: inf.smallest_fitting_pipeline(LLAMA, H100.gpu, 8, 16, 2048, ["8"]),
+            "depths[0]",
+            ValueError,
+        ),
+        (lambda: inf.recommended_pp(LLAMA, H100, 0, 1024, 256), "concurrency", ValueError),
+        (lambda: inf.training_vs_inference(p=10**7), "p", ValueError),
+        (lambda: inf.decode_tpot("8", 2), "times", TypeError),
+        (lambda: inf.predict_latency("run"), "run", TypeError),
+        (lambda: inf.published_comparison(runs=3), "runs", TypeError),
+        (lambda: inf.published_comparison(runs=["x"]), "runs[0]", TypeError),
+        (lambda: inf.published_comparison(runs=[], efficiency=2.0), "efficiency", ValueError),
+        (lambda: dataclasses.replace(_RUN, latency=0), "latency", ValueError),
+        (lambda: dataclasses.replace(_RUN, model=1), "model", TypeError),
+        (lambda: dataclasses.replace(_RUN, note=None), "note", TypeError),
+        (lambda: dataclasses.replace(_SERVING, fits="yes"), "fits", TypeError),
+        (lambda: dataclasses.replace(_SERVING, tpot=math.nan), "tpot", ValueError),
+    ],
+)
+def test_bad_input_names_the_parameter(call, name, kind):
+    with pytest.raises(kind) as err:
+        call()
+    assert str(err.value).startswith(name + " "), str(err.value)

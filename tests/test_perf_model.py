@@ -279,3 +279,80 @@ def test_rank_agreement_by_hand():
     assert pm.rank_agreement(rows) == pytest.approx(1.0)
     rows = [{"measured": x, "predicted": -x} for x in (1, 2, 3, 4)]
     assert pm.rank_agreement(rows) == pytest.approx(-1.0)
+
+
+# --- bad input: every public entry point names the parameter it refuses -------------------
+
+_CFG = pm.Config(8, 4, 2, 1, 512)
+
+
+@pytest.mark.parametrize(
+    ("call", "name", "kind"),
+    [
+        (lambda: pm.matmul_time(1e12, 1e9, 8, 0.5), "gpu", TypeError),
+        (lambda: pm.layer_forward_time(96, 1, A100_80GB), "model", TypeError),
+        (
+            lambda: pm.layer_forward_time(GPT3_175B, 1, A100_80GB, 10**7),
+            "tensor_parallel",
+            ValueError,
+        ),
+        (lambda: pm.attention_core_time(GPT3_175B, 1, None), "gpu", TypeError),
+        (lambda: pm.head_forward_time(GPT3_175B, 0, A100_80GB), "micro_batch", ValueError),
+        (lambda: pm.hop_time(GPT3_175B, "DGX", _CFG), "cluster", TypeError),
+        (lambda: pm.tp_time_per_layer(GPT3_175B, DGX, 8), "config", TypeError),
+        (lambda: pm.layers_per_rank(None, _CFG), "model", TypeError),
+        (lambda: pm.layers_per_rank(GPT3_175B, _CFG, -1), "head_layers", ValueError),
+        (lambda: pm.model_flops_per_step(GPT3_175B, None), "config", TypeError),
+        (lambda: pm.recompute_flops_per_step(1, _CFG), "model", TypeError),
+        (lambda: pm.pipeline_time("1f1b", 8, 1.0, [1.0]), "forward", TypeError),
+        (lambda: pm.pipeline_time("1f1b", 8, [1.0], [math.nan]), "backward[0]", ValueError),
+        (lambda: pm.evaluate_many(GPT3_175B, DGX, []), "configs", ValueError),
+        (lambda: pm.evaluate_many(GPT3_175B, DGX, 5), "configs", TypeError),
+        (lambda: pm.evaluate_many(GPT3_175B, DGX, ["8"]), "configs[0]", TypeError),
+        (lambda: pm.step_time(GPT3_175B, DGX, _CFG, efficiency=0), "efficiency", ValueError),
+        (
+            lambda: pm.step_time(GPT3_175B, DGX, _CFG, reserve_fraction=1.5),
+            "reserve_fraction",
+            ValueError,
+        ),
+        (lambda: pm.predict_run(0), "run", TypeError),
+        (lambda: pm.run_cluster("Megatron 530B"), "run", TypeError),
+        (lambda: pm.run_config(None), "run", TypeError),
+        (lambda: pm.run_comparison(runs="8"), "runs", TypeError),
+        (lambda: pm.sharding_bytes_per_step(GPT3_175B, _CFG, True), "zero_stage", ValueError),
+        (lambda: pm.rank_agreement(3), "rows", TypeError),
+        (lambda: pm.rank_agreement([{"measured": 1.0}, {}]), "rows[0]", TypeError),
+        (
+            lambda: pm.Config.for_gpus(10**7, 8, 4, micro_batch=1, global_batch=8),
+            "num_gpus",
+            ValueError,
+        ),
+        (lambda: pm.Config(8, 4, 2, 1, 512, sequence_parallel="8"), "sequence_parallel", TypeError),
+        (lambda: pm.Config(8, 4, 2, 1, 512, overlap_dp=math.nan), "overlap_dp", TypeError),
+        (lambda: pm.Config(8, 2000, 1, 1, 512), "pipeline_parallel", ValueError),
+        (lambda: pm.Config(1000, 1000, 1000, 1, 1000), "tensor_parallel", ValueError),
+        (lambda: pm.Config(1, 1, 1, 1, 10**7), "global_batch", ValueError),
+        (lambda: pm.Cluster(8), "gpu", TypeError),
+        (lambda: pm.Cluster(A100_80GB, name=3), "name", TypeError),
+        (lambda: pm.Cluster(A100_80GB, gpus_per_node=10**7), "gpus_per_node", ValueError),
+    ],
+)
+def test_bad_input_names_the_parameter(call, name, kind):
+    with pytest.raises(kind) as err:
+        call()
+    assert str(err.value).startswith(name + " "), str(err.value)
+
+
+def test_sizes_beyond_any_real_step_are_refused_at_the_bound():
+    from ppnotes._validate import MAX_MICROBATCHES, MAX_SCHEDULE_ACTIONS
+
+    assert pm.Config(1, 1, 1, 1, MAX_MICROBATCHES).num_microbatches == MAX_MICROBATCHES
+    with pytest.raises(ValueError, match="global_batch"):
+        pm.Config(1, 1, 1, 1, MAX_MICROBATCHES + 1)
+    # zbv's step is simulated: p x m x 2 chunks actions
+    m = MAX_SCHEDULE_ACTIONS // (16 * 2)
+    assert pm.Config(1, 16, 1, 1, m, schedule="zbv").num_microbatches == m
+    with pytest.raises(ValueError, match="actions per step"):
+        pm.Config(1, 16, 1, 1, m + 1, schedule="zbv")
+    # 1F1B's step is closed form: the same size is fine
+    assert pm.Config(1, 16, 1, 1, m + 1).num_microbatches == m + 1

@@ -114,3 +114,51 @@ def test_bad_workload(kwargs, name):
 def test_recommend_rejects_a_non_workload():
     with pytest.raises(ValueError, match="workload"):
         rc.recommend(models.GPT3_175B, A100, {"kind": "train"})
+
+
+_TRAIN_W = rc.Workload("train", 64, 512)
+_SERVE_W = rc.Workload("serve", 64, load=1000.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "name", "kind"),
+    [
+        (lambda: rc.recommend(1, A100, _TRAIN_W), "model", TypeError),
+        (lambda: rc.recommend(models.GPT3_175B, "A100", _TRAIN_W), "cluster", TypeError),
+        # max_micro_batch is used only in training, and checked in serving too
+        (lambda: rc.recommend(models.GPT3_175B, A100, _SERVE_W, 0), "max_micro_batch", ValueError),
+        # a step of 10**7 / 64 micro-batches is beyond any real one: refused, not searched
+        (
+            lambda: rc.recommend(models.GPT3_175B, A100, rc.Workload("train", 64, 10**7)),
+            "global_batch",
+            ValueError,
+        ),
+        (lambda: rc.Workload("train", 64, 512, load=0), "load", ValueError),
+        (lambda: rc.Workload("train", 64, 512, prompt=0), "prompt", ValueError),
+        (lambda: rc.Workload("train", 64, 512, seq_len=2.5), "seq_len", ValueError),
+        (lambda: rc.Workload("serve", 64, load=1.0, ttft=0), "ttft", ValueError),
+        (lambda: rc.Workload("serve", 64, load=1.0, tpot="8"), "tpot", ValueError),
+        (lambda: rc.Workload("serve", 64, load=1.0, global_batch=-1), "global_batch", ValueError),
+        (lambda: rc.Workload("train", 10**7, 512), "num_gpus", ValueError),
+        (lambda: rc.nodes_rule(models.GPT3_175B, A100, 10**7, 512), "nodes", ValueError),
+        (lambda: rc.nodes_rule(models.GPT3_175B, 8, 2, 512), "cluster", TypeError),
+        (lambda: rc.one_node_rule(None, A100, 64), "model", TypeError),
+        (lambda: rc.one_node_rule(models.GPT3_175B, A100, 0), "global_batch", ValueError),
+        (lambda: rc.microbatches_for_note_bubble(depths=[]), "depths", ValueError),
+        (lambda: rc.microbatches_for_note_bubble(virtual=3), "virtual", TypeError),
+        (lambda: rc.microbatches_for_note_bubble(depths=["8"]), "depths[0]", ValueError),
+        (lambda: rc.Reason("x", 2.5, 0.1), "chapter", ValueError),
+        (lambda: rc.Reason(None, 2, 0.1), "text", TypeError),
+        (lambda: rc.Recommendation("train", 1, 1, 1, "l", reasons=["r"]), "reasons[0]", TypeError),
+        (lambda: rc.Recommendation("train", 1, 0, 1, "l"), "p", ValueError),
+    ],
+)
+def test_bad_input_names_the_parameter(call, name, kind):
+    with pytest.raises(kind) as err:
+        call()
+    assert str(err.value).startswith(name + " "), str(err.value)
+
+
+def test_workload_fields_of_the_other_kind_may_be_left_out():
+    assert rc.Workload("train", 64, 512).load is None
+    assert rc.Workload("serve", 64, load=1000.0).global_batch is None

@@ -160,3 +160,23 @@ def test_bad_runs_are_refused_with_the_parameter_named():
         _replace(run, measured_is="tflops")
     with pytest.raises(ValueError, match="run must be one of"):
         runs.get_run("GPT-5")
+
+
+@pytest.mark.parametrize(
+    ("changes", "name", "kind"),
+    [
+        ({"name": 3}, "name", TypeError),
+        ({"model": "GPT-3"}, "model", TypeError),
+        ({"sequence_parallel": "8"}, "sequence_parallel", TypeError),
+        ({"distributed_optimizer": float("nan")}, "distributed_optimizer", TypeError),
+        ({"measured_step_time": 0}, "measured_step_time", ValueError),
+        ({"pipeline_parallel": 10**7}, "pipeline_parallel", ValueError),
+        ({"num_gpus": 10**7}, "num_gpus", ValueError),
+        ({"source": None}, "source", TypeError),
+        ({"notes": 1}, "notes", TypeError),
+    ],
+)
+def test_every_field_is_checked(changes, name, kind):
+    with pytest.raises(kind) as err:
+        _replace(runs.RUNS[0], **changes)
+    assert str(err.value).startswith(name + " "), str(err.value)
