@@ -81,6 +81,7 @@ __all__ = [
     "default_depth",
     "first_backward_position",
     "free_port",
+    "headline_numbers",
     "hop_time",
     "judge",
     "lab_claims",
@@ -1041,7 +1042,7 @@ class LabPlan:
     runs: tuple
 
 
-def lab_plan(p: int | None = None, steps: int = 9) -> LabPlan:
+def lab_plan(p: int | None = None, steps: int = 7) -> LabPlan:
     """The chapter's plan for ``p`` ranks (default :func:`default_depth`) and ``steps`` steps
     per run (the first is warm-up; the median of the others is reported)."""
     p = default_depth() if p is None else check_int("p", p, minimum=1, maximum=16)
@@ -1059,14 +1060,14 @@ def lab_plan(p: int | None = None, steps: int = 9) -> LabPlan:
 
 def run_lab(plan: LabPlan, *, timeout: float = 120.0) -> tuple[list, list]:
     """Run ``plan`` on ``plan.p`` ranks, then 1F1B at ``plan.m`` on one rank (the whole model
-    in one process, for the speed-up). Returns ``(lab, single)``: per run its measured steps,
-    and the one-rank run's steps."""
+    in one process, for the speed-up; at most 5 steps). Returns ``(lab, single)``: per run its
+    measured steps, and the one-rank run's steps."""
     _check_type("plan", plan, LabPlan)
     lab = run_pipeline(
         list(plan.runs), plan.p, config=plan.config, steps=plan.steps, timeout=timeout
     )
     single = run_pipeline(
-        [RunSpec("1f1b", plan.m)], 1, config=plan.config, steps=plan.steps, timeout=timeout
+        [RunSpec("1f1b", plan.m)], 1, config=plan.config, steps=min(plan.steps, 5), timeout=timeout
     )
     return lab, single[0]
 
@@ -1124,6 +1125,43 @@ def summarize(plan: LabPlan, lab: Sequence, single: Sequence[Measured] | None = 
         out["speedup"] = alone.makespan / main.makespan
         out["speedup_closed"] = plan.p * plan.m / (plan.m + plan.p - 1)
     return out
+
+
+def headline_numbers(summary: dict) -> dict[str, float]:
+    """The numbers the chapter's prose cites from a :func:`summarize` result (the reader's run
+    or the reference run's ``"summary"``), as plain floats for glue: depth and micro-batches,
+    the largest median step-time error of the four schedules (``agree_max_pct``), the 1F1B
+    bubble at ``m`` measured, simulated and in closed form, the bubble at the ends of the
+    sweep, the machine check (smallest CPU share, largest step spread, clean runs), and the
+    one-rank speed-up when the summary has it. Percentages where the name ends in ``_pct``."""
+    if not isinstance(summary, dict) or "runs" not in summary:
+        raise TypeError(f"summary must be a dict made by summarize, got {type(summary).__name__}")
+    runs, m, sweep = summary["runs"], summary["m"], summary["sweep"]
+    main = [runs[f"{name} m={m}"] for name in MAIN_SCHEDULES]
+    one, small, big = runs[f"1f1b m={m}"], runs[f"1f1b m={sweep[0]}"], runs[f"1f1b m={sweep[-1]}"]
+    verdicts = [r["verdict"] for r in runs.values()]
+    out = {
+        "p": float(summary["p"]),
+        "m": float(m),
+        "m_small": float(sweep[0]),
+        "m_big": float(sweep[-1]),
+        "agree_max_pct": 100 * max(abs(r["agreement"]) for r in main),
+        "bub_meas_pct": 100 * one["bubble"],
+        "bub_sim_pct": 100 * one["bubble_simulated"],
+        "closed_pct": 100 * one["bubble_closed"],
+        "bub_small_pct": 100 * small["bubble"],
+        "bub_big_pct": 100 * big["bubble"],
+        "closed_small_pct": 100 * small["bubble_closed"],
+        "closed_big_pct": 100 * big["bubble_closed"],
+        "cpu_share_pct": 100 * min(v["cpu_share"] for v in verdicts),
+        "spread_pct": 100 * max(v["spread"] for v in verdicts),
+        "clean_runs": float(sum(v["clean"] for v in verdicts)),
+        "runs": float(len(verdicts)),
+    }
+    if "speedup" in summary:
+        out["speedup"] = float(summary["speedup"])
+        out["speedup_closed"] = float(summary["speedup_closed"])
+    return {k: float(v) for k, v in out.items()}
 
 
 @dataclass(frozen=True)
@@ -1223,6 +1261,7 @@ def machine_info() -> dict:
         "cores": os.cpu_count(),
         "available_cores": available_cores(),
         "load_average_1_5_15_min": [round(x, 2) for x in load],
+        "nice": os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0,
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch_version,
@@ -1249,18 +1288,31 @@ def load_reference(path: str | Path | None = None) -> dict:
     return data
 
 
-def busy_box_html(claims: Sequence[Claim], reference: Sequence[Claim], verdicts: dict) -> str:
+def busy_box_html(
+    claims: Sequence[Claim], reference: Sequence[Claim], verdicts: dict, reference_note: str = ""
+) -> str:
     """An admonition (HTML, styled like the site's ``warning`` boxes) for the claims whose
-    evidence was not clean on this run: the claim, what this run measured, and what the quiet
-    reference run shows. An empty string when every claim's evidence was clean."""
+    evidence was not clean on this run: the claim, what this run measured, and what the book's
+    reference run shows (``reference``: :func:`lab_claims` of it; ``reference_note``: one
+    sentence on how clean that run was). ``verdicts``: run name -> verdict dict (from
+    :func:`summarize`), listed with their reasons. An empty string when every claim's evidence
+    was clean."""
     by_key = {c.key: c for c in reference}
     busy = [c for c in claims if not c.clean]
     if not busy:
         return ""
+
+    def cited(key):
+        ref = by_key.get(key)
+        if ref is None:
+            return "not recorded"
+        verdict = "holds" if ref.holds else "does not hold"
+        quality = "clean evidence" if ref.clean else "itself measured on a busy machine"
+        return f"{ref.evidence} ({verdict}; {quality})"
+
     items = "".join(
-        f"<li><b>{c.statement}.</b> This run: {c.evidence}. The quiet reference run: "
-        f"{by_key[c.key].evidence if c.key in by_key else 'not recorded'}"
-        f" ({'holds' if by_key.get(c.key) and by_key[c.key].holds else 'see the text'}).</li>"
+        f"<li><b>{c.statement}.</b> This run: {c.evidence}. The book's reference run: "
+        f"{cited(c.key)}.</li>"
         for c in busy
     )
     reasons = "".join(f"<li>{name}: {v['reason']}</li>" for name, v in verdicts.items())
@@ -1268,7 +1320,8 @@ def busy_box_html(claims: Sequence[Claim], reference: Sequence[Claim], verdicts:
         '<div class="admonition warning"><p class="admonition-title">This machine was too busy '
         "to show some of this chapter's measured claims</p>"
         "<p>Other work took the cores while the lab measured, so these claims are not checked "
-        "on this run; the text cites the quiet reference run for them instead:</p>"
+        "on this run, and its numbers for them are not evidence; the text cites the book's "
+        f"reference run for them instead. {reference_note}</p>"
         f"<ul>{items}</ul><p>The machine check of each run:</p><ul>{reasons}</ul></div>"
     )
 
@@ -1313,7 +1366,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         prog="python -m ppnotes.real_pipeline", description=_main.__doc__
     )
     parser.add_argument("--reference", required=True, help="where to write the reference JSON")
-    parser.add_argument("--steps", type=int, default=9, help="steps per run (first is warm-up)")
+    parser.add_argument("--steps", type=int, default=7, help="steps per run (first is warm-up)")
     parser.add_argument("--attempts", type=int, default=3, help="retries until a run is clean")
     args = parser.parse_args(argv)
     data = _write_reference(args.reference, args.steps, args.attempts)

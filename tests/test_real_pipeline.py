@@ -207,7 +207,7 @@ def test_claims_are_clean_only_on_clean_runs():
     assert not quiet_claims["zbv_first_input_gradient"].holds
     box = rp.busy_box_html(list(busy_claims.values()), list(quiet_claims.values()), {})
     assert box.startswith('<div class="admonition warning">') and "too busy" in box
-    assert "bubble falls" in box and "quiet reference run" in box
+    assert "bubble falls" in box and "reference run: 33 % at m = 2" in box
     assert rp.busy_box_html(list(quiet_claims.values()), [], {}) == ""
 
 
@@ -369,6 +369,7 @@ def test_closed_form_bubble():
 
 def test_lab_plan():
     plan = rp.lab_plan(2)
+    assert plan.steps == 7
     assert (plan.p, plan.m, plan.sweep, plan.config.blocks) == (2, 4, (2, 4, 8), 4)
     assert plan.runs[0] == rp.RunSpec("gpipe", 4) and plan.runs[-1] == rp.RunSpec("zbv", 4)
     assert rp.RunSpec("interleaved", 4, 2) in plan.runs
