@@ -14,7 +14,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 
@@ -39,8 +38,9 @@ def _process_name(pid: int) -> str:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return "unknown process"
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:120] or "unknown process"
+        return "a process that has ended"
+    text = raw.replace(b"\0", b" ").decode(errors="replace").strip()[:120]
+    return text or "a process that has ended"
 
 
 def _sigterm_message(rank: int, p: int, sender: int, parent_pid: int, reason) -> str:
@@ -73,7 +73,13 @@ def _watchdog(rank: int, p: int, parent_pid: int, reason, out) -> None:
             if info.si_pid != parent_pid:  # the launcher is still listening: tell it
                 try:
                     out.put((rank, False, message))
-                    time.sleep(0.3)  # let the queue's feeder thread write it
+                    # close() + join_thread() wait until the queue's feeder thread has written
+                    # the message into the pipe; at most 2 s, the rank is ending anyway
+                    flush = threading.Thread(
+                        target=lambda: (out.close(), out.join_thread()), daemon=True
+                    )
+                    flush.start()
+                    flush.join(2.0)
                 except Exception:  # noqa: BLE001 - exiting anyway
                     pass
             os._exit(128 + signal.SIGTERM)

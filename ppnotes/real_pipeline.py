@@ -398,11 +398,20 @@ def launch(worker: Callable, p: int, *args, timeout: float = 60.0) -> list:
             try:
                 rank, ok, payload = out.get(timeout=min(remaining, 0.2))
             except queue_module.Empty:
-                for r, proc in enumerate(procs):
-                    if r not in results and proc.exitcode not in (None, 0):
-                        cause = f"rank {r} died with exit code {proc.exitcode}"
-                        raise RankError(_death_message(r, p, proc.exitcode)) from None
-                continue
+                dead = [
+                    r
+                    for r, proc in enumerate(procs)
+                    if r not in results and proc.exitcode not in (None, 0)
+                ]
+                if not dead:
+                    continue
+                # a rank that dies may have said why just before: read the queue once more
+                try:
+                    rank, ok, payload = out.get(timeout=0.5)
+                except queue_module.Empty:
+                    r = dead[0]
+                    cause = f"rank {r} died with exit code {procs[r].exitcode}"
+                    raise RankError(_death_message(r, p, procs[r].exitcode)) from None
             if not ok:
                 cause = f"rank {rank} failed (its error is raised in the caller)"
                 raise RankError(_failure_message(rank, p, payload, out))
@@ -1326,12 +1335,41 @@ def busy_box_html(
     )
 
 
-def _write_reference(path: str, steps: int, attempts: int) -> dict:
+def _idle_share(seconds: float = 3.0) -> float:
+    """Share of all cores' time spent idle over the next ``seconds`` (Linux ``/proc/stat``;
+    1.0 elsewhere, where it cannot be read)."""
+
+    def snapshot():
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return values[3] + values[4], sum(values)  # idle + iowait, total
+
+    try:
+        idle0, total0 = snapshot()
+        time.sleep(seconds)
+        idle1, total1 = snapshot()
+    except OSError:
+        return 1.0
+    return (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def _wait_until_idle(limit: float, threshold: float = 0.9) -> float:
+    """Wait up to ``limit`` seconds for a 3 s window with at least ``threshold`` of the cores
+    idle; return the last idle share seen."""
+    deadline = time.monotonic() + limit
+    idle = _idle_share()
+    while idle < threshold and time.monotonic() < deadline:
+        idle = _idle_share()
+    return idle
+
+
+def _write_reference(path: str, steps: int, attempts: int, wait: float = 0.0) -> dict:
     """Run the chapter's lab up to ``attempts`` times, keep the first run whose every run is
-    clean (else the one with the most clean runs), and write it to ``path``."""
+    clean (else the one with the most clean runs), and write it to ``path``. Before each
+    attempt, wait up to ``wait`` seconds for idle cores."""
     best = None
     for attempt in range(1, attempts + 1):
-        before = machine_info()
+        idle = _wait_until_idle(wait) if wait > 0 else _idle_share()
+        before = {**machine_info(), "idle_share_before": round(idle, 3)}
         plan = lab_plan(steps=steps)
         lab, single = run_lab(plan)
         summary = summarize(plan, lab, single)
@@ -1348,7 +1386,8 @@ def _write_reference(path: str, steps: int, attempts: int) -> dict:
         "note": (
             f"attempt {attempt} of {attempts}; {n_clean} of {len(summary['runs'])} runs clean "
             f"by ppnotes.real_pipeline.judge (CPU share >= {MIN_CPU_SHARE}, step spread <= "
-            f"{MAX_STEP_SPREAD}); load average before the run as recorded in 'machine'"
+            f"{MAX_STEP_SPREAD}); load average and idle share of the cores just before the "
+            "run are recorded in 'machine'"
         ),
         "claims": {c.key: {"clean": c.clean, "holds": c.holds} for c in claims},
         "summary": summary,
@@ -1368,8 +1407,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reference", required=True, help="where to write the reference JSON")
     parser.add_argument("--steps", type=int, default=7, help="steps per run (first is warm-up)")
     parser.add_argument("--attempts", type=int, default=3, help="retries until a run is clean")
+    parser.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to wait for idle cores before each try"
+    )
     args = parser.parse_args(argv)
-    data = _write_reference(args.reference, args.steps, args.attempts)
+    data = _write_reference(args.reference, args.steps, args.attempts, args.wait)
     print(data["note"])
     for key, claim in data["claims"].items():
         print(f"{key}: clean={claim['clean']} holds={claim['holds']}")

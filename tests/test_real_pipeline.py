@@ -447,14 +447,19 @@ def test_ranks_end_within_seconds_when_the_parent_is_killed(tmp_path):
 def test_sigterm_from_outside_names_its_sender(tmp_path):
     import threading
 
+    senders = []
+
     def terminate_rank_one():
         pid = _wait_for_pids(tmp_path, 2)[1]
-        subprocess.run(["kill", "-TERM", str(pid)], check=True)
+        kill = subprocess.Popen(["kill", "-TERM", str(pid)])
+        senders.append(kill.pid)
+        kill.wait()
 
     killer = threading.Thread(target=terminate_rank_one, daemon=True)
     killer.start()
     start = time.monotonic()
     with pytest.raises(rp.RankError, match=r"rank 1 of 2 terminated by SIGTERM from pid \d+") as e:
         rp.launch(sleep_and_report, 2, str(tmp_path), timeout=120)
-    assert "not by the launcher" in str(e.value) and "kill" in str(e.value)
+    # the sender is named by its pid (and its command line while it still runs)
+    assert f"from pid {senders[0]} " in str(e.value) and "not by the launcher" in str(e.value)
     assert time.monotonic() - start < 60
