@@ -48,7 +48,7 @@ def _outputs_text(nb) -> str:
 
 
 @pytest.mark.busy_machine
-def test_chapter_10_runs_and_shows_the_busy_box_with_every_core_busy():
+def test_chapter_10_runs_and_shows_the_busy_box_with_every_core_busy(monkeypatch):
     loops = [
         subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(rp.available_cores())
     ]
@@ -56,7 +56,7 @@ def test_chapter_10_runs_and_shows_the_busy_box_with_every_core_busy():
         time.sleep(1.0)  # let the loops take the cores
         nb = nbformat.read(NOTEBOOK, as_version=4)
         env_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        os.environ["PYTHONPATH"] = env_path  # the kernel imports this checkout's ppnotes
+        monkeypatch.setenv("PYTHONPATH", env_path)  # the kernel imports this checkout's ppnotes
         client = NotebookClient(
             nb,
             timeout=300,
