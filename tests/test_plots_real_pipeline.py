@@ -42,3 +42,5 @@ def test_measured_bubble_figure_shows_the_reference_run_beside_this_one():
     assert ref.get_markerfacecolor() == "none" and "reference" in ref.get_label()
     with pytest.raises(ValueError, match="reference must have one value"):
         plots.measured_bubble_figure(2, [2, 4], [0.1, 0.2], [0.1, 0.2], reference=[0.1])
+    with pytest.raises(ValueError, match="reference must be a finite number >= 0 and <= 1"):
+        plots.measured_bubble_figure(2, [2, 4], [0.1, 0.2], [0.1, 0.2], reference=[0.1, 40])

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from matplotlib.figure import Figure
 
 from .. import bubble
-from .._validate import check_int
+from .._validate import check_int, check_real
 from ..schedules import SimResult
 from .bubble import timeline_figure
 from .style import SERIES_COLORS, new_figure, styled
@@ -74,6 +74,10 @@ def measured_bubble_figure(
         raise ValueError(
             f"reference must have one value per micro-batch count ({len(ms)}), got {len(reference)}"
         )
+    named = [("measured", measured), ("simulated", simulated)]
+    for name, values in named + ([("reference", reference)] if reference is not None else []):
+        for x in values:
+            check_real(name, x, maximum=1.0)  # a fraction of the step
     fig, ax = new_figure(width=7.0, height=3.4)
     dense = list(range(min(ms), max(ms) + 1))
     ax.plot(
