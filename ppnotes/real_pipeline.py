@@ -123,7 +123,9 @@ MAKESPAN_TOLERANCE = 0.5
 # time during its actions (thread CPU time / wall time, median over the measured steps) ...
 MIN_CPU_SHARE = 0.9
 # ... and repeated identical steps agree: interquartile range of their makespans over the median.
-MAX_STEP_SPREAD = 0.1
+# Measured on this 2-core machine: 1-11 % when the cores were idle (the multi-stage schedules,
+# whose actions are shortest, spread most), 13-66 % while other sessions were running.
+MAX_STEP_SPREAD = 0.15
 
 # Where the quiet reference run lives (read relative to this file, shipped as package data).
 REFERENCE_PATH = Path(__file__).resolve().parent / "data" / "lab_reference.json"
@@ -987,8 +989,8 @@ def judge(
     2. ``cpu_share >= min_cpu_share`` (0.9): during its actions every rank had the CPU for at
        least 90 % of the wall time (median over the steps), so no other process took its core
        for long; a busy loop sharing the core gives about 0.5;
-    3. ``spread <= max_spread`` (0.1): the interquartile range of the repeated identical
-       steps' makespans is within 10 % of their median, so the steps agree with one another
+    3. ``spread <= max_spread`` (0.15): the interquartile range of the repeated identical
+       steps' makespans is within 15 % of their median, so the steps agree with one another
        (disturbances between actions, which the CPU share cannot see, make steps differ).
 
     Otherwise the run is **busy**, and a claim that rests on it is not asserted: the page says
