@@ -27,5 +27,20 @@ def test_measured_bubble_figure():
     assert list(closed.get_xdata()) == list(range(2, 9))
     assert closed.get_ydata()[0] == pytest.approx(100 / 3)
     assert list(ax.lines[2].get_ydata()) == pytest.approx([40, 25, 15])
+    assert len(ax.lines) == 3 and "this run" in ax.lines[2].get_label()
     with pytest.raises(ValueError, match="same non-zero length"):
         plots.measured_bubble_figure(2, [2, 4], [0.1], [0.1, 0.2])
+
+
+def test_measured_bubble_figure_shows_the_reference_run_beside_this_one():
+    fig = plots.measured_bubble_figure(
+        2, [2, 4, 8], [0.5, 0.45, 0.4], [0.35, 0.22, 0.12], reference=[0.36, 0.23, 0.13]
+    )
+    ax = fig.axes[0]
+    ref = ax.lines[3]
+    assert list(ref.get_ydata()) == pytest.approx([36, 23, 13])
+    assert ref.get_markerfacecolor() == "none" and "reference" in ref.get_label()
+    with pytest.raises(ValueError, match="reference must have one value"):
+        plots.measured_bubble_figure(2, [2, 4], [0.1, 0.2], [0.1, 0.2], reference=[0.1])
+    with pytest.raises(ValueError, match="reference must be a finite number >= 0 and <= 1"):
+        plots.measured_bubble_figure(2, [2, 4], [0.1, 0.2], [0.1, 0.2], reference=[0.1, 40])

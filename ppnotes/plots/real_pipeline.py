@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from matplotlib.figure import Figure
 
 from .. import bubble
-from .._validate import check_int
+from .._validate import check_int, check_real
 from ..schedules import SimResult
 from .bubble import timeline_figure
 from .style import SERIES_COLORS, new_figure, styled
@@ -54,11 +54,14 @@ def measured_bubble_figure(
     microbatches: Sequence[int],
     measured: Sequence[float],
     simulated: Sequence[float],
+    reference: Sequence[float] | None = None,
 ) -> Figure:
     """Bubble (idle share of the step, percent) versus m at fixed depth ``p``: measured points,
-    the simulator with measured costs, and the closed form (p-1)/(m+p-1).
+    the simulator with measured costs, the closed form (p-1)/(m+p-1), and optionally the
+    measured points of the book's reference run (open circles).
 
-    ``measured`` and ``simulated`` are fractions (0 to 1), one per entry of ``microbatches``.
+    ``measured``, ``simulated`` and ``reference`` are fractions (0 to 1), one per entry of
+    ``microbatches``.
     """
     p = check_int("p", p)
     ms = [check_int("microbatches", m) for m in microbatches]
@@ -67,6 +70,14 @@ def measured_bubble_figure(
             "microbatches, measured and simulated must have the same non-zero length, got "
             f"{len(ms)}, {len(measured)}, {len(simulated)}"
         )
+    if reference is not None and len(reference) != len(ms):
+        raise ValueError(
+            f"reference must have one value per micro-batch count ({len(ms)}), got {len(reference)}"
+        )
+    named = [("measured", measured), ("simulated", simulated)]
+    for name, values in named + ([("reference", reference)] if reference is not None else []):
+        for x in values:
+            check_real(name, x, maximum=1.0)  # a fraction of the step
     fig, ax = new_figure(width=7.0, height=3.4)
     dense = list(range(min(ms), max(ms) + 1))
     ax.plot(
@@ -90,8 +101,19 @@ def measured_bubble_figure(
         linestyle="none",
         color=SERIES_COLORS[0],
         markersize=7,
-        label="measured (PyTorch 1F1B)",
+        label="measured (PyTorch 1F1B), this run",
     )
+    if reference is not None:
+        ax.plot(
+            ms,
+            [100 * x for x in reference],
+            marker="o",
+            linestyle="none",
+            markerfacecolor="none",
+            color=SERIES_COLORS[0],
+            markersize=10,
+            label="measured, the book's reference run",
+        )
     ax.set_xticks(ms, [str(m) for m in ms])
     ax.set_xlabel("micro-batches m")
     ax.set_ylabel("bubble, idle share of the step (%)")
