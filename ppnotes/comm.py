@@ -258,7 +258,7 @@ def note_comm_time(
 COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter")
 
 
-def collective_steps(kind: str, ranks: int) -> int:
+def collective_steps(ranks: int, kind: str = "all-reduce") -> int:
     """Ring steps of a collective over n = ``ranks`` GPUs: 2 (n - 1) for an all-reduce
     (reduce-scatter then all-gather), n - 1 for an all-gather or a reduce-scatter
     (nccl-tests PERFORMANCE.md; NCCL's ``nsteps`` in ``src/graph/tuning.cc``)."""
@@ -298,7 +298,7 @@ def collective_time(
     size = check_real("nbytes", nbytes)
     n = check_int("ranks", ranks)
     spec = _link(link)
-    steps = collective_steps(kind, n)
+    steps = collective_steps(n, kind)
     if steps == 0:
         return 0.0
     latency = spec.call_latency + steps * spec.step_latency
