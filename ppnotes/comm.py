@@ -254,14 +254,65 @@ def note_comm_time(
     return total / _bandwidth(link, achievable)
 
 
-def ring_allreduce_time(nbytes: float, ranks: int, link, achievable: bool = True) -> float:
-    """Seconds for a ring all-reduce of ``nbytes`` over ``ranks`` GPUs.
+#: The collectives :func:`collective_time` prices, with the ring steps each takes over n ranks.
+COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter")
 
-    2 (n - 1) / n * nbytes / bandwidth + 2 (n - 1) * latency for n = ``ranks``: each rank
-    sends and receives 2 (n - 1) chunks of nbytes / n (reduce-scatter then all-gather), one
-    step after another (nccl-tests PERFORMANCE.md). One rank costs nothing. Used for the
-    tensor-parallel all-reduces (n = t, over NVLink) and for data-parallel gradient
-    all-reduces (n = d, over the network).
+
+def collective_steps(ranks: int, kind: str = "all-reduce") -> int:
+    """Ring steps of a collective over n = ``ranks`` GPUs: 2 (n - 1) for an all-reduce
+    (reduce-scatter then all-gather), n - 1 for an all-gather or a reduce-scatter
+    (nccl-tests PERFORMANCE.md; NCCL's ``nsteps`` in ``src/graph/tuning.cc``)."""
+    how = check_choice("kind", kind, COLLECTIVES)
+    n = check_int("ranks", ranks)
+    return 2 * (n - 1) if how == "all-reduce" else n - 1
+
+
+def collective_time(
+    nbytes: float, ranks: int, link, kind: str = "all-reduce", achievable: bool = True
+) -> float:
+    """Seconds for one ring collective of ``nbytes`` over ``ranks`` GPUs: the one place the
+    book prices a collective call.
+
+        T = call_latency + S x step_latency + S / n x nbytes / bandwidth,
+
+    with S = :func:`collective_steps` (2 (n - 1) for an all-reduce, n - 1 for an all-gather
+    or reduce-scatter): each rank moves S chunks of nbytes / n, one step after another
+    (nccl-tests PERFORMANCE.md). The latency is NCCL's own model (``src/graph/tuning.cc``,
+    nccl2026tuning): a base cost paid **once per call** plus a small cost per step on the
+    link (:attr:`~ppnotes.hardware.LinkSpec.call_latency`,
+    :attr:`~ppnotes.hardware.LinkSpec.step_latency`); a small all-reduce over 4 NVLink GPUs
+    costs 6.6 + 6 x 0.6 = 10.2 us, as NCCL's tuner prints on 4 x H100. One rank costs
+    nothing (no call is made).
+
+    Args:
+        nbytes: for an all-reduce, the tensor being reduced; for an all-gather, the
+            assembled tensor; for a reduce-scatter, the input on each rank. Bytes (>= 0).
+        ranks: n, GPUs in the ring.
+        link: a LinkSpec or preset name (the per-GPU link of the ring).
+        kind: one of :data:`COLLECTIVES`.
+        achievable: use the measured bandwidth where published.
+
+    Returns:
+        Seconds (float).
+    """
+    size = check_real("nbytes", nbytes)
+    n = check_int("ranks", ranks)
+    spec = _link(link)
+    steps = collective_steps(n, kind)
+    if steps == 0:
+        return 0.0
+    latency = spec.call_latency + steps * spec.step_latency
+    return latency + steps / n * size / spec.bandwidth(achievable)
+
+
+def ring_allreduce_time(nbytes: float, ranks: int, link, achievable: bool = True) -> float:
+    """Seconds for a ring all-reduce of ``nbytes`` over ``ranks`` GPUs:
+    :func:`collective_time` with ``kind="all-reduce"``,
+
+        call_latency + 2 (n - 1) step_latency + 2 (n - 1) / n x nbytes / bandwidth.
+
+    Used for the tensor-parallel all-reduces (n = t, over NVLink) and for data-parallel
+    gradient all-reduces (n = d, over the network). One rank costs nothing.
 
     Args:
         nbytes: size of the tensor being reduced, bytes (>= 0).
@@ -272,11 +323,7 @@ def ring_allreduce_time(nbytes: float, ranks: int, link, achievable: bool = True
     Returns:
         Seconds (float).
     """
-    size = check_real("nbytes", nbytes)
-    n = check_int("ranks", ranks)
-    spec = _link(link)
-    steps = 2 * (n - 1)
-    return steps / n * size / spec.bandwidth(achievable) + steps * spec.latency
+    return collective_time(nbytes, ranks, link, "all-reduce", achievable)
 
 
 #: How an all-reduce that spans nodes is modelled (:func:`allreduce_time_across_nodes`).
@@ -300,14 +347,17 @@ def allreduce_time_across_nodes(
 
     - ``"ring"``: one ring over all ranks at the network link, each GPU sending through its
       share of a card (``nic_share`` = GPUs per card), so each of its 2 (n - 1) steps pays the
-      network's latency (chapter 5's model for tensor parallelism).
+      network's per-step latency (chapter 5's model for tensor parallelism).
     - ``"two-level"``: with k = ranks / g nodes of g GPUs, a ring inside each node over
       ``intra_link``, around a ring over the k nodes of 1/g of the data on each of the g rails:
       2 (g - 1) fast steps plus 2 (k - 1) network steps. An estimate of what NCCL's
       topology-aware algorithms do for small messages, not a measured model; it needs
       ranks to be a multiple of g.
 
-    Both are built from :func:`ring_allreduce_time` (nccl-tests PERFORMANCE.md).
+    Either way it is **one** call: the per-call latency is paid once, each step adds its
+    link's step latency (:func:`collective_time`, NCCL's cost model). For comparison, a
+    4 B - 512 B all-reduce over 16 GPUs in 2 nodes was measured at 46-48 us
+    (nccl2024issue1244).
 
     Args:
         nbytes: size of the tensor being reduced, bytes (>= 0).
@@ -337,15 +387,19 @@ def allreduce_time_across_nodes(
             f"across nodes, got {n}"
         )
     inside = ring_allreduce_time(size, g, intra_link)
-    return inside + ring_allreduce_time(size / g * share, n // g, inter_link)
+    across = ring_allreduce_time(size / g * share, n // g, inter_link)
+    return inside + across - inter_link.call_latency  # one call: its base cost once
 
 
 def ring_allgather_time(nbytes: float, ranks: int, link, achievable: bool = True) -> float:
-    """Seconds for a ring all-gather that assembles ``nbytes`` on each of ``ranks`` GPUs.
+    """Seconds for a ring all-gather that assembles ``nbytes`` on each of ``ranks`` GPUs:
+    :func:`collective_time` with ``kind="all-gather"``,
 
-    (n - 1) / n * nbytes / bandwidth + (n - 1) * latency: each rank starts with nbytes / n
-    and receives the other n - 1 slices, one step after another (nccl-tests PERFORMANCE.md).
-    Half a ring all-reduce. One rank costs nothing.
+        call_latency + (n - 1) step_latency + (n - 1) / n x nbytes / bandwidth:
+
+    each rank starts with nbytes / n and receives the other n - 1 slices, one step after
+    another (nccl-tests PERFORMANCE.md). Half a ring all-reduce's steps and bytes, the same
+    per-call cost. One rank costs nothing.
 
     Args:
         nbytes: size of the assembled tensor, bytes (>= 0).
@@ -356,10 +410,7 @@ def ring_allgather_time(nbytes: float, ranks: int, link, achievable: bool = True
     Returns:
         Seconds (float).
     """
-    size = check_real("nbytes", nbytes)
-    n = check_int("ranks", ranks)
-    spec = _link(link)
-    return (n - 1) / n * size / spec.bandwidth(achievable) + (n - 1) * spec.latency
+    return collective_time(nbytes, ranks, link, "all-gather", achievable)
 
 
 def tp_allreduce_bytes_per_layer(

@@ -48,6 +48,15 @@ class GPUSpec:
             dense figure is half of it.
         hbm_bandwidth: peak HBM bandwidth, bytes/s (decimal GB/s on the data sheet).
         source: bib keys (comma separated) for the numbers above.
+        hbm_achievable_fraction: the share of ``hbm_bandwidth`` a streaming kernel reaches,
+            in (0, 1], from a published microbenchmark (a copy kernel, or a memory-bound
+            kernel that reports its bandwidth). :attr:`achievable_hbm_bandwidth` is what the
+            models divide bytes by. 1.0 means "no measurement: the peak".
+        hbm_achievable_source: bib key(s) for that fraction, or a note saying it is borrowed.
+        kernel_launch_cost: seconds every kernel costs on top of its roofline time
+            (:func:`ppnotes.perf_model.matmul_time`): the launch and the ramp a short kernel
+            cannot hide, >= 0. See :data:`KERNEL_LAUNCH_COST` for the source and how weak it is.
+        kernel_launch_source: bib key(s) for the launch cost.
 
     Raises ``ValueError`` unless the capacity is an integer >= 1 and the other numbers are
     finite and > 0, ``TypeError`` for a name or source that is not a string.
@@ -59,13 +68,25 @@ class GPUSpec:
     bf16_flops: float
     hbm_bandwidth: float
     source: str
+    hbm_achievable_fraction: float = 1.0
+    hbm_achievable_source: str = "none: the data-sheet peak"
+    kernel_launch_cost: float = 0.0
+    kernel_launch_source: str = "none"
 
     def __post_init__(self):
-        check_instance("name", self.name, str, "string")
-        check_instance("source", self.source, str, "string")
+        for field in ("name", "source", "hbm_achievable_source", "kernel_launch_source"):
+            check_instance(field, getattr(self, field), str, "string")
         object.__setattr__(self, "memory_bytes", check_int("memory_bytes", self.memory_bytes))
         for field in ("marketed_memory_gb", "bf16_flops", "hbm_bandwidth"):
             check_real(field, getattr(self, field), strict=True)
+        check_real("hbm_achievable_fraction", self.hbm_achievable_fraction, 0.0, 1.0, strict=True)
+        check_real("kernel_launch_cost", self.kernel_launch_cost, 0.0, 1e-3)
+
+    @property
+    def achievable_hbm_bandwidth(self) -> float:
+        """HBM bandwidth a streaming kernel reaches, bytes/s: peak x achievable fraction.
+        The one figure the book's time models divide HBM bytes by."""
+        return self.hbm_bandwidth * self.hbm_achievable_fraction
 
     @property
     def memory_gib(self) -> float:
@@ -92,13 +113,21 @@ class LinkSpec:
             (InfiniBand data rates).
         achievable_bandwidth: a published measurement, bytes/s per direction, or ``None``.
         latency: alpha in T = alpha + n / BW, seconds: the fixed cost of one small
-            NCCL send/receive, not the wire latency.
+            NCCL send/receive, not the wire latency. Point-to-point only: collectives use
+            ``call_latency`` and ``step_latency``.
         source: bib key(s) for the vendor figure.
         achievable_source: bib key(s) for the measurement, or ``None``.
         latency_source: bib key(s) for the latency, or a note saying it is an assumption.
         notes: anything a reader needs to use the numbers correctly.
         achievable_method: how ``achievable_bandwidth`` was measured, one of
             :data:`ACHIEVABLE_METHODS` (``None`` when there is no measurement).
+        call_latency: seconds every collective call (all-reduce, all-gather, reduce-scatter)
+            pays once, whatever the ranks and bytes: NCCL's base latency
+            (:data:`NCCL_CALL_LATENCY`).
+        step_latency: seconds each step of a ring collective adds over this link (NCCL's
+            per-hop hardware latency for the link type). A small all-reduce over n ranks
+            costs call_latency + 2 (n - 1) step_latency (:func:`ppnotes.comm.collective_time`).
+        collective_latency_source: bib key(s) for the two collective latencies.
 
     Raises ``ValueError`` unless the bandwidths are finite and > 0 and the latency finite and
     >= 0, ``TypeError`` for a flag that is not ``True``/``False`` or text that is not a string.
@@ -114,9 +143,12 @@ class LinkSpec:
     latency_source: str
     notes: str = ""
     achievable_method: str | None = None
+    call_latency: float = 0.0
+    step_latency: float = 0.0
+    collective_latency_source: str = "none"
 
     def __post_init__(self):
-        for field in ("name", "source", "latency_source", "notes"):
+        for field in ("name", "source", "latency_source", "notes", "collective_latency_source"):
             check_instance(field, getattr(self, field), str, "string")
         for field in ("achievable_source", "achievable_method"):
             if getattr(self, field) is not None:
@@ -126,6 +158,8 @@ class LinkSpec:
         if self.achievable_bandwidth is not None:
             check_real("achievable_bandwidth", self.achievable_bandwidth, strict=True)
         check_real("latency", self.latency)
+        check_real("call_latency", self.call_latency, 0.0, 1e-3)
+        check_real("step_latency", self.step_latency, 0.0, 1e-3)
 
     @property
     def peak_bandwidth(self) -> float:
@@ -147,6 +181,33 @@ class LinkSpec:
 
 # --- GPUs -------------------------------------------------------------------------------
 
+# Achievable HBM bandwidth, as a fraction of the data-sheet peak, each from a published
+# microbenchmark (never fitted to the runs or serving tables the book checks against):
+# - A100 40GB: a copy kernel on a DGX A100 reaches 1220.7 GiB/s = 1310.7 GB/s of 1555 GB/s,
+#   0.843 (GPUInspector.jl, ``memory_bandwidth()`` on A100-SXM4-40GB, gpuinspector2023a100).
+# - A100 80GB: a copy test on the A800 80GB (the same GA100 with HBM2e) reaches 1727 GB/s of
+#   its 1935 GB/s, 0.893 ("显存带宽 1727 GB/s 低于理论上限 1935 GB/s", mli2023a800bw).
+# - H100 SXM: DeepSeek's FlashMLA decoding kernel "achieves up to 3000 GB/s in memory-bound
+#   configuration ... on H800 SXM5" (the H100 SXM's 3.35 TB/s HBM3), 0.896 (flashmla2025).
+# - H200: no measurement found; it borrows the H100's fraction (same GH100 memory system,
+#   HBM3e instead of HBM3), an assumption said in its ``hbm_achievable_source``.
+_A100_40GB_HBM_FRACTION = 1310.72 / 1555
+_A100_80GB_HBM_FRACTION = 1727 / 1935
+_H100_HBM_FRACTION = 3000 / 3350
+
+#: Seconds every kernel costs on top of its roofline time (``GPUSpec.kernel_launch_cost``).
+#: Source, and how weak it is: a raw ``cuLaunchKernel`` of an empty kernel costs 3.0 us of
+#: host time on GB200 ("cuLaunchKernel 3.0µs (irreducible CUDA driver cost)", PyTorch's
+#: tritonbench, tritonbench2026launch). It is a host-side cost measured on a newer GPU than
+#: any in the book; we found no A100/H100 measurement from NVIDIA or a paper. It is what a C++
+#: engine that launches kernels one by one pays (FasterTransformer's decode, which we check
+#: against): when kernels are shorter than the launch, the GPU waits for the host. Adding it
+#: to every kernel in series is an upper bound when kernels are long, since a launch then
+#: overlaps the previous kernel; at training sizes (milliseconds per kernel) it is noise.
+#: Engines that replay decode as a CUDA graph (vLLM, TensorRT-LLM) pay less per kernel.
+KERNEL_LAUNCH_COST = 3.0e-6
+_KERNEL_LAUNCH_SOURCE = "tritonbench2026launch"
+
 A100_40GB = GPUSpec(
     name="A100 40GB",
     memory_bytes=40960 * MiB,  # nvidia-smi: 40960 MiB = 40 GiB = 42.9 GB
@@ -154,6 +215,10 @@ A100_40GB = GPUSpec(
     bf16_flops=312e12,  # dense BF16 Tensor Core; 624 TFLOP/s is the 2:4-sparse figure
     hbm_bandwidth=1555e9,  # SXM4 40GB, HBM2
     source="nvidia2021a100datasheet,modal2025gpumemory",
+    hbm_achievable_fraction=_A100_40GB_HBM_FRACTION,
+    hbm_achievable_source="gpuinspector2023a100",
+    kernel_launch_cost=KERNEL_LAUNCH_COST,
+    kernel_launch_source=_KERNEL_LAUNCH_SOURCE,
 )
 
 A100_80GB = GPUSpec(
@@ -163,6 +228,10 @@ A100_80GB = GPUSpec(
     bf16_flops=312e12,
     hbm_bandwidth=2039e9,  # SXM4 80GB, HBM2e
     source="nvidia2021a100datasheet,modal2025gpumemory",
+    hbm_achievable_fraction=_A100_80GB_HBM_FRACTION,
+    hbm_achievable_source="mli2023a800bw",
+    kernel_launch_cost=KERNEL_LAUNCH_COST,
+    kernel_launch_source=_KERNEL_LAUNCH_SOURCE,
 )
 
 H100_SXM = GPUSpec(
@@ -172,6 +241,10 @@ H100_SXM = GPUSpec(
     bf16_flops=989e12,  # data sheet: 1,979 TFLOP/s "with sparsity"; dense is half
     hbm_bandwidth=3.35e12,
     source="nvidia2022h100datasheet,modal2025gpumemory",
+    hbm_achievable_fraction=_H100_HBM_FRACTION,
+    hbm_achievable_source="flashmla2025",
+    kernel_launch_cost=KERNEL_LAUNCH_COST,
+    kernel_launch_source=_KERNEL_LAUNCH_SOURCE,
 )
 
 H200 = GPUSpec(
@@ -181,6 +254,10 @@ H200 = GPUSpec(
     bf16_flops=989e12,  # same GH100 compute as H100 SXM; only memory changed
     hbm_bandwidth=4.8e12,
     source="nvidia2024h200,cudasamples2024h200smi",
+    hbm_achievable_fraction=_H100_HBM_FRACTION,
+    hbm_achievable_source="flashmla2025",  # borrowed from the H100 SXM: no H200 measurement
+    kernel_launch_cost=KERNEL_LAUNCH_COST,
+    kernel_launch_source=_KERNEL_LAUNCH_SOURCE,
 )
 
 GPUS: dict[str, GPUSpec] = {g.name: g for g in (A100_40GB, A100_80GB, H100_SXM, H200)}
@@ -201,15 +278,33 @@ ACHIEVABLE_METHODS = {
     "host-device-copy": "host-to-device or device-to-host copy through the slot (nvbandwidth)",
 }
 
-# Small-message NCCL time within an NVLink/NVSwitch node is about 3 microseconds
-# (nccl-tests on H100 and B200, quoted by NVIDIA engineers). For PCIe and InfiniBand we
+# Point-to-point (``LinkSpec.latency``): a small NCCL send/receive within an NVLink/NVSwitch
+# node takes about 3 microseconds (nccl-tests on H100 and B200, quoted by NVIDIA engineers;
+# "~3us" for send/receive between two H100, nccl2024issue1487). For PCIe and InfiniBand we
 # found no clean published send/receive figure, so we assume 10 microseconds. For a full
 # GPT-3 activation (48 MiB) latency is under 1% of a hop over InfiniBand or PCIe, but up to
 # about 5% over the fastest NVLink (chapter 3 computes it).
 _NVLINK_LATENCY = 3e-6
-_NVLINK_LATENCY_SOURCE = "nccltests2025latency"
+_NVLINK_LATENCY_SOURCE = "nccltests2025latency,nccl2024issue1487"
 _ASSUMED_LATENCY = 10e-6
 _ASSUMED_LATENCY_SOURCE = "assumption (order of magnitude; no clean published figure)"
+
+# Collectives: NCCL's own cost model (``src/graph/tuning.cc``, nccl2026tuning), which NCCL
+# uses to choose an algorithm and protocol. A ring collective of ``steps`` steps costs a base
+# latency once per call plus a hardware latency per step: ``baseLat + nsteps * intraLat``,
+# with nsteps = 2 (n - 1) for an all-reduce. For the low-latency (LL) protocol NCCL picks for
+# small messages, Ring: base 6.6 us; per step 0.6 us over NVLink, 1.0 us over PCIe and 2.7 us
+# over the network (NCCL adds a topology-dependent ``latencyInter`` to the network figure,
+# which we leave out). So one small all-reduce over 4 NVLink GPUs costs 6.6 + 6 x 0.6 =
+# 10.2 us, the figure NCCL's tuner prints for Ring/LL on 4 x H100 (ncclbench2026h100), and
+# 15.0 us over 8. The same per-call cost applies to every link (it is NCCL's, not the wire's).
+# Measured for comparison: 46-48 us for a 4 B - 512 B all-reduce over 16 GPUs in 2 nodes
+# (NDR InfiniBand, nccl2024issue1244).
+NCCL_CALL_LATENCY = 6.6e-6
+_NVLINK_STEP_LATENCY = 0.6e-6
+_PCIE_STEP_LATENCY = 1.0e-6
+_NET_STEP_LATENCY = 2.7e-6
+_COLLECTIVE_SOURCE = "nccl2026tuning"
 
 NVLINK3 = LinkSpec(
     name="NVLink 3",
@@ -222,6 +317,9 @@ NVLINK3 = LinkSpec(
     achievable_method="nccl-estimate",
     latency_source=_NVLINK_LATENCY_SOURCE,
     notes="A100 SXM. 600 GB/s adds both directions: 300 GB/s per direction.",
+    call_latency=NCCL_CALL_LATENCY,
+    step_latency=_NVLINK_STEP_LATENCY,
+    collective_latency_source=_COLLECTIVE_SOURCE,
 )
 
 NVLINK4 = LinkSpec(
@@ -238,6 +336,9 @@ NVLINK4 = LinkSpec(
         "H100/H200 SXM. 900 GB/s adds both directions: 450 GB/s per direction; "
         "measured ~376-380 GB/s one way (copy engine)."
     ),
+    call_latency=NCCL_CALL_LATENCY,
+    step_latency=_NVLINK_STEP_LATENCY,
+    collective_latency_source=_COLLECTIVE_SOURCE,
 )
 
 NVLINK5 = LinkSpec(
@@ -250,6 +351,9 @@ NVLINK5 = LinkSpec(
     achievable_source=None,
     latency_source=_NVLINK_LATENCY_SOURCE,
     notes="B200. 1.8 TB/s adds both directions: 900 GB/s per direction. No measurement used.",
+    call_latency=NCCL_CALL_LATENCY,
+    step_latency=_NVLINK_STEP_LATENCY,
+    collective_latency_source=_COLLECTIVE_SOURCE,
 )
 
 PCIE4_X16 = LinkSpec(
@@ -266,6 +370,9 @@ PCIE4_X16 = LinkSpec(
         "16 GT/s x 16 lanes with 128b/130b coding = 31.5 GB/s per direction; NVIDIA rounds "
         "to 64 GB/s for both directions. Measured ~25 GB/s one way."
     ),
+    call_latency=NCCL_CALL_LATENCY,
+    step_latency=_PCIE_STEP_LATENCY,
+    collective_latency_source=_COLLECTIVE_SOURCE,
 )
 
 PCIE5_X16 = LinkSpec(
@@ -282,6 +389,9 @@ PCIE5_X16 = LinkSpec(
         "32 GT/s x 16 lanes = 63 GB/s per direction raw. Measured 52.8 GB/s device->host; "
         "host->device was lower (35 GB/s) in the same report."
     ),
+    call_latency=NCCL_CALL_LATENCY,
+    step_latency=_PCIE_STEP_LATENCY,
+    collective_latency_source=_COLLECTIVE_SOURCE,
 )
 
 IB_HDR = LinkSpec(
@@ -295,6 +405,9 @@ IB_HDR = LinkSpec(
     achievable_method="nccl-busbw",
     latency_source=_ASSUMED_LATENCY_SOURCE,
     notes="Per network card. InfiniBand rates are per direction; DGX A100 has one per GPU.",
+    call_latency=NCCL_CALL_LATENCY,
+    step_latency=_NET_STEP_LATENCY,
+    collective_latency_source=_COLLECTIVE_SOURCE,
 )
 
 IB_NDR = LinkSpec(
@@ -308,6 +421,9 @@ IB_NDR = LinkSpec(
     achievable_method="nccl-busbw",
     latency_source=_ASSUMED_LATENCY_SOURCE,
     notes="Per network card. InfiniBand rates are per direction; DGX H100 has one per GPU.",
+    call_latency=NCCL_CALL_LATENCY,
+    step_latency=_NET_STEP_LATENCY,
+    collective_latency_source=_COLLECTIVE_SOURCE,
 )
 
 LINKS: dict[str, LinkSpec] = {

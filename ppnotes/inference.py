@@ -132,9 +132,10 @@ def decode_layer_roofline(
 ) -> dict[str, float | str]:
     """The decode layer's two roofline terms, summed over its kernels.
 
-    Returns ``{"compute": FLOPs / (peak x efficiency), "memory": bytes / HBM bandwidth,
-    "time": decode_layer_time, "bound": "memory" or "compute"}`` (seconds; "bound" names the
-    larger term).
+    Returns ``{"compute": FLOPs / (peak x efficiency), "memory": bytes / achievable HBM
+    bandwidth, "launch": the kernels' fixed launch cost, "time": decode_layer_time, "bound":
+    "memory" or "compute"}`` (seconds; "bound" names the larger roofline term; "time" is
+    per kernel the larger term plus its launch, so at least max(compute, memory) + launch).
     """
     check_instance("gpu", gpu, GPUSpec)
     e = check_real("efficiency", efficiency, 0.0, 1.0, strict=True)
@@ -142,10 +143,11 @@ def decode_layer_roofline(
     flops = sum(f for f, _ in kernels)
     nbytes = sum(n for _, n in kernels)
     compute = flops / (gpu.bf16_flops * e)
-    mem = nbytes / gpu.hbm_bandwidth
+    mem = nbytes / gpu.achievable_hbm_bandwidth
     return {
         "compute": compute,
         "memory": mem,
+        "launch": len(kernels) * gpu.kernel_launch_cost,
         "time": decode_layer_time(model, batch, context, gpu, tensor_parallel, e),
         "bound": "memory" if mem >= compute else "compute",
     }
@@ -162,8 +164,9 @@ def crossover_batch(
 
     Both terms are linear in the batch b: compute = b f1 / (peak e), memory = (M + b m1) / BW
     with M the weight bytes and m1 the bytes each sequence adds (its KV cache, activations).
-    So b* = (M / BW) / (f1 / (peak e) - m1 / BW), and ``math.inf`` when each sequence adds
-    more memory time than compute time: then decode is memory-bound at every batch. Without
+    So b* = (M / BW) / (f1 / (peak e) - m1 / BW), BW the achievable HBM bandwidth, and
+    ``math.inf`` when each sequence adds more memory time than compute time: then decode is
+    memory-bound at every batch. Without
     the KV cache (context 1) b* is close to peak x e / BW, the GPU's ridge point in
     FLOPs per byte (a multiply-add of a 2-byte weight is 2 FLOPs).
     """
@@ -174,10 +177,11 @@ def crossover_batch(
     f1 = sum(f for f, _ in two) - sum(f for f, _ in one)
     m1 = sum(n for _, n in two) - sum(n for _, n in one)
     fixed = sum(n for _, n in one) - m1
-    slope = f1 / (gpu.bf16_flops * e) - m1 / gpu.hbm_bandwidth
+    bandwidth = gpu.achievable_hbm_bandwidth
+    slope = f1 / (gpu.bf16_flops * e) - m1 / bandwidth
     if slope <= 0:
         return math.inf
-    return (fixed / gpu.hbm_bandwidth) / slope
+    return (fixed / bandwidth) / slope
 
 
 def weight_bytes(model: ModelSpec, bytes_per_param: int = 2) -> float:
@@ -197,11 +201,11 @@ def decode_weight_bytes(model: ModelSpec, bytes_per_param: int = 2) -> float:
 
 def weight_read_time(model: ModelSpec, gpu: GPUSpec, num_gpus: int = 1) -> float:
     """Seconds to read the weights a decode step needs once, split over ``num_gpus`` GPUs
-    reading in parallel: :func:`decode_weight_bytes` / (num_gpus x HBM bandwidth). The floor
-    of a decode step at batch 1, whatever the FLOP/s."""
+    reading in parallel: :func:`decode_weight_bytes` / (num_gpus x achievable HBM
+    bandwidth). The floor of a decode step at batch 1, whatever the FLOP/s."""
     check_instance("gpu", gpu, GPUSpec)
     n = check_int("num_gpus", num_gpus)
-    return decode_weight_bytes(model) / (n * gpu.hbm_bandwidth)
+    return decode_weight_bytes(model) / (n * gpu.achievable_hbm_bandwidth)
 
 
 # --- stages, hops and collectives ----------------------------------------------------------

@@ -298,12 +298,21 @@ class StepResult:
 
 
 def matmul_time(flops: float, bytes_moved: float, gpu: GPUSpec, efficiency: float) -> float:
-    """Seconds for one kernel on the roofline: max(FLOPs / (peak x efficiency), bytes / HBM BW).
+    """Seconds for one kernel: its roofline time plus the fixed cost of launching it,
+
+        max(FLOPs / (peak x efficiency), bytes / achievable HBM BW) + kernel launch cost.
+
+    The HBM term divides by the bandwidth a streaming kernel reaches on this GPU, not the
+    data-sheet peak (:attr:`~ppnotes.hardware.GPUSpec.achievable_hbm_bandwidth`, from a
+    published microbenchmark); the launch cost is
+    :attr:`~ppnotes.hardware.GPUSpec.kernel_launch_cost`
+    (:data:`ppnotes.hardware.KERNEL_LAUNCH_COST`, a few microseconds: noise for a training
+    kernel, a visible share of a small decode step).
 
     Args:
         flops: floating-point operations (2 per multiply-add).
         bytes_moved: bytes read from and written to HBM (weights, inputs, outputs).
-        gpu: the GPU (dense BF16 peak ``bf16_flops``, ``hbm_bandwidth``).
+        gpu: the GPU (dense BF16 peak ``bf16_flops``, achievable HBM bandwidth, launch cost).
         efficiency: achieved fraction of the peak on compute-bound kernels, in (0, 1]
             (the book's assumption is :data:`ppnotes.comm.DEFAULT_UTILISATION`).
 
@@ -320,7 +329,8 @@ def matmul_time(flops: float, bytes_moved: float, gpu: GPUSpec, efficiency: floa
 
 def _matmul(flops: float, nbytes: float, gpu: GPUSpec, efficiency: float) -> float:
     """:func:`matmul_time` on checked arguments (the step model's inner loop)."""
-    return max(flops / (gpu.bf16_flops * efficiency), nbytes / gpu.hbm_bandwidth)
+    roofline = max(flops / (gpu.bf16_flops * efficiency), nbytes / gpu.achievable_hbm_bandwidth)
+    return roofline + gpu.kernel_launch_cost
 
 
 def _check_efficiency(efficiency) -> float:
@@ -527,11 +537,14 @@ def _link_time(nbytes: float, cluster: Cluster, crosses_nodes: bool) -> float:
     return comm.transfer_time(nbytes * cluster.nic_crowding, cluster.inter_link)
 
 
-def _ring_time(nbytes: float, ranks: int, cluster: Cluster, crosses_nodes: bool) -> float:
-    """Ring all-reduce of ``nbytes`` over ``ranks`` GPUs, at the slowest link of the ring."""
+def _ring_time(
+    nbytes: float, ranks: int, cluster: Cluster, crosses_nodes: bool, kind: str = "all-reduce"
+) -> float:
+    """Ring collective (:func:`ppnotes.comm.collective_time`) of ``nbytes`` over ``ranks``
+    GPUs, at the slowest link of the ring."""
     if not crosses_nodes:
-        return comm.ring_allreduce_time(nbytes, ranks, cluster.intra_link)
-    return comm.ring_allreduce_time(nbytes * cluster.nic_crowding, ranks, cluster.inter_link)
+        return comm.collective_time(nbytes, ranks, cluster.intra_link, kind)
+    return comm.collective_time(nbytes * cluster.nic_crowding, ranks, cluster.inter_link, kind)
 
 
 def hop_time(model: ModelSpec, cluster: Cluster, config: Config) -> float:
@@ -574,7 +587,9 @@ def tp_time_per_layer(model: ModelSpec, cluster: Cluster, config: Config) -> tup
 
     Two all-reduces of b s h values forward and two backward (Megatron-LM); with sequence
     parallelism each becomes an all-gather plus a reduce-scatter, the same bytes and steps
-    (Korthikanti et al. 2022). Full recomputation repeats the forward's two in the backward.
+    in two calls, so one more per-call latency (Korthikanti et al. 2022;
+    :func:`ppnotes.comm.collective_time`). Full recomputation repeats the forward's two in
+    the backward.
     Not overlapped with compute (as in Megatron-LM on A100; newer versions overlap part of it
     on Hopper, which this model leaves out). Zero for t = 1.
     """
@@ -593,6 +608,9 @@ def _tp_time_per_layer(model: ModelSpec, cluster: Cluster, config: Config) -> tu
         cluster.inter_link,
         nic_share=cluster.nic_crowding,
     )
+    if config.sequence_parallel and t > 1:
+        link = cluster.intra_link if t <= cluster.gpus_per_node else cluster.inter_link
+        allreduce += link.call_latency  # all-gather + reduce-scatter: two calls, not one
     forward = comm.TP_ALLREDUCES_PER_LAYER_FORWARD * allreduce
     backward = comm.TP_ALLREDUCES_PER_LAYER_TRAINING - comm.TP_ALLREDUCES_PER_LAYER_FORWARD
     backward *= allreduce
@@ -608,9 +626,9 @@ def _data_parallel_time(
 
     Without the distributed optimizer: a ring all-reduce of the fp32 gradients. With it
     (ZeRO-1): a reduce-scatter of the gradients, then an all-gather of the updated bf16
-    weights, each half an all-reduce's traffic (Megatron-LM's distributed optimizer). The
-    bytes per GPU are the stage's parameters over t: :func:`ppnotes.comm.ring_allreduce_time`
-    of a volume that falls as 1/p.
+    weights, each half an all-reduce's steps and traffic, each one call (Megatron-LM's
+    distributed optimizer). The bytes per GPU are the stage's parameters over t:
+    :func:`ppnotes.comm.collective_time` of a volume that falls as 1/p.
     """
     d = config.data_parallel
     if d == 1:
@@ -620,7 +638,8 @@ def _data_parallel_time(
     if not config.distributed_optimizer:
         return _ring_time(grads, d, cluster, crosses)
     weights = params_per_gpu * PARAM_GATHER_BYTES
-    return 0.5 * (_ring_time(grads, d, cluster, crosses) + _ring_time(weights, d, cluster, crosses))
+    scatter = _ring_time(grads, d, cluster, crosses, "reduce-scatter")
+    return scatter + _ring_time(weights, d, cluster, crosses, "all-gather")
 
 
 def _embedding_sync_time(model: ModelSpec, cluster: Cluster, config: Config) -> float:
@@ -766,7 +785,7 @@ def step_time(
         dp = max(0.0, dp - backward[0] - forward[0])
     dp += _embedding_sync_time(model, cluster, config)
     shard = config.data_parallel if config.distributed_optimizer else 1
-    optimizer = max(params) / shard * ADAM_BYTES_PER_PARAM / gpu.hbm_bandwidth
+    optimizer = max(params) / shard * ADAM_BYTES_PER_PARAM / gpu.achievable_hbm_bandwidth
 
     parts = {
         "compute": m * 3 * compute[k],

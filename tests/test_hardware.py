@@ -53,6 +53,46 @@ def test_hbm_bandwidth_grows_with_generation():
     assert hw.H200.hbm_bandwidth == 4.8e12
 
 
+def test_achievable_hbm_is_a_measured_share_of_the_peak():
+    for gpu in hw.GPUS.values():
+        assert 0.8 < gpu.hbm_achievable_fraction < 0.95
+        assert gpu.achievable_hbm_bandwidth == pytest.approx(
+            gpu.hbm_bandwidth * gpu.hbm_achievable_fraction
+        )
+    # the measurements, in GB/s: a copy kernel on A100 40GB, a copy test on A800 80GB (same
+    # memory as A100 80GB), FlashMLA's decode kernel on H800 SXM5 (H100's memory)
+    assert hw.A100_40GB.achievable_hbm_bandwidth == pytest.approx(1310.72e9)
+    assert hw.A100_80GB.hbm_achievable_fraction == pytest.approx(1727 / 1935)
+    assert hw.H100_SXM.achievable_hbm_bandwidth == pytest.approx(3000e9)
+    bws = [g.achievable_hbm_bandwidth for g in hw.GPUS.values()]
+    assert bws == sorted(bws)
+
+
+def test_kernel_launch_cost_is_a_few_microseconds_and_sourced():
+    for gpu in hw.GPUS.values():
+        assert gpu.kernel_launch_cost == hw.KERNEL_LAUNCH_COST == 3.0e-6
+        assert gpu.kernel_launch_source
+    bare = hw.GPUSpec("x", 1, 1, 1e12, 1e12, "s")
+    assert bare.kernel_launch_cost == 0.0 and bare.achievable_hbm_bandwidth == 1e12
+    with pytest.raises(ValueError, match="hbm_achievable_fraction"):
+        hw.GPUSpec("x", 1, 1, 1e12, 1e12, "s", hbm_achievable_fraction=0.0)
+    with pytest.raises(ValueError, match="kernel_launch_cost"):
+        hw.GPUSpec("x", 1, 1, 1e12, 1e12, "s", kernel_launch_cost=-1e-6)
+
+
+def test_collective_latencies_are_nccls_model():
+    for link in hw.LINKS.values():
+        assert link.call_latency == hw.NCCL_CALL_LATENCY == 6.6e-6
+        assert link.collective_latency_source == "nccl2026tuning"
+    assert hw.NVLINK4.step_latency == 0.6e-6
+    assert hw.PCIE5_X16.step_latency == 1.0e-6
+    assert hw.IB_NDR.step_latency == 2.7e-6
+    # 4 NVLink GPUs: 6.6 + 2 x 3 x 0.6 = 10.2 us, NCCL's printed Ring/LL latency
+    assert hw.NVLINK4.call_latency + 6 * hw.NVLINK4.step_latency == pytest.approx(10.2e-6)
+    with pytest.raises(ValueError, match="step_latency"):
+        hw.LinkSpec("x", 1e9, False, None, 0.0, "s", None, "s", step_latency=-1.0)
+
+
 @pytest.mark.parametrize(
     ("link", "per_direction"),
     [
@@ -97,9 +137,11 @@ def test_every_source_key_is_in_the_bib():
     keys = _bib_keys()
     cited = []
     for gpu in hw.GPUS.values():
-        cited += _keys(gpu.source)
+        cited += _keys(gpu.source) + _keys(gpu.hbm_achievable_source)
+        cited += _keys(gpu.kernel_launch_source)
     for link in hw.LINKS.values():
         cited += _keys(link.source) + _keys(link.achievable_source) + _keys(link.latency_source)
+        cited += _keys(link.collective_latency_source)
     assert cited
     missing = sorted(set(cited) - keys)
     assert not missing, f"bib keys missing from {BIB.name}: {missing}"

@@ -61,6 +61,7 @@ def test_compute_part_by_hand():
     r = pm.step_time(GPT3_175B, DGX, cfg)
     e = comm.DEFAULT_UTILISATION
     layer = comm.layer_forward_flops(GPT3_175B, 1, 2048) / (8 * A100_80GB.bf16_flops * e)
+    layer += 5 * A100_80GB.kernel_launch_cost  # five kernels, one launch each
     head = pm.head_forward_time(GPT3_175B, 1, A100_80GB, 8)
     m = cfg.num_microbatches
     # rel 1e-4: layer_forward_flops also counts the biases and norms, which are no multiplies
@@ -72,14 +73,23 @@ def test_roofline_is_memory_bound_for_tiny_batches():
     """One token: the layer must still read all its weights once."""
     t = pm.layer_forward_time(GPT3_175B, 1, A100_80GB, 1, seq_len=1)
     weight_bytes = 2 * 12 * GPT3_175B.hidden_size**2
-    assert t == pytest.approx(weight_bytes / A100_80GB.hbm_bandwidth, rel=0.01)
+    launches = 5 * A100_80GB.kernel_launch_cost  # four weight multiplies + attention core
+    expected = weight_bytes / A100_80GB.achievable_hbm_bandwidth + launches
+    assert t == pytest.approx(expected, rel=0.01)
     big = pm.layer_forward_time(GPT3_175B, 1, A100_80GB, 1, seq_len=2048)
     assert big / 2048 < t  # per token, long sequences are far cheaper
 
 
-def test_matmul_time_is_the_slower_of_compute_and_memory():
-    assert pm.matmul_time(312e12, 0, A100_80GB, 1.0) == pytest.approx(1.0)
-    assert pm.matmul_time(0, A100_80GB.hbm_bandwidth, A100_80GB, 1.0) == pytest.approx(1.0)
+def test_matmul_time_is_the_slower_of_compute_and_memory_plus_a_launch():
+    launch = A100_80GB.kernel_launch_cost
+    assert launch > 0
+    assert pm.matmul_time(312e12, 0, A100_80GB, 1.0) == pytest.approx(1.0 + launch)
+    # bytes go at the achievable HBM bandwidth, below the data-sheet peak
+    achievable = A100_80GB.achievable_hbm_bandwidth
+    assert pm.matmul_time(0, achievable, A100_80GB, 1.0) == pytest.approx(1.0 + launch)
+    assert pm.matmul_time(0, A100_80GB.hbm_bandwidth, A100_80GB, 1.0) > 1.0 + launch
+    # an empty kernel still costs its launch
+    assert pm.matmul_time(0, 0, A100_80GB, 1.0) == launch
     with pytest.raises(ValueError, match="efficiency"):
         pm.matmul_time(1, 1, A100_80GB, 0.0)
 

@@ -25,8 +25,8 @@ def test_numeric_answers_recomputed_independently():
     assert answers[2] == pytest.approx(2 * 7 * comm_quiz.HOP_MS)  # GPipe: fill + drain
     assert answers[3] == 2 * math.ceil((8 + 4 - 2) * 3 / 4)  # 1F1B p=4 m=8: 16
     # ring all-reduce over 8 GPUs, 2 per layer: 2 * (14/8 * hop / bw + 14 * latency)
-    nv = 2 * (14 / 8 * hop / 230e9 + 14 * 3e-6)
-    ib = 2 * (14 / 8 * hop / 24e9 + 14 * 10e-6)
+    nv = 2 * (14 / 8 * hop / 230e9 + 6.6e-6 + 14 * 0.6e-6)
+    ib = 2 * (14 / 8 * hop / 24e9 + 6.6e-6 + 14 * 2.7e-6)
     assert answers[4] == 2 * 8 + 2 * 4 - 5  # blocking 1F1B: 19
     assert answers[5] == (3 * 8 + 2 * 4 - 3) - 2 * (4 * 2 - 1)  # 29 - 14
     assert answers[6] == pytest.approx(50257 * 12288 / 8 * 4 / 2**20)

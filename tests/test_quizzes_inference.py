@@ -22,8 +22,8 @@ def test_quiz_validates_and_is_long_enough():
 def test_numeric_answers_recomputed_by_hand():
     answers = [quiz.numeric_answer(q) for q in numeric()]
     layer_and_head = LLAMA3_70B.num_layers * LLAMA3_70B.params_per_layer + LLAMA3_70B.head_params
-    assert answers[0] == pytest.approx(1e3 * 2 * layer_and_head / 3.35e12, rel=1e-6)
-    assert answers[1] == pytest.approx(989e12 * 0.6 / 3.35e12, rel=0.05)
+    assert answers[0] == pytest.approx(1e3 * 2 * layer_and_head / 3.0e12, rel=1e-6)
+    assert answers[1] == pytest.approx(989e12 * 0.6 / 3.0e12, rel=0.05)
     assert 1.0 < answers[2] < 1.05  # PP adds hops, never shortens a token
     assert answers[3] == pytest.approx(1.5)
     assert answers[4] > 4.0

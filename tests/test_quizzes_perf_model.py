@@ -34,7 +34,8 @@ def test_numeric_answers_recomputed_by_hand():
     assert answers[1] == pytest.approx(32)
     assert answers[2] == pytest.approx(100 * _note(16, True)[1], rel=1e-9)
     h = 12288
-    assert answers[3] == pytest.approx(1e6 * (2 * h * h + 4 * h) / 2039e9, rel=1e-9)
+    achievable = 1727 / 1935 * 2039e9  # A800 copy test over its peak, times the A100 80GB peak
+    assert answers[3] == pytest.approx(1e6 * (2 * h * h + 4 * h) / achievable + 3.0, rel=1e-9)
     assert 1.30 < answers[4] < 4 / 3  # the LM head is not recomputed
     m = 1536 // 16  # d = 1024 / (8 x 8) = 16 replicas, b = 1
     assert answers[5] == pytest.approx((4 * m + 2 + 2 * 2 * m) / (4 + 2))

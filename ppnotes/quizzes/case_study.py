@@ -39,7 +39,7 @@ def questions() -> list[dict]:
             100 * p4.tp_comm,
             abs_tol=1.0,
             correct_feedback="Right: two all-reduces per layer over 8 GPUs, each mostly "
-            "latency for a batch of 8 tokens; the note's 8 % is far too low.",
+            "NCCL's fixed cost per call for a batch of 8 tokens; the note's 8 % is close.",
             wrong_feedback="Sum the TP all-reduce time of a stage and divide by the period.",
             traps=[(8, "That is the note's printed number.")],
         ),

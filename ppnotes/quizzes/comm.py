@@ -176,8 +176,8 @@ def questions() -> list[dict]:
         numeric(
             "GPT-3 175B (h = 12288), b = 1, s = 2048, 16-bit, t = 8, two ring all-reduces of "
             "the b s h layer output per layer forward. How many times longer do they take over "
-            "InfiniBand HDR (24 GB/s per direction, 10 us per ring step) than over NVLink 3 "
-            "(230 GB/s, 3 us per ring step)?",
+            "InfiniBand HDR (24 GB/s per direction, 2.7 us per ring step) than over NVLink 3 "
+            "(230 GB/s, 0.6 us per ring step), with NCCL's 6.6 us per call on both?",
             tp_ratio,
             rel_tol=0.03,
             correct_feedback="Right: the ring moves the same bytes; only the bandwidth (and "

@@ -56,32 +56,38 @@ def questions() -> list[dict]:
     period_one = inf.decode_period([1.0, 1.0, 1.5, 1.0], 1)
     return [
         numeric(
-            "Llama 3 70B decodes one sequence on one H100 SXM (3.35 TB/s). Ignoring compute, "
-            "how many milliseconds does one token take at least, to read every layer's and "
-            "the LM head's bf16 weights once?",
+            "Llama 3 70B decodes one sequence on one H100 SXM (3.35 TB/s peak; a streaming "
+            "kernel reaches 3.0 TB/s). Ignoring compute, how many milliseconds does one token "
+            "take at least, to read every layer's and the LM head's bf16 weights once at the "
+            "achievable bandwidth?",
             read_ms,
             rel_tol=0.03,
             correct_feedback="Right: about $2 \\times 70 \\cdot 10^9$ bytes of weights over "
-            "3.35 TB/s. At batch 1 decode is a weight read, whatever the FLOP/s.",
+            "3.0 TB/s. At batch 1 decode is a weight read, whatever the FLOP/s.",
             wrong_feedback="Divide the bytes of the weights a step reads (layers and LM head, "
-            "2 bytes each) by the HBM bandwidth.",
+            "2 bytes each) by the achievable HBM bandwidth.",
             traps=[
                 (read_ms / 2, "That is 1 byte per weight; bf16 takes 2."),
+                (
+                    read_ms * 3.0 / 3.35,
+                    "That reads at the data-sheet peak, which no kernel reaches.",
+                ),
                 (1e3 * 2 * 70.6e9 / 989e12, "That divides FLOPs by the peak: compute, not memory."),
             ],
         ),
         numeric(
-            "At t = 8 on H100 SXMs (989 TFLOP/s dense BF16, 3.35 TB/s HBM), from which decode "
-            "batch (sequences) does a Llama 3 70B layer's bf16 compute term exceed its memory "
-            "term, with a 1-token context (no KV cache) and the book's efficiency of 0.6?",
+            "At t = 8 on H100 SXMs (989 TFLOP/s dense BF16, 3.0 TB/s achievable HBM), from "
+            "which decode batch (sequences) does a Llama 3 70B layer's bf16 compute term "
+            "exceed its memory term, with a 1-token context (no KV cache) and the book's "
+            "efficiency of 0.6?",
             cross,
             rel_tol=0.08,
             correct_feedback="Right: about $\\text{peak} \\cdot \\eta / \\text{bandwidth} = "
-            "989 \\cdot 10^{12} \\times 0.6 / (3.35 \\cdot 10^{12})$. "
+            "989 \\cdot 10^{12} \\times 0.6 / (3.0 \\cdot 10^{12})$. "
             "A long KV cache pushes it further out, or removes it.",
             wrong_feedback="For $w$ weights, set $2bw/(0.6\\,\\text{peak})$ equal to "
             "$2w/\\text{bandwidth}$ and solve for $b$.",
-            traps=[(989e12 / 3.35e12, "That forgets the efficiency of 0.6.")],
+            traps=[(989e12 / 3.0e12, "That forgets the efficiency of 0.6.")],
         ),
         numeric(
             "One request is served alone by Llama 3 70B on DGX H100s with t = 8. By what "

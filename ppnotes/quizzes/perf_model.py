@@ -133,15 +133,18 @@ def questions() -> list[dict]:
         numeric(
             f"Roofline: one token through one GPT-3 projection (h = 12288, an h x h bf16 "
             f"weight: $2h^2$ FLOPs, $2h^2$ bytes of weights plus the 2-byte input and output) on "
-            f"an A100 80GB (312 TFLOP/s dense BF16, 2,039 GB/s HBM) at {EFFICIENCY:.0%} of "
-            "peak on compute-bound kernels. How many microseconds does it take?",
+            f"an A100 80GB (312 TFLOP/s dense BF16; HBM 2,039 GB/s peak, "
+            f"{A100_80GB.achievable_hbm_bandwidth / 1e9:,.0f} GB/s achievable) at "
+            f"{EFFICIENCY:.0%} of peak on compute-bound kernels, plus a "
+            f"{A100_80GB.kernel_launch_cost * 1e6:.0f} µs kernel launch. How many "
+            "microseconds does it take?",
             roofline_us,
             rel_tol=0.03,
             correct_feedback="Right: $\\max(\\text{FLOPs}/(\\text{peak} \\cdot \\eta),\\ "
-            "\\text{bytes}/\\text{bandwidth})$. "
+            "\\text{bytes}/\\text{bandwidth})$ plus the launch. "
             "Reading the weights dominates: one token is memory-bound.",
             wrong_feedback="Take the larger of $\\text{FLOPs}/(312 \\cdot 10^{12}\\,\\eta)$ and "
-            "$\\text{bytes}/(2.039 \\cdot 10^{12})$.",
+            "bytes over the achievable bandwidth, and add the launch.",
             traps=[
                 (
                     compute_us,
