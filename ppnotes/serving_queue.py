@@ -203,6 +203,7 @@ class Loaded:
         tokens_per_s: prompt plus output tokens per second the replica processes.
         output_tokens_per_s: output tokens per second alone.
         prefill_share: fraction of the bottleneck's time on prefill, rate x S.
+        max_seqs: the concurrency cap (``max_num_seqs`` or the KV cache, the smaller).
     """
 
     engine: str
@@ -215,6 +216,7 @@ class Loaded:
     tokens_per_s: float
     output_tokens_per_s: float
     prefill_share: float
+    max_seqs: int = 0
 
     @property
     def stable(self) -> bool:
@@ -349,6 +351,7 @@ def under_load(
         lam * (s + o),
         lam * o,
         lam * cost.prefill if e == "continuous" else rho * whole["prefill"] / whole["total"],
+        cost.max_seqs,
     )
 
 
