@@ -227,7 +227,7 @@ def erlang_c(servers: int, offered: float) -> float:
     """Probability that an arrival waits in an M/M/c queue with c = ``servers`` and
     ``offered`` = lambda / mu Erlangs (Erlang's C formula, by the stable Erlang-B recursion).
     1 when offered >= servers."""
-    c = check_int("servers", servers)
+    c = check_int("servers", servers, 1, 10 * MAX_ENGINE_SEQS)
     a = check_real("offered", offered)
     if a >= c:
         return 1.0
