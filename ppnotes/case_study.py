@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import comm, inference, models, optimum, partition
+from . import comm, inference, models, optimum, partition, serving_queue
 from . import perf_model as pm
 from ._validate import MAX_GPUS, WrongTypeError, check_choice, check_instance, check_int, check_real
 from .models import ModelSpec
@@ -249,17 +249,24 @@ def planner_choice(
     output: int = OUTPUT,
 ) -> optimum.ServingChoice:
     """Chapter 7's :func:`~ppnotes.optimum.plan_serving` asked for the note's shape's
-    throughput and TPOT on at most the case's GPUs."""
+    throughput (its batch-32 output tokens/s, now arriving as requests whose prefill counts)
+    at the TPOT the note's shape itself keeps under that load
+    (:func:`ppnotes.serving_queue.under_load`), on at most the case's GPUs. (Before issue 19
+    the target was the note's decode-only TPOT, which no shape meets once prefill is in the
+    load.)"""
     rows = _check_rows(rows)
     check_instance("cluster", cluster, pm.Cluster)
     prompt = check_int("prompt", prompt)
     output = check_int("output", output)
     ref = _row(rows, 8, 4)
+    target = serving_queue.under_load(
+        MODEL, cluster, 8, 4, ref.tokens_per_s / output, prompt, output
+    ).tpot
     plan = optimum.plan_serving(
         MODEL,
         cluster,
         load=ref.tokens_per_s,
-        tpot=ref.serving.tpot,
+        tpot=target,
         prompt=prompt,
         output=output,
         max_gpus=NUM_GPUS,
@@ -274,12 +281,25 @@ def capacity(
     cluster: pm.Cluster = CLUSTER,
     prompt: int = PROMPT,
     output: int = OUTPUT,
-) -> inference.Serving | None:
-    """One replica of ``row``'s shape at the most sequences its KV cache holds
-    (:func:`ppnotes.inference.max_throughput`); ``row.replicas`` times its tokens/s is what the
-    32 GPUs give at full load."""
+    utilisation: float = optimum.MAX_UTILISATION,
+) -> serving_queue.Loaded:
+    """One replica of ``row``'s shape at the load its queue can carry: ``utilisation`` (0.9,
+    the planner's ceiling) of its capacity with prefill counted
+    (:func:`ppnotes.serving_queue.under_load`, continuous batching, k = p). The KV cache alone
+    caps the sequences (``--max-num-seqs`` raised to what fits), so depth's extra room counts.
+    ``row.replicas`` times its ``output_tokens_per_s`` is what the 32 GPUs give. (Before
+    issue 19 this was the decode-only rate at the KV limit, which needed more than the
+    GPUs' FLOPs for the prefill of that many requests.)"""
     check_instance("row", row, CaseRow)
-    return inference.max_throughput(model, cluster, row.t, row.p, prompt, output)
+    u = check_real("utilisation", utilisation, 0.0, 1.0, strict=True)
+    if u >= 1.0:
+        raise ValueError(f"utilisation must be below 1, got {utilisation!r}")
+    cost = serving_queue.costs(
+        model, cluster, row.t, row.p, prompt, output, max_num_seqs=serving_queue.MAX_ENGINE_SEQS
+    )
+    return serving_queue.under_load(
+        model, cluster, row.t, row.p, u * cost.capacity, prompt, output, cost=cost
+    )
 
 
 # --- training the same model -------------------------------------------------------------

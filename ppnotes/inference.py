@@ -939,17 +939,57 @@ def predict_latency(
     ``allreduce="two-level"`` (:func:`tp_allreduce_seconds`).
     """
     check_instance("run", run, Measurement)
-    model, cluster = run.model, run.cluster
-    t, p, b = run.tensor_parallel, run.pipeline_parallel, run.batch
-    m_pre = b // ft_local_batch_size(b, run.prompt, p)
-    prefill = _prefill_batch(model, cluster, t, p, run.prompt, b, m_pre, efficiency, allreduce)
+    whole = static_batch_time(
+        run.model,
+        run.cluster,
+        run.tensor_parallel,
+        run.pipeline_parallel,
+        run.batch,
+        run.prompt,
+        run.output,
+        efficiency,
+        allreduce,
+    )
+    return whole["total"]
+
+
+def static_batch_time(
+    model: ModelSpec,
+    cluster: pm.Cluster,
+    tensor_parallel: int,
+    pipeline_parallel: int,
+    batch: int,
+    prompt: int,
+    output: int,
+    efficiency: float = DEFAULT_EFFICIENCY,
+    allreduce: str = "ring",
+) -> dict[str, float]:
+    """One batch served start to end by a static-batching engine (FasterTransformer style).
+
+    The batch is split into m = batch / local micro-batches (:func:`ft_local_batch_size`),
+    pipelined through the stages within each step, and the engine waits for all of them
+    before the next token (a flush every token): step = sum_s d_s + (m - 1) max_s d_s
+    + (p - 1) hops (plus the return of the tokens). Prefill the same way with prompt-long
+    micro-batches; then ``output`` decode steps at the mean context prompt + output / 2.
+
+    Returns ``{"prefill", "step", "total"}`` seconds (total = prefill + output x step).
+    """
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    t = _check_tp(tensor_parallel)
+    p = _check_pipeline(model, pipeline_parallel)
+    b = check_int("batch", batch)
+    s = check_int("prompt", prompt)
+    out = check_int("output", output)
+    m_pre = b // ft_local_batch_size(b, s, p)
+    prefill = _prefill_batch(model, cluster, t, p, s, b, m_pre, efficiency, allreduce)
     local = ft_local_batch_size(b, 1, p)
-    ctx = run.prompt + run.output // 2
+    ctx = s + out // 2
     times = stage_times(model, cluster, t, p, local, ctx, "decode", efficiency, allreduce)
     hop = hop_seconds(model, cluster, t, p, local)
     back = return_seconds(cluster, t, p, b)
     step = cycle_time(times, hop, back) + (b // local - 1) * max(times)
-    return prefill + run.output * step
+    return {"prefill": prefill, "step": step, "total": prefill + out * step}
 
 
 def published_comparison(

@@ -23,7 +23,7 @@ def test_answers_recomputed(questions):
     rows = case_quiz.rows()
     assert nums[0] == pytest.approx(100 * rows["PP4 TP8"].bubble)
     assert nums[2] == pytest.approx(rows["PP4 TP8"].tokens_per_s / rows["PP16 TP2"].tokens_per_s)
-    assert nums[4] == cs.capacity(rows["PP1 TP8 x4"]).concurrency
+    assert nums[4] == cs.capacity(rows["PP1 TP8 x4"]).max_seqs
     assert nums[5] > 300
 
 

@@ -65,7 +65,7 @@ def questions() -> list[dict]:
             f"{SETTING}. One replica of PP = 1, TP = 8 (one node), 90 % of each GPU's memory "
             "usable (10 % reserve): at most how many sequences of 1,280 tokens does its KV "
             "cache hold?",
-            cs.capacity(r["PP1 TP8 x4"]).concurrency,
+            cs.capacity(r["PP1 TP8 x4"]).max_seqs,
             correct_feedback="Right: 175 B bf16 weights take most of a node; what is left holds "
             "few sequences. Deeper pipelines across nodes hold far more.",
             wrong_feedback="Budget minus weights per GPU, over KV bytes per sequence per GPU.",
