@@ -466,3 +466,61 @@ def simulate(
         else 0.0,
         "requests": float(len(ttft)),
     }
+
+
+#: Shares of capacity a load curve is drawn at: even steps, then dense towards the knee.
+LOAD_FRACTIONS = (
+    0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99,
+    0.995,
+)  # fmt: skip
+#: Shares of capacity the simulation checks by default (few, so a notebook stays fast).
+SIM_FRACTIONS = (0.3, 0.7, 0.9)
+
+
+def load_curve(
+    cost: Costs,
+    fractions=LOAD_FRACTIONS,
+    sim_fractions=SIM_FRACTIONS,
+    requests: int = 500,
+    seed: int = 0,
+) -> dict[str, list[float] | float]:
+    """TTFT and TPOT of the continuous engine against the arrival rate, closed form and DES.
+
+    Rates are ``fractions`` of ``cost.capacity`` (requests per second, each in (0, 1));
+    :func:`under_load` gives the curve, :func:`simulate` (``requests`` requests, seeded) the
+    check at ``sim_fractions``. Returns ``{"capacity"}`` (requests/s), ``"rate"``, ``"ttft"``,
+    ``"tpot"`` (seconds) for the curve and ``"sim_rate"``, ``"sim_ttft"``, ``"sim_tpot"``,
+    ``"sim_ttft_model"``, ``"sim_tpot_model"`` (closed form at the simulated rates).
+    """
+    check_instance("cost", cost, Costs)
+
+    def shares(name, values):
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+            raise ValueError(f"{name} must be a list of shares of capacity, got {values!r}")
+        out = [check_real(f"{name}[{i}]", f, 0.0, 1.0, strict=True) for i, f in enumerate(values)]
+        if any(f >= 1.0 for f in out):
+            raise ValueError(f"{name} must lie below 1 (stable loads), got {values!r}")
+        return out
+
+    frac = shares("fractions", fractions)
+    sims = shares("sim_fractions", sim_fractions)
+    n = check_int("requests", requests, 10, MAX_SIM_REQUESTS)
+    cap = cost.capacity
+
+    def closed(f):
+        return under_load(None, None, cost.t, cost.p, f * cap, cost.prompt, cost.output, cost=cost)
+
+    curve = [closed(f) for f in frac]
+    model = [closed(f) for f in sims]
+    runs = [simulate(cost, f * cap, n, seed) for f in sims]
+    return {
+        "capacity": float(cap),
+        "rate": [float(x.rate) for x in curve],
+        "ttft": [float(x.ttft) for x in curve],
+        "tpot": [float(x.tpot) for x in curve],
+        "sim_rate": [float(f * cap) for f in sims],
+        "sim_ttft": [r["ttft"] for r in runs],
+        "sim_tpot": [r["tpot"] for r in runs],
+        "sim_ttft_model": [float(x.ttft) for x in model],
+        "sim_tpot_model": [float(x.tpot) for x in model],
+    }

@@ -64,3 +64,45 @@ def test_summary_html_says_fit_or_shortfall():
     assert not math.isnan(bad.tpot)
     with pytest.raises(ValueError, match="serving must be"):
         plots.serving_summary_html(None, hw.H100_SXM)
+
+
+def test_serving_load_figure_shows_the_knee():
+    from ppnotes import case_study as cs
+    from ppnotes import serving_queue as sq
+
+    curves = {}
+    for t, p in ((8, 4), (16, 2)):
+        cost = sq.costs(cs.MODEL, cs.CLUSTER, t, p, cs.PROMPT, cs.OUTPUT)
+        curves[f"PP{p} x TP{t}"] = sq.load_curve(cost, sim_fractions=(0.5,), requests=200)
+    fig = plots.serving_load_figure(curves)
+    assert isinstance(fig, Figure)
+    left, right = fig.axes[:2]
+    assert "requests/s" in left.get_xlabel() and "(s)" in left.get_ylabel()
+    assert "(ms)" in right.get_ylabel()
+    for c in curves.values():
+        # below capacity every value is finite and positive; TTFT climbs steeply at the knee
+        assert all(math.isfinite(x) and x > 0 for x in c["ttft"] + c["tpot"])
+        assert c["rate"][-1] < c["capacity"]
+        assert c["ttft"][-1] > 1.5 * c["ttft"][0]
+        slope_low = (c["ttft"][1] - c["ttft"][0]) / (c["rate"][1] - c["rate"][0])
+        slope_high = (c["ttft"][-1] - c["ttft"][-2]) / (c["rate"][-1] - c["rate"][-2])
+        assert slope_high > 10 * slope_low
+        assert all(b >= a for a, b in zip(c["tpot"], c["tpot"][1:], strict=False))
+    drawn = [line for line in right.lines if line.get_linestyle() == "-"]
+    assert len(drawn) == 2
+    assert list(drawn[0].get_ydata()) == pytest.approx(
+        [1e3 * x for x in curves["PP4 x TP8"]["tpot"]]
+    )
+    with pytest.raises(ValueError, match="curves must be a non-empty dict"):
+        plots.serving_load_figure({})
+
+
+def test_load_curve_rejects_unstable_shares():
+    from ppnotes import case_study as cs
+    from ppnotes import serving_queue as sq
+
+    cost = sq.costs(cs.MODEL, cs.CLUSTER, 8, 4, cs.PROMPT, cs.OUTPUT)
+    with pytest.raises(ValueError, match="fractions"):
+        sq.load_curve(cost, fractions=(0.5, 1.0))
+    with pytest.raises(ValueError, match="sim_fractions"):
+        sq.load_curve(cost, sim_fractions="0.5")

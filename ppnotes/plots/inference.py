@@ -26,6 +26,7 @@ __all__ = [
     "kv_capacity_figure",
     "latency_throughput_figure",
     "predicted_vs_measured_latency_figure",
+    "serving_load_figure",
     "serving_summary_html",
 ]
 
@@ -84,7 +85,7 @@ def latency_throughput_figure(curves: Mapping[str, Sequence], width: float = 7.0
             (one configuration (t, p) per label).
     """
     curves = _check_mapping(curves, "curves", "label -> list of Serving")
-    fig, (left, right) = new_figure(width, 3.6, 1, 2)
+    fig, (left, right) = new_figure(width, 4.0, 1, 2)
     for color, (label, points) in zip(SERIES_COLORS, curves.items(), strict=False):
         points = list(points)
         if not points or not all(isinstance(s, inf.Serving) for s in points):
@@ -229,3 +230,51 @@ def serving_summary_html(serving: inf.Serving, gpu: GPUSpec) -> str:
         "line: the serving budget</span>"
     )
     return f"<table>{body}</table>{svg}<br>{legend}"
+
+
+@styled
+def serving_load_figure(
+    curves: Mapping[str, Mapping], width: float = 7.0, ttft_limit: float = 10.0
+) -> Figure:
+    """TTFT (left, log scale) and TPOT (right) against the arrival rate, one curve per shape.
+
+    ``curves`` maps a label to :func:`ppnotes.serving_queue.load_curve`'s dict. The x axis is
+    the arrival rate in requests per second per replica; lines are the closed form
+    (:func:`ppnotes.serving_queue.under_load`), markers the discrete-event simulation, and a
+    dotted vertical line each shape's capacity. TTFT above ``ttft_limit`` seconds is clipped
+    out of the view so the knee stays readable.
+    """
+    curves = _check_mapping(curves, "curves", "load curves")
+    fig, (left, right) = new_figure(width, 4.0, 1, 2)
+    markers = "osD^v<>"
+    for i, (label, c) in enumerate(curves.items()):
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
+        rate = np.asarray(c["rate"], dtype=float)
+        ttft = np.asarray(c["ttft"], dtype=float)
+        tpot = 1e3 * np.asarray(c["tpot"], dtype=float)
+        keep = np.isfinite(ttft) & (ttft <= ttft_limit)
+        left.plot(rate[keep], ttft[keep], "-", color=color, label=label)
+        right.plot(rate, tpot, "-", color=color, label=label)
+        m = markers[i % len(markers)]
+        left.plot(c["sim_rate"], c["sim_ttft"], m, color=color, ms=5, mfc="white", ls="none")
+        right.plot(
+            c["sim_rate"], [1e3 * x for x in c["sim_tpot"]], m, color=color, ms=5, mfc="white",
+            ls="none",
+        )  # fmt: skip
+        for ax in (left, right):
+            ax.axvline(c["capacity"], color=color, ls=":", lw=1)
+    left.set_yscale("log")
+    left.set_xlabel("load (requests/s per replica)")
+    left.set_ylabel("mean TTFT (s)")
+    right.set_xlabel("load (requests/s per replica)")
+    right.set_ylabel("mean TPOT (ms)")
+    left.set_xlim(left=0)
+    right.set_xlim(left=0)
+    right.set_ylim(bottom=0)
+    fig.legend(
+        *right.get_legend_handles_labels(),
+        loc="outside lower center",
+        ncols=min(3, len(curves)),
+        title="lines: closed form; markers: simulation; dotted: capacity",
+    )
+    return fig
