@@ -500,11 +500,20 @@ def serving_memory(
     concurrency: int,
     context: int,
     reserve_fraction: float = memory.SERVING_RESERVE_FRACTION,
+    *,
+    weight_bytes: int = 2,
+    kv_bytes: int = KV_BYTES,
 ) -> dict[str, float | int | bool]:
     """Memory of the fullest GPU serving ``concurrency`` sequences of ``context`` tokens.
 
-    Chapter 4's inference breakdown (:func:`ppnotes.memory.stage_memory`, bf16 weights and
-    KV cache, layers split evenly) on every stage; the budget is (1 - reserve) of the GPU.
+    Chapter 4's inference breakdown (:func:`ppnotes.memory.stage_memory`, layers split
+    evenly) on every stage; the budget is (1 - reserve) of the GPU. Weight precision:
+    ``weight_bytes`` per parameter of the transformer blocks (2 = BF16, 1 = FP8/INT8), while
+    the embedding and LM head stay BF16, as in NVIDIA's FP8 Llama 3.1 405B checkpoint, where
+    "only the weights and activations of the linear operators within transformer blocks are
+    quantized" (``nvidia2024llama405bfp8``; the blocks' norms, a few thousandths of a percent
+    of their parameters, are counted with them). ``kv_bytes`` per cached value (2 = BF16,
+    1 = FP8 KV cache).
 
     Returns:
         ``{"weights", "kv_cache", "total"}`` bytes on the fullest GPU, ``"budget"`` bytes,
@@ -521,19 +530,32 @@ def serving_memory(
     reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 1.0)
     if reserve == 1.0:
         raise ValueError(f"reserve_fraction must be in [0, 1), got {reserve_fraction!r}")
+    wb = check_int("weight_bytes", weight_bytes, 1, MAX_BYTES_PER_VALUE)
+    kb = check_int("kv_bytes", kv_bytes, 1, MAX_BYTES_PER_VALUE)
     counts = partition.balanced_split(model.num_layers, p)
     rows = memory.stage_memory(
-        model, counts, "infer", tensor_parallel=t, batch=max(n, 1), context=ctx
+        model,
+        counts,
+        "infer",
+        tensor_parallel=t,
+        batch=max(n, 1),
+        context=ctx,
+        kv_bytes_per_value=kb,
     )
-    if n == 0:
-        for row in rows:
-            row["kv_cache"] = 0.0
-            row["total"] = row["weights"]
-    top = memory.peak_stage(rows)
     budget = (1.0 - reserve) * gpu.memory_bytes
-    most = memory.max_batch_that_fits(
-        model, counts, gpu, ctx, tensor_parallel=t, reserve_fraction=reserve
-    )
+    most = None
+    for row, layers in zip(rows, counts, strict=True):
+        # bf16 everywhere, minus what quantizing the blocks saves
+        row["weights"] -= (2 - wb) * layers * model.params_per_layer / t
+        per_seq = row["kv_cache"] / max(n, 1)
+        if n == 0:
+            row["kv_cache"] = 0.0
+        row["total"] = row["weights"] + row["kv_cache"]
+        free = budget - row["weights"]
+        fit = 0 if free < 0 else (int(free // per_seq) if per_seq > 0 else None)
+        if fit is not None:
+            most = fit if most is None else min(most, fit)
+    top = memory.peak_stage(rows)
     return {
         "weights": top["weights"],
         "kv_cache": top["kv_cache"],
@@ -541,7 +563,7 @@ def serving_memory(
         "budget": budget,
         "fits": top["total"] <= budget,
         "shortfall": max(0.0, top["total"] - budget),
-        "max_concurrency": most,
+        "max_concurrency": int(most or 0),
     }
 
 
@@ -703,9 +725,13 @@ def smallest_fitting_pipeline(
     concurrency: int,
     context: int,
     depths: Sequence[int] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16),
+    *,
+    weight_bytes: int = 2,
+    kv_bytes: int = KV_BYTES,
 ) -> int | None:
     """Smallest depth among ``depths`` at which weights and the KV cache of ``concurrency``
-    sequences of ``context`` tokens fit (:func:`serving_memory`), or ``None``."""
+    sequences of ``context`` tokens fit (:func:`serving_memory`, at ``weight_bytes`` per
+    block parameter and ``kv_bytes`` per cached value), or ``None``."""
     check_instance("model", model, ModelSpec)
     check_instance("gpu", gpu, GPUSpec)
     _check_tp(tensor_parallel)
@@ -714,7 +740,17 @@ def smallest_fitting_pipeline(
     for p in _check_depths(depths):
         if p > model.num_layers:
             break
-        if serving_memory(model, gpu, tensor_parallel, p, concurrency, context)["fits"]:
+        mem = serving_memory(
+            model,
+            gpu,
+            tensor_parallel,
+            p,
+            concurrency,
+            context,
+            weight_bytes=weight_bytes,
+            kv_bytes=kv_bytes,
+        )
+        if mem["fits"]:
             return p
     return None
 

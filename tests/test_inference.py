@@ -348,3 +348,25 @@ def test_bad_input_names_the_parameter(call, name, kind):
     with pytest.raises(kind) as err:
         call()
     assert str(err.value).startswith(name + " "), str(err.value)
+
+
+def test_fp8_blocks_fit_405b_on_one_h100_node():
+    from ppnotes import hardware as hw
+    from ppnotes.models import LLAMA31_405B as m
+
+    bf16 = inf.serving_memory(m, hw.H100_SXM, 8, 1, 0, 8192)
+    fp8 = inf.serving_memory(m, hw.H100_SXM, 8, 1, 0, 8192, weight_bytes=1)
+    assert not bf16["fits"] and fp8["fits"]
+    # only the blocks are quantized: the embedding and LM head stay bf16
+    saved = m.num_layers * m.params_per_layer / 8
+    assert bf16["weights"] - fp8["weights"] == pytest.approx(saved)
+    assert fp8["weights"] > bf16["weights"] / 2
+    kv8 = inf.serving_memory(m, hw.H100_SXM, 8, 1, 0, 8192, weight_bytes=1, kv_bytes=1)
+    assert kv8["max_concurrency"] in (2 * fp8["max_concurrency"], 2 * fp8["max_concurrency"] + 1)
+    shallow = [
+        inf.smallest_fitting_pipeline(m, hw.H100_SXM, 8, 512, 4608, weight_bytes=w, kv_bytes=k)
+        for w, k in ((2, 2), (1, 2), (1, 1))
+    ]
+    assert shallow[0] > shallow[1] > shallow[2]
+    with pytest.raises(ValueError, match="weight_bytes"):
+        inf.serving_memory(m, hw.H100_SXM, 8, 1, 0, 8192, weight_bytes=0)
