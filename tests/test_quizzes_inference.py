@@ -37,3 +37,18 @@ def test_traps_catch_the_wrong_answers():
     assert not quiz.accepts(q[3], 4.5 / 4)
     assert not quiz.accepts(q[4], 4.0)
     assert quiz.accepts(q[0], 1e3 * inf.weight_read_time(LLAMA3_70B, hw.H100_SXM))
+
+
+def test_load_questions_count_prefill_and_name_the_first_knee():
+    qs = inference_quiz.questions()
+    util = qs[-2]
+    costs = inference_quiz.load_costs()
+    pp4 = costs["PP4 × TP8"]
+    rho, decode_only = inference_quiz.load_utilisation(pp4)
+    assert quiz.numeric_answer(util) == pytest.approx(rho, rel=1e-6)
+    assert rho == pytest.approx(inference_quiz.LOAD_RATE / pp4.capacity, rel=1e-9)
+    assert rho > decode_only
+    assert not quiz.accepts(util, decode_only)  # forgetting prefill is caught
+    knee = qs[-1]
+    right = [a["answer"] for a in knee["answers"] if a["correct"]]
+    assert right == [min(costs, key=lambda n: costs[n].capacity)] == ["PP2 × TP16"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import hardware as hw
 from .. import inference as inf
 from .. import perf_model as pm
+from .. import serving_queue as sq
 from ..models import LLAMA3_70B, LLAMA31_70B
 from ..quiz import choice, many_choice, multiple_choice, numeric
 
@@ -45,6 +46,31 @@ def chunked_gain() -> float:
     return one / eight
 
 
+#: The chapter 8 case's three shapes of 32 A100s, (t, p), for the load questions.
+LOAD_SHAPES = {"PP4 × TP8": (8, 4), "PP16 × TP2": (2, 16), "PP2 × TP16": (16, 2)}
+#: Arrival rate of the utilisation question, requests per second.
+LOAD_RATE = 4.0
+
+
+def load_costs() -> dict[str, sq.Costs]:
+    """Step costs of GPT-3 175B in each of :data:`LOAD_SHAPES` (chapter 8's cluster and
+    lengths, continuous batching with vLLM's A100 defaults)."""
+    from .. import case_study as cs
+
+    return {
+        name: sq.costs(cs.MODEL, cs.CLUSTER, t, p, cs.PROMPT, cs.OUTPUT)
+        for name, (t, p) in LOAD_SHAPES.items()
+    }
+
+
+def load_utilisation(cost: sq.Costs, rate: float = LOAD_RATE) -> tuple[float, float]:
+    """(utilisation with prefill, utilisation counting decode only) at ``rate`` requests/s:
+    rate x (S + o P(b)/b) and rate x o P(b)/b at the full batch (eq. eq-utilisation)."""
+    b = cost.per_batch_cap
+    decode = cost.output * cost.P(b) / b
+    return rate * (cost.prefill + decode), rate * decode
+
+
 def questions() -> list[dict]:
     """The chapter 6 quiz; every answer comes from :mod:`ppnotes.inference`."""
     read_ms = weight_read_ms()
@@ -54,6 +80,13 @@ def questions() -> list[dict]:
     gain = chunked_gain()
     period = inf.decode_period([1.0, 1.0, 1.5, 1.0], 4)
     period_one = inf.decode_period([1.0, 1.0, 1.5, 1.0], 1)
+    shapes = load_costs()
+    pp4 = shapes["PP4 × TP8"]
+    rho, rho_decode = load_utilisation(pp4)
+    per_token = pp4.P(pp4.per_batch_cap) / pp4.per_batch_cap
+    caps = {name: c.capacity for name, c in shapes.items()}
+    first = min(caps, key=caps.get)
+    caps_text = ", ".join(f"{name} {cap:.1f}" for name, cap in caps.items())
     return [
         numeric(
             "Llama 3 70B decodes one sequence on one H100 SXM (3.35 TB/s peak; a streaming "
@@ -183,6 +216,46 @@ def questions() -> list[dict]:
                     False,
                     "Serving has no flush bubble; memory, not batch size, decides.",
                 ),
+            ],
+        ),
+        numeric(
+            "GPT-3 175B runs as PP4 × TP8 on 32 A100s with continuous batching. Its slowest "
+            f"stage spends S = {1e3 * pp4.prefill:.1f} ms prefilling one 1,024-token prompt and, "
+            f"at the full batch, {1e3 * per_token:.3f} ms per output token; each request wants "
+            f"256 output tokens. Requests arrive at {LOAD_RATE:g} per second. What is the "
+            "replica's utilisation ρ (a fraction, e.g. 0.5)?",
+            rho,
+            rel_tol=0.02,
+            correct_feedback="Right: ρ = λ (S + o P(b)/b). Prefill is part of the load: here "
+            f"it is {pp4.prefill / (pp4.prefill + pp4.output * per_token):.0%} of each "
+            "request's work on the bottleneck.",
+            wrong_feedback="Each request costs the slowest stage its prompt's prefill S plus "
+            "o output tokens at P(b)/b each; multiply by the arrival rate.",
+            traps=[
+                (
+                    rho_decode,
+                    "That counts only the decode tokens: the prompt's prefill runs on the same "
+                    "stages and is part of the load.",
+                )
+            ],
+        ),
+        multiple_choice(
+            "Requests of 1,024 + 256 tokens arrive at a rising rate at one 32-GPU replica of "
+            "GPT-3 175B (A100 80GB, 4 nodes). Whose TTFT climbs steeply first?",
+            [
+                choice(
+                    name,
+                    name == first,
+                    (
+                        f"Right: it has the lowest capacity ({caps_text} requests/s); TTFT "
+                        "knees as the utilisation nears 1."
+                        if name == first
+                        else f"Capacities are {caps_text} requests/s; TTFT knees as the "
+                        "utilisation nears 1, so the shape with the lowest capacity knees "
+                        "first."
+                    ),
+                )
+                for name in LOAD_SHAPES
             ],
         ),
     ]
