@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from . import bubble as bubble_mod
 from . import comm, inference, models, optimum, partition, serving_queue
 from . import perf_model as pm
 from ._validate import MAX_GPUS, WrongTypeError, check_choice, check_instance, check_int, check_real
@@ -41,6 +42,100 @@ NOTE_CASE = {
         "verdict": "TP across nodes: communication is the bottleneck",
     },
 }
+
+
+#: The note's section 2 splits the batch of 32 into M = 32 micro-batches of one request.
+NOTE_MICROBATCHES = 32
+
+
+def note_formula_bubble(p, microbatches: int = NOTE_MICROBATCHES) -> float:
+    """The note's own section-2 formula (p-1)/(p-1+M) (GPipe's idle share of a step,
+    :func:`ppnotes.bubble.bubble_fraction`) at M = 32 micro-batches of one: 8.6 % for p = 4,
+    31.9 % for p = 16, the source of its printed ~10 % and ~35 %."""
+    p = check_int("p", p, 1, MAX_GPUS)
+    m = check_int("microbatches", microbatches)
+    return bubble_mod.bubble_fraction(p, m)
+
+
+@dataclass(frozen=True)
+class EngineBubble:
+    """The idle share of one replica's decode under one serving engine (see
+    :func:`engine_bubble`). ``engine`` is one of :data:`ppnotes.serving_queue.ENGINES`;
+    ``local`` sequences per micro-batch, ``microbatches`` per token step (static) or batches
+    in flight (continuous); ``bubble`` the idle fraction of the stages' time; ``tpot`` the
+    seconds between two tokens of one sequence."""
+
+    engine: str
+    t: int
+    p: int
+    batch: int
+    local: int
+    microbatches: int
+    bubble: float
+    tpot: float
+
+
+def engine_bubble(
+    t: int,
+    p: int,
+    engine: str,
+    *,
+    model: ModelSpec = MODEL,
+    cluster: pm.Cluster = CLUSTER,
+    batch: int = BATCH,
+    prompt: int = PROMPT,
+    output: int = OUTPUT,
+    local: int | None = None,
+) -> EngineBubble:
+    """Idle share of the stages in one replica of t x p decoding ``batch`` sequences.
+
+    ``"static"`` (FasterTransformer): the batch is cut into m = batch / local micro-batches
+    (``local`` defaults to :func:`ppnotes.inference.ft_local_batch_size`), pipelined through
+    the stages and flushed every token; the step is
+    :func:`ppnotes.inference.static_batch_time`'s (sum_s d_s + (m-1) max_s d_s + hops), busy
+    time m d_s per stage, so with equal stages and no hops the bubble is GPipe's
+    (p-1)/(m+p-1). ``local=1`` is the note's own micro-batching (M = batch).
+    ``"continuous"`` (vLLM V1, SGLang): k = p batches in flight, never flushed
+    (:func:`case_row`'s bubble); an idealisation, since vLLM V1 does not balance the k
+    batches exactly."""
+    check_instance("model", model, ModelSpec)
+    check_instance("cluster", cluster, pm.Cluster)
+    e = check_choice("engine", engine, serving_queue.ENGINES)
+    t, p = check_int("t", t, 1, MAX_GPUS), _check_depth(model, p)
+    b = check_int("batch", batch)
+    s, out = check_int("prompt", prompt), check_int("output", output)
+    if e == "continuous":
+        if local is not None:
+            raise ValueError(f"local is for the static engine only, got local = {local!r}")
+        row = case_row(
+            t, p, model=model, cluster=cluster, batch=b, prompt=s, output=out, num_gpus=t * p
+        )
+        k = row.serving.in_flight
+        return EngineBubble(e, t, p, b, math.ceil(b / k), k, row.bubble, row.serving.tpot)
+    size = inference.ft_local_batch_size(b, 1, p) if local is None else check_int("local", local)
+    if b % size:
+        raise ValueError(f"local must divide batch = {b}, got {size}")
+    m = b // size
+    times = inference.stage_times(model, cluster, t, p, size, s + out // 2, "decode")
+    hop = inference.hop_seconds(model, cluster, t, p, size)
+    back = inference.return_seconds(cluster, t, p, b)
+    step = inference.cycle_time(times, hop, back) + (m - 1) * max(times)
+    busy = m * sum(times) / p
+    return EngineBubble(e, t, p, b, size, m, 1.0 - busy / step, step)
+
+
+def bubble_by_engine(t: int, p: int, **kwargs) -> dict[str, float]:
+    """The bubble of one of the note's shapes three ways: ``"note"`` (its formula, M = 32),
+    ``"static"`` (FasterTransformer as it runs), ``"static, M = batch"`` (a static engine
+    with the note's micro-batches of one) and ``"continuous"`` (k = p in flight)."""
+    p = check_int("p", p, 1, MAX_GPUS)
+    b = kwargs.get("batch", BATCH)
+    return {
+        "note": note_formula_bubble(p, b),
+        "static": engine_bubble(t, p, "static", **kwargs).bubble,
+        "static, M = batch": engine_bubble(t, p, "static", local=1, **kwargs).bubble,
+        "continuous": engine_bubble(t, p, "continuous", **kwargs).bubble,
+    }
 
 
 @dataclass(frozen=True)
