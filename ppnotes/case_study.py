@@ -1,7 +1,11 @@
 """Chapter 8: the note's GPT-3 175B serving case (section 8), recomputed.
 
 The note serves GPT-3 175B at batch 32 on 32 GPUs in three shapes and prints bubble,
-communication and efficiency shares that its own model cannot produce. Here each shape is
+communication and efficiency shares. Its bubbles (~10 %, ~35 %) are its own section-2 GPipe
+formula with M = 32 micro-batches of one (:func:`note_formula_bubble`: 8.6 %, 31.9 %), right
+for a static engine that flushes every token with micro-batches of one; :func:`engine_bubble`
+times them per engine (FasterTransformer's static batching, continuous batching with k = p).
+Its communication and efficiency shares come from no formula. Here each shape is
 timed by chapter 6 (:func:`ppnotes.inference.serve`, decode with k = min(p, R) batches in
 flight) and chapter 4 (:func:`ppnotes.inference.serving_memory`), and the shares are read off
 one steady-state decode period: every stage is busy for its own compute and tensor-parallel
@@ -310,7 +314,8 @@ def note_vs_ours(rows: list[CaseRow] | None = None) -> list[dict]:
 
 
 def verdict(row: CaseRow, note: dict, best: CaseRow) -> str:
-    """One line: does the note's claim about this shape survive the computation?"""
+    """One line: does the note's claim about this shape survive the computation (timed with
+    continuous batching, k = p in flight; :func:`engine_bubble` gives the static engine)?"""
     check_instance("row", row, CaseRow)
     if not isinstance(note, dict) or not isinstance(note.get("verdict"), str):
         raise WrongTypeError(
@@ -332,8 +337,10 @@ def verdict(row: CaseRow, note: dict, best: CaseRow) -> str:
     if row.t > 8:
         return f"holds: {share} (TP over the network); {ratio:.1f}x fewer tokens/s than the best"
     return (
-        f"right verdict, wrong reason: {share}; {ratio:.1f}x fewer tokens/s, because R is "
-        f"split into {row.serving.in_flight} batches of {row.concurrency // row.serving.in_flight}"
+        f"right verdict, wrong reason with continuous batching: {share}; {ratio:.1f}x fewer "
+        f"tokens/s, because R is split into {row.serving.in_flight} batches of "
+        f"{row.concurrency // row.serving.in_flight} (a static engine that flushes every token "
+        "also pays the bubble: see engine_bubble)"
     )
 
 
