@@ -128,3 +128,62 @@ def test_days_to_train_is_never_negative():
     with pytest.raises(ValueError, match="global_batch"):
         cs.days_to_train(10.0, -1536, 2048)
     assert cs.days_to_train(10.0, 1536, 2048) > 0
+
+
+# --- the note's bubble, engine by engine (issue 19) --------------------------------------
+
+
+def test_the_notes_bubbles_are_its_own_gpipe_formula_with_32_microbatches():
+    assert cs.note_formula_bubble(4) == pytest.approx(3 / 35)
+    assert cs.note_formula_bubble(16) == pytest.approx(15 / 47)
+    assert round(100 * cs.note_formula_bubble(4), 1) == 8.6
+    assert round(100 * cs.note_formula_bubble(16), 1) == 31.9
+    assert cs.note_formula_bubble(1) == 0.0
+
+
+def test_static_engine_is_fastertransformer_flushing_every_token():
+    ft = cs.engine_bubble(8, 4, "static")
+    assert (ft.local, ft.microbatches) == (8, 4)
+    whole = inference.static_batch_time(cs.MODEL, cs.CLUSTER, 8, 4, 32, cs.PROMPT, cs.OUTPUT)
+    assert ft.tpot == pytest.approx(whole["step"])
+    # equal stages and no hops would give GPipe's 3/7; hops and the LM head add a little
+    assert 3 / 7 <= ft.bubble < 3 / 7 + 0.01
+    ft16 = cs.engine_bubble(2, 16, "static")
+    assert (ft16.local, ft16.microbatches) == (2, 16) and ft16.bubble > 15 / 31
+
+
+def test_static_with_microbatches_of_one_is_the_notes_number():
+    for t, p, printed in ((8, 4, 0.10), (2, 16, 0.35)):
+        b = cs.bubble_by_engine(t, p)
+        assert b["note"] < b["static, M = batch"] < b["note"] + 0.03
+        assert b["static, M = batch"] == pytest.approx(printed, abs=0.02)
+        assert b["continuous"] < b["note"] < b["static"]
+
+
+def test_continuous_engine_is_the_case_rows_bubble(rows):
+    c = cs.engine_bubble(8, 4, "continuous")
+    assert c.bubble == rows["PP4 TP8"].bubble and c.microbatches == 4 and c.local == 8
+    assert c.tpot == rows["PP4 TP8"].serving.tpot
+    assert cs.engine_bubble(8, 1, "static", batch=8).bubble == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"engine": "dynamic"}, "engine"),
+        ({"engine": "continuous", "local": 1}, "local is for the static engine"),
+        ({"engine": "static", "local": 3}, "local must divide batch"),
+        ({"engine": "static", "local": 0}, "local"),
+        ({"engine": "static", "batch": 0}, "batch"),
+    ],
+)
+def test_engine_bubble_refuses_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cs.engine_bubble(8, 4, **kwargs)
+
+
+def test_note_formula_refuses_bad_input():
+    with pytest.raises(ValueError, match="microbatches"):
+        cs.note_formula_bubble(4, 0)
+    with pytest.raises(ValueError, match="p must"):
+        cs.note_formula_bubble(0)

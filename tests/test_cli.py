@@ -6,7 +6,9 @@ and no search (the planners are replaced by a function that fails the test)."""
 from __future__ import annotations
 
 import io
+import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,7 +18,8 @@ import pytest
 from ppnotes import _names
 from ppnotes import optimum as o
 from ppnotes.hardware import GPUS, LINKS
-from ppnotes.models import MODELS
+from ppnotes.models import LLAMA3_70B, MODELS
+from ppnotes.perf_model import CLUSTERS
 from tests.conftest import ROOT
 
 PROG = "python -m ppnotes.optimum: error:"
@@ -341,3 +344,43 @@ def test_closed_stdout_exits_quietly():
     proc.stderr.close()
     assert proc.wait(timeout=120) == o.EXIT_BROKEN_PIPE == 141
     assert err == ""
+
+
+# --- serving under load (issue 19) ---------------------------------------------------------
+
+MISS = re.compile(r"^  t(\d+) p(\d+): .*\((?:misses by (\d+)%|weights do not fit)\)$", re.M)
+
+
+def test_serve_nothing_carries_the_load_lists_the_closest_by_miss():
+    """5,000 output tokens/s of Llama 3 70B within a 12 ms TPOT: no A100 shape reaches it even
+    idle (t8 p1 decodes in about 13 ms), so exit 1 and the closest shapes, nearest first."""
+    code, text = run(*SERVE, "--model", "Llama 3 70B", "--load", "5000", "--tpot", "0.012")
+    assert code == o.EXIT_UNSATISFIABLE == 1
+    assert "No replica shape meets the request. Closest, by how far each misses:" in text
+    shapes = MISS.findall(text)
+    assert len(shapes) >= 5
+    misses = [math.inf if m == "" else int(m) for _, _, m in shapes]
+    assert misses == sorted(misses) and misses[0] > 0
+    assert len({(t, p) for t, p, _ in shapes}) == len(shapes)
+    assert ("8", "1", str(misses[0])) == shapes[0]  # the shallowest full-node shape is closest
+    assert "Under load" not in text
+
+
+def test_serve_closest_puts_shapes_whose_weights_do_not_fit_last():
+    plan = o.plan_serving(LLAMA3_70B, CLUSTERS["DGX A100 80GB + HDR"], load=5000, tpot=0.012)
+    assert not plan.choices
+    misses = [m for *_, m in plan.closest]
+    assert misses == sorted(misses) and math.isinf(misses[-1]) and not math.isinf(misses[0])
+
+
+def test_serve_feasible_plan_keeps_utilisation_at_most_090():
+    code, text = run(*SERVE, "--model", "Llama 3 70B", "--load", "5000", "--top", "5")
+    assert code == 0 and "Under load" in text
+    head = next(line for line in text.splitlines() if line.startswith("replicas"))
+    assert head.split()[1:3] == ["GPUs", "util"]
+    # a row: the replica label, then GPUs, util, TTFT, TPOT, output and all tokens/s
+    rows = [line.split() for line in text.splitlines() if re.match(r"t\d+ p\d+ ", line)]
+    assert 1 <= len(rows) <= 5
+    utils = [float(r[-5]) for r in rows]
+    assert all(0 < u <= 0.9 for u in utils)
+    assert [int(r[-6]) for r in rows] == sorted(int(r[-6]) for r in rows)  # fewest GPUs first

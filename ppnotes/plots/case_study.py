@@ -128,12 +128,15 @@ def case_frame_html(row, note: dict | None = None) -> str:
         ("TTFT", f"{s.ttft * 1e3:.0f} ms"),
         ("TPOT", f"{s.tpot * 1e3:.1f} ms"),
         ("tokens/s (all GPUs)", f"{row.tokens_per_s:,.0f}"),
-        ("bubble / TP comm / compute", f"{row.bubble:.0%} / {row.tp_comm:.0%} / {row.compute:.0%}"),
+        (
+            "bubble / TP comm / compute (continuous batching, k = p)",
+            f"{row.bubble:.0%} / {row.tp_comm:.0%} / {row.compute:.0%}",
+        ),
     ]
     if note and note.get("efficiency") is not None:
         cells.append(
             (
-                "the note said",
+                "the note said (bubble: its GPipe formula, M = 32)",
                 f"{note['bubble']:.0%} / {note['comm']:.0%} / {note['efficiency']:.0%}",
             )
         )

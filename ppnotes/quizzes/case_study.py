@@ -22,16 +22,53 @@ def questions() -> list[dict]:
     p4, p16, p2 = r["PP4 TP8"], r["PP16 TP2"], r["PP2 TP16"]
     ratio = p4.tokens_per_s / p16.tokens_per_s
     train = cs.training_side()
+    eng = cs.bubble_by_engine(8, 4)
+    ft = cs.engine_bubble(8, 4, "static")
     return [
         numeric(
             f"{SETTING}. With PP = 4 and TP = 8 (4 batches in flight), what share of one decode "
             "period is the bubble (idle stage time), in percent?",
             100 * p4.bubble,
             abs_tol=0.5,
-            correct_feedback="Right: with $k = p$ batches in flight every stage is almost always "
-            "busy; the note's 10 % has no source.",
+            correct_feedback="Right: with $k = p$ balanced batches in flight (continuous "
+            "batching, an idealisation of vLLM V1) every stage is almost always busy.",
             wrong_feedback="Bubble $= 1 - \\bar d / P$: mean stage time over the period.",
-            traps=[(10, "That is the note's printed number, not a computed one.")],
+            traps=[
+                (
+                    10,
+                    "That is the note's printed number: its formula for a static engine with "
+                    "32 micro-batches of one, not for $k = p$ batches in flight.",
+                ),
+                (
+                    100 * eng["note"],
+                    "That is the note's formula $(p-1)/(p-1+M)$ with $M = 32$: "
+                    "a static engine that flushes every token, not continuous batching.",
+                ),
+            ],
+        ),
+        numeric(
+            f"{SETTING}. FasterTransformer serves PP = 4, TP = 8 as a static batch that flushes "
+            f"the pipeline every token, in micro-batches of {ft.local} sequences "
+            f"($m$ = {ft.microbatches} per token step). What share of the stages' time is idle, "
+            "in percent?",
+            100 * ft.bubble,
+            abs_tol=1.0,
+            correct_feedback="Right: each token step is a GPipe forward pass with $m = 4$, "
+            "about $(p-1)/(m+p-1) = 3/7$, plus the hops.",
+            wrong_feedback="A flush per token: step $= \\sum_s d_s + (m-1) \\max_s d_s$ + hops, "
+            "busy time $m\\,d_s$ per stage; with equal stages $(p-1)/(m+p-1)$.",
+            traps=[
+                (
+                    100 * eng["note"],
+                    "That is the note's formula with $M = 32$ micro-batches of "
+                    "one; FasterTransformer uses 4 micro-batches of 8.",
+                ),
+                (
+                    100 * eng["continuous"],
+                    "That is continuous batching with 4 batches in "
+                    "flight; a static engine flushes every token.",
+                ),
+            ],
         ),
         numeric(
             f"{SETTING}. With PP = 4 and TP = 8, what share of the decode period do the "
@@ -83,7 +120,13 @@ def questions() -> list[dict]:
         multiple_choice(
             f"{SETTING}. Why is PP = 16, TP = 2 the slowest of the TP-within-a-node shapes?",
             [
-                choice("Its bubble is 35 %.", False, "Computed, its bubble is a few percent."),
+                choice(
+                    "Its bubble is 35 %.",
+                    False,
+                    "Not with the continuous batching timed here: its bubble is a few percent. "
+                    "35 % is the note's formula, right only for a static engine that flushes every "
+                    "token.",
+                ),
                 choice(
                     "Its 32 requests are split into 16 batches of 2, so each read of the weights "
                     "serves only 2 tokens.",
@@ -91,6 +134,38 @@ def questions() -> list[dict]:
                     "Right: decode is memory-bound; throughput follows tokens per weight read.",
                 ),
                 choice("Its weights do not fit.", False, "It fits easily."),
+            ],
+        ),
+        multiple_choice(
+            f"{SETTING}. The note prints a bubble of about 10 % for PP = 4, TP = 8. For which "
+            "serving engine is that number right?",
+            [
+                choice(
+                    "A static engine that flushes the pipeline every token and splits the batch "
+                    "of 32 into 32 micro-batches of one request.",
+                    True,
+                    f"Right: that is the note's own formula $(p-1)/(p-1+M)$ with $M = 32$, "
+                    f"{eng['note']:.1%}; timed with the hops, {eng['static, M = batch']:.1%}.",
+                ),
+                choice(
+                    "Continuous batching with 4 batches in flight (vLLM V1, SGLang).",
+                    False,
+                    f"No: the loop is never flushed and 4 balanced batches keep the stages busy; "
+                    f"the bubble is {eng['continuous']:.1%} (vLLM V1 does not balance them "
+                    "exactly, so somewhat more in practice, but not 10 %).",
+                ),
+                choice(
+                    "FasterTransformer as it runs (flush every token, micro-batches of 8).",
+                    False,
+                    f"No: 4 micro-batches of 8 per token step leave {eng['static']:.1%} idle, "
+                    "about $(p-1)/(m+p-1) = 3/7$: far more than 10 %.",
+                ),
+                choice(
+                    "None: the number comes from nowhere.",
+                    False,
+                    f"No: it is the note's section-2 GPipe formula with $M = 32$, "
+                    f"{eng['note']:.1%}, rounded up.",
+                ),
             ],
         ),
     ]

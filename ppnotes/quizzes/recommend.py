@@ -153,18 +153,24 @@ def questions() -> list[dict]:
             "5,000 output tokens/s, TTFT ≤ 1 s, TPOT ≤ 50 ms, 1,024 + 256-token requests: "
             "how many GPUs?",
             rec.t * rec.p * rec.d,
-            correct_feedback="Right: one small replica, enough with a large KV cache.",
-            wrong_feedback="The planner's fewest-GPU shape.",
+            correct_feedback=f"Right: {rec.d} replica(s) of t = {rec.t}, p = {rec.p}: with "
+            "each request's prefill counted, compute sets the count, not memory, and no replica "
+            "runs above 90 % utilisation.",
+            wrong_feedback="The planner's fewest-GPU shape under load "
+            "(optimum.plan_serving, prefill counted, utilisation at most 0.9).",
         ),
         multiple_choice(
-            "Chapter 9. Which of the note's rules does not hold as stated for serving?",
+            "Chapter 9. Serving with continuous batching, p batches in flight (vLLM V1, "
+            "SGLang): which of the note's rules does not hold as stated?",
             [
                 choice("Memory first: every stage must fit.", False, "That one always holds."),
                 choice(
                     "Keep the bubble below 20 %.",
                     True,
-                    "Right: in decode with p batches in flight the bubble is small at any depth; "
-                    "what a deep pipeline costs is smaller batches and hops per token.",
+                    "Right: in decode with p balanced batches in flight the bubble is small at "
+                    "any depth (vLLM V1 does not balance them exactly); what a deep pipeline "
+                    "costs is smaller batches and hops per token. A static engine that flushes "
+                    "every token (FasterTransformer) does pay the bubble (chapter 8).",
                 ),
                 choice("Keep TP inside a node.", False, "That one holds (chapter 8)."),
             ],
