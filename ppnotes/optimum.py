@@ -1079,12 +1079,20 @@ def plan_serving(
                 drop(t, p, " and ".join(why) + " even at no load", miss)
                 continue
             lo = max(1, math.ceil(rate / (umax * cost.capacity)))
+            if t * p * lo > MAX_GPUS:  # a load beyond any real cluster: a miss, not an error
+                need = t * p * lo
+                drop(t, p, f"needs {need:,} GPUs, beyond any real system", need / MAX_GPUS - 1)
+                continue
             hi = lo
             while _meets(at(hi), ttft, tpot, umax) > 0 and hi < MAX_GPUS:
                 hi *= 2
             while lo < hi:  # fewest replicas that meet the targets
                 mid = (lo + hi) // 2
                 lo, hi = (lo, mid) if _meets(at(mid), ttft, tpot, umax) == 0 else (mid + 1, hi)
+            if t * p * lo > MAX_GPUS:
+                need = t * p * lo
+                drop(t, p, f"needs {need:,} GPUs, beyond any real system", need / MAX_GPUS - 1)
+                continue
             ld = at(lo)
             srv = inference.serve(
                 model, cluster, t, p, max(1, round(ld.concurrency)), prompt, output

@@ -204,6 +204,13 @@ def test_cli_exit_codes():
     assert code == o.EXIT_UNSATISFIABLE and "No replica shape" in text
 
 
+def test_a_load_beyond_any_cluster_is_a_miss_not_an_input_error():
+    # 10**9 tokens/s needs millions of GPUs: every shape is listed as a miss, none crashes.
+    code, text = run("--mode", "serve", "--model", "Llama 3 70B", "--load", "1e9")
+    assert code == o.EXIT_UNSATISFIABLE
+    assert "beyond any real system" in text and "Traceback" not in text
+
+
 def test_there_are_many_bad_command_lines():
     assert len(BAD) >= 35
     # every flag that only one mode reads is in the table, in the other mode
