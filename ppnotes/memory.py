@@ -102,7 +102,10 @@ def _check_layer_counts(model: ModelSpec, layers_per_stage) -> list[int]:
 
 
 def training_bytes_per_param(
-    fp32_grads: bool = True, distributed_optimizer: bool = False, data_parallel: int = 1
+    fp32_grads: bool = True,
+    distributed_optimizer: bool = False,
+    data_parallel: int = 1,
+    shard_gradients: bool = False,
 ) -> dict[str, float]:
     """Bytes per parameter per GPU for mixed-precision (bf16) Adam training, by kind.
 
@@ -114,12 +117,21 @@ def training_bytes_per_param(
       12 optimizer bytes are sharded over the d data-parallel ranks, 12 / d each; weights and
       gradients stay whole. 6 + 12 / d with fp32 gradients, the value in Megatron-LM's
       docs/user-guide/features/dist_optimizer.md (4 + 12 / d with bf16 gradients).
+    * ``shard_gradients=True`` (ZeRO stage 2, and FSDP as Llama 3 used it): the gradients are
+      sharded over the d ranks too, 4 / d (or 2 / d) each. Dubey et al. 2024 (sec. 3.3.2):
+      "Our use of FSDP for Llama 3 shards optimizer states and gradients, but for model shards
+      we do not reshard after forward computation", so the bf16 weights stay whole (2 bytes)
+      and the total is 2 + 16 / d with fp32 gradients. A rank that holds only its gradient
+      shard cannot accumulate micro-batches into a full gradient: ZeRO-2 reduce-scatters after
+      every micro-batch's backward (:func:`ppnotes.perf_model.sharding_bytes_per_step`), a
+      cost this memory count does not charge.
 
     Args:
         fp32_grads: 4-byte (fp32) gradients instead of 2-byte ones.
         distributed_optimizer: shard the optimizer state over data parallelism.
         data_parallel: d, the data-parallel ranks sharing the optimizer state (used only
-            with ``distributed_optimizer``).
+            with ``distributed_optimizer``) and the gradients (``shard_gradients``).
+        shard_gradients: shard the gradients over data parallelism too (ZeRO-2, FSDP).
 
     Returns:
         ``{"weights": ..., "gradients": ..., "optimizer": ...}`` in bytes (floats).
@@ -127,9 +139,10 @@ def training_bytes_per_param(
     fp32 = check_bool("fp32_grads", fp32_grads)
     sharded = check_bool("distributed_optimizer", distributed_optimizer)
     d = check_int("data_parallel", data_parallel)
+    grads_sharded = check_bool("shard_gradients", shard_gradients)
     return {
         "weights": float(WEIGHT_BYTES_TRAIN),
-        "gradients": float(GRAD_BYTES[fp32]),
+        "gradients": GRAD_BYTES[fp32] / d if grads_sharded else float(GRAD_BYTES[fp32]),
         "optimizer": OPTIMIZER_BYTES / d if sharded else float(OPTIMIZER_BYTES),
     }
 
@@ -629,6 +642,7 @@ def stage_memory(
     fp32_grads: bool = True,
     distributed_optimizer: bool = False,
     data_parallel: int = 1,
+    shard_gradients: bool = False,
     flash_attention: bool = True,
     dropout: bool = False,
     weight_precision: str = "bf16",
@@ -647,8 +661,9 @@ def stage_memory(
 
     Parameters are divided evenly over the t tensor-parallel GPUs (norms are in fact
     replicated, a negligible difference). The optimizer state is sharded over the d
-    data-parallel ranks only with ``distributed_optimizer=True`` (ZeRO stage 1); weights
-    and gradients are never sharded (no ZeRO-2/3, no FSDP).
+    data-parallel ranks only with ``distributed_optimizer=True`` (ZeRO stage 1), the
+    gradients only with ``shard_gradients=True`` (ZeRO stage 2, Llama 3's FSDP); the bf16
+    weights are never sharded (no ZeRO-3: Llama 3 keeps them whole from forward to backward).
 
     Defaults describe the baseline people run (bf16 with fp32 gradients, 18 bytes per
     parameter; FlashAttention; no dropout); set ``fp32_grads=False``,
@@ -667,8 +682,8 @@ def stage_memory(
         virtual_stages: v chunks per rank for "interleaved" (training).
         sets_in_flight: peak micro-batches held per stage, in whole-stage sets (a stage's
             layers for one micro-batch), overriding ``schedule``.
-        fp32_grads, distributed_optimizer, data_parallel: bytes per parameter, see
-            :func:`training_bytes_per_param` (training).
+        fp32_grads, distributed_optimizer, data_parallel, shard_gradients: bytes per
+            parameter, see :func:`training_bytes_per_param` (training).
         weight_precision: "fp32", "bf16", "fp16" or "fp8" (inference).
         batch: sequences being served (inference).
         context: tokens per sequence in the cache (inference); defaults to ``model.seq_len``.
@@ -685,7 +700,9 @@ def stage_memory(
     p = len(counts)
     params = [n / t for n in stage_params(model, counts)]
     # Every argument is checked in both modes, so a typo in one the mode ignores still shows.
-    train_bytes = training_bytes_per_param(fp32_grads, distributed_optimizer, data_parallel)
+    train_bytes = training_bytes_per_param(
+        fp32_grads, distributed_optimizer, data_parallel, shard_gradients
+    )
     per_layer = activation_bytes_per_layer(
         model, micro_batch, seq_len, t, sequence_parallel, recompute, flash_attention, dropout
     )

@@ -135,6 +135,10 @@ class Config:
         layer_split: "balanced" (layer counts differ by at most one, chapter 1's
             :func:`~ppnotes.partition.balanced_split`) or "head-aware" (fewer layers on the
             last rank to make room for the LM head, :func:`~ppnotes.partition.optimal_split`).
+        shard_gradients: shard the gradients over d as well (ZeRO-2; FSDP as Llama 3 used it,
+            Dubey et al. 2024, sec. 3.3.2). Memory only: the step time still charges one
+            gradient reduce-scatter per step, not the one per micro-batch that ZeRO-2 needs
+            (:func:`sharding_bytes_per_step`).
     """
 
     tensor_parallel: int
@@ -152,6 +156,7 @@ class Config:
     seq_len: int | None = None
     tp_inside_node: bool = True
     layer_split: str = "balanced"
+    shard_gradients: bool = False
 
     def __post_init__(self):
         t = check_int("tensor_parallel", self.tensor_parallel, 1, MAX_GPUS)
@@ -168,6 +173,7 @@ class Config:
             "overlap_p2p",
             "overlap_dp",
             "tp_inside_node",
+            "shard_gradients",
         ):
             check_bool(key, getattr(self, key))
         check_choice("layer_split", self.layer_split, LAYER_SPLITS)
@@ -812,6 +818,7 @@ def step_time(
         fp32_grads=True,
         distributed_optimizer=config.distributed_optimizer,
         data_parallel=config.data_parallel,
+        shard_gradients=config.shard_gradients,
         flash_attention=True,
     )
     budget = (1.0 - reserve) * gpu.memory_bytes
@@ -1040,6 +1047,7 @@ def run_config(run) -> Config:
         distributed_optimizer=run.distributed_optimizer,
         seq_len=run.seq_len,
         layer_split="balanced" if even else "head-aware",
+        shard_gradients=run.shard_gradients,
         **_OVERLAP_BY_SOURCE.get(run.source, {}),
     )
 

@@ -87,6 +87,8 @@ class PublishedRun:
         source: bib key of the paper.
         notes: everything assumed or not stated by the source, and how we chose it.
         measured_step_time: reported time of one step (iteration) in seconds, or ``None``.
+        shard_gradients: whether the gradients are sharded over data parallelism too
+            (ZeRO-2; Llama 3's FSDP); memory only, see ``perf_model.Config``.
     """
 
     name: str
@@ -113,6 +115,7 @@ class PublishedRun:
     source: str
     notes: str
     measured_step_time: float | None = None
+    shard_gradients: bool = False
 
     def __post_init__(self) -> None:
         check_instance("name", self.name, str, "str")
@@ -138,6 +141,7 @@ class PublishedRun:
         check_real("measured_tflops_per_gpu", self.measured_tflops_per_gpu, strict=True)
         check_bool("sequence_parallel", self.sequence_parallel)
         check_bool("distributed_optimizer", self.distributed_optimizer)
+        check_bool("shard_gradients", self.shard_gradients)
         check_instance("source", self.source, str, "str (a bib key)")
         check_instance("notes", self.notes, str, "str")
         if self.measured_step_time is not None:
@@ -345,9 +349,12 @@ SP_RUNS: tuple[PublishedRun, ...] = (
 _LLAMA_NOTES = (
     "Dubey et al. 2024, section 3.3 and Table 4 (BF16 MFU; TFLOP/s as printed). H100 SXM "
     "700 W, 8 GPUs per server with NVLink; RoCE at 400 Gb/s per GPU, modelled with the "
-    "InfiniBand NDR preset (400 Gb/s, one card per GPU assumed). FSDP shards optimizer "
-    "state and gradients (parameters are not resharded after the forward pass), so "
-    "distributed_optimizer=True. No activation checkpointing at 8K sequences. Interleaved "
+    "InfiniBand NDR preset (400 Gb/s, one card per GPU assumed). 'Our use of FSDP for "
+    "Llama 3 shards optimizer states and gradients, but for model shards we do not reshard "
+    "after forward computation', so distributed_optimizer=True and shard_gradients=True "
+    "(2 + 16 / d bytes per parameter; the timing still charges one gradient reduce-scatter "
+    "per step, not one per micro-batch). No activation checkpointing at 8K sequences. "
+    "Interleaved "
     "schedule with asynchronous point-to-point sends; one layer fewer on the first and "
     "last stages. Not published: micro-batch size (1 assumed) and chunks per rank V. The "
     "report says that after removing those layers 'the first model chunk on the first stage "
@@ -378,6 +385,7 @@ def _llama(gpus, d, per_dp, tflops, extra=""):
         recompute="none",
         sequence_parallel=True,
         distributed_optimizer=True,
+        shard_gradients=True,
         measured_tflops_per_gpu=tflops,
         measured_is="mfu",
         source="dubey2024llama3",

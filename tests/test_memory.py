@@ -50,11 +50,49 @@ def test_distributed_optimizer_shards_only_the_optimizer_state(d):
     assert sum(memory.training_bytes_per_param(data_parallel=d).values()) == 18
 
 
+@pytest.mark.parametrize("d", [1, 2, 8, 128])
+def test_sharded_gradients_are_zero_2_and_llama_3s_fsdp(d):
+    # Dubey et al. 2024, sec. 3.3.2: FSDP "shards optimizer states and gradients", the bf16
+    # weights stay whole: 2 + (4 + 12) / d bytes per parameter.
+    got = memory.training_bytes_per_param(True, True, d, shard_gradients=True)
+    assert got == {"weights": 2, "gradients": pytest.approx(4 / d), "optimizer": 12 / d}
+    assert sum(got.values()) == pytest.approx(2 + 16 / d)
+    bf16 = memory.training_bytes_per_param(False, True, d, shard_gradients=True)
+    assert sum(bf16.values()) == pytest.approx(2 + 14 / d)
+    # a small model by hand: GPT-style, h = 64, 2 layers on one stage, d = 8
+    model = dataclasses.replace(
+        GPT3_175B,
+        name="tiny",
+        num_layers=2,
+        hidden_size=64,
+        num_heads=4,
+        num_kv_heads=4,
+        ffn_hidden_size=256,
+        vocab_size=100,
+        seq_len=32,
+    )
+    rows = {
+        flag: memory.stage_memory(
+            model, [2], distributed_optimizer=True, data_parallel=d, shard_gradients=flag
+        )[0]
+        for flag in (False, True)
+    }
+    n = rows[True]["params"]
+    assert n == memory.stage_params(model, [2])[0]
+    assert rows[True]["gradients"] == pytest.approx(4 * n / d)
+    assert rows[False]["gradients"] == 4 * n
+    assert rows[False]["total"] - rows[True]["total"] == pytest.approx(4 * n * (1 - 1 / d))
+    for key in ("weights", "optimizer", "activations"):
+        assert rows[True][key] == rows[False][key]
+
+
 def test_training_bytes_bad_input():
     with pytest.raises(ValueError, match="data_parallel must be an integer >= 1, got 0"):
         memory.training_bytes_per_param(distributed_optimizer=True, data_parallel=0)
     with pytest.raises(ValueError, match="distributed_optimizer must be True or False"):
         memory.training_bytes_per_param(distributed_optimizer=1)
+    with pytest.raises(ValueError, match="shard_gradients must be True or False"):
+        memory.training_bytes_per_param(shard_gradients="yes")
 
 
 def test_inference_bytes_per_param():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -366,3 +367,47 @@ def test_sizes_beyond_any_real_step_are_refused_at_the_bound():
         pm.Config(1, 16, 1, 1, m + 1, schedule="zbv")
     # 1F1B's step is closed form: the same size is fine
     assert pm.Config(1, 16, 1, 1, m + 1).num_microbatches == m + 1
+
+
+def test_llama_405b_16k_peak_at_metas_configuration_by_hand():
+    """Regression value with its derivation (Dubey et al. 2024, sec. 3.3 and Table 4).
+
+    t8 p16 d128, s = 8192, b = 1, m = 2048 / 128 = 16, interleaved v = 2, no recomputation,
+    FSDP sharding optimizer state and gradients. The fullest rank is rank 1 (8 layers):
+    """
+    from ppnotes import runs
+
+    run = runs.get_run("Llama 3 405B (16K GPUs)")
+    assert run.shard_gradients and run.distributed_optimizer
+    res = pm.predict_run(run)
+    h, f, a, a_kv, t, d = 16384, 53248, 128, 8, 8, 128
+    per_layer = h * h * (2 + 2 * a_kv / a) + 3 * h * f + 2 * h  # 3,187,703,808 parameters
+    params = 8 * per_layer / t  # per GPU on rank 1
+    assert params == 3_187_703_808
+    # 2 (bf16 weights, not resharded) + 4 / d (fp32 gradients) + 12 / d (fp32 Adam)
+    state = params * (2 + 4 / d + 12 / d)
+    # SP + TP: s h / t x (8 + 23.75 + 4 a / h) bytes a layer
+    act_layer = 8192 * h / t * (8 + 4 + 4 * a_kv / a + 6 * f / h + 4 * a / h)
+    assert act_layer == 533_200_896
+    # Megatron's warm-up: min((v - 1) p + 2 (p - 1 - 1) + 1, v m) = min(45, 32) = 32 chunk
+    # sets of 4 layers: all 16 micro-batches through both chunks.
+    act = 32 * 4 * act_layer
+    fullest = res.memory[res.tightest_stage]
+    assert res.tightest_stage == 1
+    assert fullest["total"] == pytest.approx(state + act)
+    assert fullest["total"] == pytest.approx(75_023_585_280)  # 69.87 GiB
+    # within the 90 % budget of an H100 (79.65 GiB reported), 1.8 GiB to spare
+    assert (
+        res.fits
+        and 1.7 * 2**30 < 0.9 * res.cluster.gpu.memory_bytes - fullest["total"] < 1.9 * 2**30
+    )
+    # unsharded fp32 gradients (the book's ZeRO-1 default) would miss by 10 GiB
+    zero1 = pm.step_time(
+        run.model,
+        pm.run_cluster(run),
+        dataclasses.replace(pm.run_config(run), shard_gradients=False),
+    )
+    assert zero1.shortfall_bytes == pytest.approx(
+        fullest["total"] + 4 * params * (1 - 1 / d) - 0.9 * res.cluster.gpu.memory_bytes
+    )
+    assert zero1.step_time == res.step_time  # memory never enters the step time
