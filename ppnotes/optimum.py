@@ -390,7 +390,9 @@ class Plan:
         return "dropped", hits
 
     def explain(self, text: str | dict | Candidate) -> str:
-        """Why a configuration ranks where it does or was dropped (plain text)."""
+        """Why a configuration ranks where it does or was dropped (plain text). A single
+        configuration pruned without timing ("time-bound", a "dominated" recomputation) is
+        timed exactly here (:meth:`time_exactly`), not only bounded."""
         want = _wanted(text)
         where, what = self.find(want)
         if where == "ranked":
@@ -973,7 +975,9 @@ def verify(plan: Plan, top: int = 3) -> list[dict]:
     backward times and the hop (:func:`ppnotes.schedules.simulate_named`; blocking sends via
     :func:`ppnotes.comm.simulated_comm_time`). Rows: ``config``, ``model``, ``simulated``
     (seconds) and ``error`` (model / simulated - 1). Ranks differ only by the LM head, so the
-    two agree to a few per cent.
+    two agree to a few per cent. Chunks are taken as equal; the planner requires them for
+    interleaved and ZBV (rule "layers"), since a mix of 2- and 1-layer chunks has a bubble
+    several times the closed form's that neither this check nor the step model would see.
     """
     rows = []
     for r in _plan(plan).ranked[: check_int("top", top)]:
