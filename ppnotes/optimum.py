@@ -9,11 +9,12 @@ smallest depth it tries (:func:`note_find_optimal_pp_depth`, :func:`note_efficie
 
 - enumerate every (t, p, d, micro-batch b, schedule and v, recomputation, sequence
   parallelism, distributed optimizer) with t p d = the GPU count and m = G / (d b) whole;
-- drop those that break a rule (t beyond a node, t not dividing the heads, layers that do
-  not split into p x chunks, G not a multiple of d b, interleaved m not a multiple of p, ZBV
-  m < 2p - 1) or do not fit memory (:func:`ppnotes.memory.stage_memory` via
-  :func:`ppnotes.perf_model.step_time`), each with its reason, so "why not p = 4?" has an
-  answer (:meth:`Plan.explain`);
+- drop those that break a rule (a tensor group across nodes, t not dividing the heads,
+  layers that do not split into p x chunks (equal chunks for interleaved and ZBV), a schedule
+  or an uneven split the chosen framework (``framework=``) cannot run, G not a multiple of
+  d b, interleaved m not a multiple of p, ZBV m < 2p - 1) or do not fit memory
+  (:func:`ppnotes.memory.stage_memory` via :func:`ppnotes.perf_model.step_time`), each with
+  its reason, so "why not p = 4?" has an answer (:meth:`Plan.explain`);
 - prune cheaply before calling the step model: divisibility and placement first, a memory
   lower bound (weights, gradients and sharded optimizer state alone), options that cannot
   help (sequence parallelism and the distributed optimizer are never slower and always
@@ -82,12 +83,16 @@ MAX_MICRO_BATCH = 16
 
 #: The rules a configuration can break; every dropped configuration names one.
 RULES = {
-    "tp-node": "tensor parallelism must stay inside a node (its all-reduces sit on the "
-    "critical path of every layer)",
+    "tp-node": "every tensor-parallel group must lie inside one node: t divides the GPUs per "
+    "node (its all-reduces sit on the critical path of every layer and are timed on the "
+    "node's link; a group across nodes is not modelled)",
     "tp-heads": "t must divide the attention heads and the key/value heads",
     "gpus": "t x p must divide the GPU count (d = N / (t p) replicas)",
-    "layers": "every stage chunk needs at least one layer (p x chunks <= L); uneven splits "
-    "are allowed, the slowest stage sets the pace",
+    "layers": "every stage chunk needs at least one layer (p x chunks <= L); interleaved and "
+    "ZBV chunks must be equal (L a multiple of p x chunks: the step model times equal chunks, "
+    "uneven chunks are not modelled); GPipe, 1F1B and ZB-H1 ranks may differ by a layer (the "
+    "slowest stage sets the pace) except under Megatron-LM (L a multiple of p)",
+    "framework": "the chosen framework has no such schedule (see FRAMEWORK_SCHEDULES)",
     "batch": "the global batch must be a multiple of d x b (m = G / (d b) whole)",
     "schedule": "a schedule's own condition (interleaved: p >= 2 and m a multiple of p; "
     "ZBV: m >= 2p - 1; p = 1 has no pipeline schedule to choose)",
@@ -95,6 +100,44 @@ RULES = {
     "memory": "the fullest stage does not fit the GPU's budget",
     "dominated": "another option is never slower and needs no more memory",
     "time-bound": "even with no bubble and no exposed hops it is slower than the best found",
+}
+
+#: Frameworks the planner can plan for (``framework=``, ``--framework``): "any" applies only
+#: the rules every framework shares; the others add their own (:data:`FRAMEWORK_SCHEDULES`).
+FRAMEWORKS = ("any", "megatron", "torchtitan")
+
+#: Schedules each framework runs.
+#: Megatron-LM (NVIDIA/Megatron-LM d98e8a64ddf34856e74b24714e3bedb2f5a39553,
+#: megatron/core/pipeline_parallel/schedules.py): ``get_forward_backward_func`` chooses
+#: ``forward_backward_no_pipelining``, ``forward_backward_pipelining_without_interleaving``
+#: (1F1B) or ``forward_backward_pipelining_with_interleaving``: no GPipe, ZB-H1 or ZBV.
+#: torchtitan (pytorch/torchtitan b5bcd76c66d0acb1a08b176d9639425bc55e0b2a,
+#: torchtitan/distributed/pipeline_parallel.py) takes ``torch.distributed.pipelining``'s
+#: schedules by name: GPipe, 1F1B (one stage per rank), Interleaved1F1B, ZBVZeroBubble (two
+#: or more stages per rank); its ``InterleavedZeroBubble`` is a looped schedule (at least two
+#: stages per rank), not the planner's one-chunk ZB-H1, which it therefore cannot run.
+FRAMEWORK_SCHEDULES = {
+    "any": pm.SCHEDULES,
+    "megatron": ("1f1b", "interleaved"),
+    "torchtitan": ("gpipe", "1f1b", "interleaved", "zbv"),
+}
+
+#: The layer-split rules each framework enforces, with where they are checked.
+FRAMEWORK_SOURCES = {
+    "megatron": "NVIDIA/Megatron-LM d98e8a64ddf34856e74b24714e3bedb2f5a39553: "
+    "megatron/training/arguments.py asserts 'Number of layers should be divisible by the "
+    "pipeline-model-parallel size' unless --decoder-first/last-pipeline-num-layers are given "
+    "(not used here: uneven stages forbidden for now), and for interleaving that the layers "
+    "per rank divide by the layers per virtual stage; megatron/core/transformer/"
+    "transformer_block.py asserts num_layers_per_pipeline_rank % vp_size == 0; "
+    "megatron/core/pipeline_parallel/schedules.py (interleaved) needs m a multiple of "
+    "microbatch_group_size_per_vp_stage (default p) or a remainder >= p; arguments.py turns "
+    "sequence parallelism off at t = 1",
+    "torchtitan": "pytorch/torchtitan b5bcd76c66d0acb1a08b176d9639425bc55e0b2a: "
+    "torchtitan/distributed/pipeline_parallel.py builds one stage per rank for single-stage "
+    "schedules and >= 2 for looped ones (the number of stages a multiple of p), splitting "
+    "layers so stages differ by at most one; uneven chunks of a looped schedule are "
+    "forbidden here for now (the step model times equal chunks)",
 }
 
 FIELDS = ("t", "p", "d", "b", "schedule", "v", "recompute", "sp", "dist_opt")
@@ -243,6 +286,9 @@ class Dropped:
     rule: str
     reason: str
     excess: float = 0.0  # bytes over the budget ("memory", "memory-bound"), else 0
+    #: the one configuration dropped when the drop was a pruning without timing
+    #: ("time-bound", "dominated" recomputation): :meth:`Plan.explain` times it exactly
+    candidate: Candidate | None = field(default=None, compare=False)
 
     def matches(self, cand: Candidate | dict) -> bool:
         """Whether this drop covers ``cand`` (a Candidate or a partial field dict)."""
@@ -288,6 +334,8 @@ class Plan:
     seconds: float
     budget: float
     closest: list[Dropped] = field(default_factory=list)
+    framework: str = "any"
+    step_kwargs: dict = field(default_factory=dict)  # efficiency, reserve_fraction
 
     @property
     def best(self) -> Ranked | None:
@@ -296,8 +344,33 @@ class Plan:
 
     @property
     def configs_per_second(self) -> float:
-        """Configurations covered (ranked or dropped) per second of search."""
+        """Configurations covered per second of search: ``searched`` counts every
+        configuration of the search space, each either timed or dropped by a rule, most of
+        them in groups without timing; see :attr:`timed_per_second` for those timed."""
         return self.searched / self.seconds if self.seconds > 0 else math.inf
+
+    @property
+    def timed_per_second(self) -> float:
+        """Step-model evaluations (``evaluated``) per second of search."""
+        return self.evaluated / self.seconds if self.seconds > 0 else math.inf
+
+    def time_exactly(self, cand: Candidate) -> pm.StepResult:
+        """The step model's result for ``cand`` in this plan's setting (what a pruned
+        configuration would have been timed at)."""
+        cand = _candidate(cand)
+        cfg = cand.config(self.global_batch, self.seq_len)
+        return pm.step_time(self.model, self.cluster, cfg, **self.step_kwargs)
+
+    def _exact_line(self, drop: Dropped) -> str:
+        """``drop`` as a line; a pruned single configuration timed exactly."""
+        line = f"  {drop.label}: {drop.rule}: {drop.reason}"
+        if drop.candidate is None:
+            return line
+        res = self.time_exactly(drop.candidate)
+        if not res.fits:
+            return line + f"; timed exactly: {res.step_time:.3f} s but does not fit memory"
+        rank = 1 + sum(r.step_time < res.step_time for r in self.ranked)
+        return line + f"; timed exactly: {res.step_time:.3f} s (would rank {rank})"
 
     def find(self, text: str | dict | Candidate) -> tuple[str, object]:
         """Where a configuration ended up: ``("ranked", (rank, Ranked))`` for the best ranked
@@ -317,7 +390,9 @@ class Plan:
         return "dropped", hits
 
     def explain(self, text: str | dict | Candidate) -> str:
-        """Why a configuration ranks where it does or was dropped (plain text)."""
+        """Why a configuration ranks where it does or was dropped (plain text). A single
+        configuration pruned without timing ("time-bound", a "dominated" recomputation) is
+        timed exactly here (:meth:`time_exactly`), not only bounded."""
         want = _wanted(text)
         where, what = self.find(want)
         if where == "ranked":
@@ -348,7 +423,7 @@ class Plan:
         rules = sorted({d.rule for d in what})
         lines = [f"{text}: no configuration with these values ranks; dropped by {', '.join(rules)}"]
         shown = what[:6]
-        lines += [f"  {d.label}: {d.rule}: {d.reason}" for d in shown]
+        lines += [self._exact_line(d) for d in shown]
         if len(what) > len(shown):
             lines.append(f"  ... and {len(what) - len(shown)} more groups")
         return "\n".join(lines)
@@ -458,11 +533,16 @@ def _divisors(n: int) -> list[int]:
     return small + large[::-1]
 
 
-def _schedule_options(model: ModelSpec, p: int) -> list[tuple[str, int]]:
+def _schedule_options(model: ModelSpec, p: int, framework: str = "any") -> list[tuple[str, int]]:
+    """(schedule, v) pairs searched at depth p: those ``framework`` runs
+    (:data:`FRAMEWORK_SCHEDULES`), every v of :data:`VIRTUAL_STAGES` for interleaved."""
     if p == 1:
         return [("1f1b", 1)]
-    opts = [("1f1b", 1), ("gpipe", 1), ("zb-h1", 1), ("zbv", 1)]
-    return opts + [("interleaved", v) for v in VIRTUAL_STAGES]
+    have = FRAMEWORK_SCHEDULES[framework]
+    opts = [(s, 1) for s in ("1f1b", "gpipe", "zb-h1", "zbv") if s in have]
+    if "interleaved" in have:
+        opts += [("interleaved", v) for v in VIRTUAL_STAGES]
+    return opts
 
 
 #: A safe fraction of the 1F1B twin's bubble that each schedule keeps (divided by v for
@@ -512,20 +592,27 @@ def _states_lower_bound(model: ModelSpec, t: int, p: int, d: int) -> float:
 
 
 def search_space_size(
-    model: ModelSpec, num_gpus: int, global_batch: int, max_micro_batch: int = MAX_MICRO_BATCH
+    model: ModelSpec,
+    num_gpus: int,
+    global_batch: int,
+    max_micro_batch: int = MAX_MICRO_BATCH,
+    framework: str = "any",
 ) -> int:
     """Configurations the planner covers: every t | N, p | N / t, b <= ``max_micro_batch``
-    with d b | G (one per (t, p) when d does not divide G), every schedule option,
-    recomputation, sequence parallelism and distributed optimizer setting."""
+    with d b | G (one per (t, p) when d does not divide G), every schedule option the
+    ``framework`` runs, recomputation, sequence parallelism and distributed optimizer
+    setting. Most are dropped by a rule in groups, without timing (``Plan.evaluated`` counts
+    the step-model calls)."""
     _model(model)
     num_gpus = check_int("num_gpus", num_gpus, 1, MAX_GPUS)
     global_batch = check_int("global_batch", global_batch)
     max_micro_batch = check_int("max_micro_batch", max_micro_batch)
-    return _search_space_size(model, num_gpus, global_batch, max_micro_batch)
+    framework = check_choice("framework", framework, FRAMEWORKS)
+    return _search_space_size(model, num_gpus, global_batch, max_micro_batch, framework)
 
 
 def _search_space_size(
-    model: ModelSpec, num_gpus: int, global_batch: int, max_micro_batch: int
+    model: ModelSpec, num_gpus: int, global_batch: int, max_micro_batch: int, framework="any"
 ) -> int:
     """:func:`search_space_size` for checked arguments."""
     total = 0
@@ -536,7 +623,7 @@ def _search_space_size(
                 total += 1
                 continue
             nb = sum(1 for b in _divisors(global_batch // d) if b <= max_micro_batch)
-            total += nb * len(_schedule_options(model, p)) * len(RECOMPUTE_ORDER) * 4
+            total += nb * len(_schedule_options(model, p, framework)) * len(RECOMPUTE_ORDER) * 4
     return total
 
 
@@ -553,6 +640,7 @@ def plan_training(
     sequence_parallel: bool | None = None,
     distributed_optimizer: bool | None = None,
     keep_below: float = 0.0,
+    framework: str = "any",
     efficiency: float = comm.DEFAULT_UTILISATION,
     reserve_fraction: float = memory.DEFAULT_RESERVE_FRACTION,
 ) -> Plan:
@@ -575,6 +663,12 @@ def plan_training(
         keep_below: a schedule other than 1F1B is not timed when its floor
             (:func:`step_floor`) is above both the best found and ``keep_below`` seconds; give
             a configuration's step time to rank exactly every one faster than it.
+        framework: one of :data:`FRAMEWORKS`. Every framework: a tensor group inside one
+            node (t divides the GPUs per node) and equal chunks for interleaved and ZBV.
+            "megatron" adds its schedules (1F1B, interleaved) and L a multiple of p;
+            "torchtitan" its schedules (GPipe, 1F1B, interleaved, ZBV; not the one-chunk
+            ZB-H1). Rules and sources: :data:`FRAMEWORK_SCHEDULES`,
+            :data:`FRAMEWORK_SOURCES`.
         efficiency, reserve_fraction: passed to :func:`ppnotes.perf_model.step_time`.
 
     Returns:
@@ -603,6 +697,7 @@ def plan_training(
         if value is not None and not isinstance(value, bool):
             raise WrongTypeError(f"{key} must be None, True or False, got {value!r}")
     keep_below = check_real("keep_below", keep_below)
+    framework = check_choice("framework", framework, FRAMEWORKS)
     efficiency = check_real("efficiency", efficiency, strict=True, maximum=1.0)
     reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 0.99)
     budget = (1.0 - reserve) * cluster.gpu.memory_bytes
@@ -614,8 +709,8 @@ def plan_training(
     deferred: list[Candidate] = []
     counts = {"evaluated": 0}
 
-    def drop(fields, rule, reason, excess=0.0):
-        dropped.append(Dropped(dict(fields), rule, reason, float(excess)))
+    def drop(fields, rule, reason, excess=0.0, candidate=None):
+        dropped.append(Dropped(dict(fields), rule, reason, float(excess), candidate))
 
     def evaluate(cand: Candidate) -> pm.StepResult:
         counts["evaluated"] += 1
@@ -663,6 +758,7 @@ def plan_training(
                             f"compute, recomputation, collectives and at least "
                             f"{BUBBLE_FLOOR[base.schedule] / base.v:.0%} of 1F1B's bubble / v "
                             f"take {floor:.3f} s, the best found {best:.3f} s",
+                            candidate=replace(base, recompute=slower),
                         )
                     return
             res = twin(base, rc) if base.schedule == "1f1b" else evaluate(cand)
@@ -673,6 +769,7 @@ def plan_training(
                         key | {"recompute": slower},
                         "dominated",
                         f"recompute={rc} fits and is faster ({res.step_time:.3f} s)",
+                        candidate=replace(base, recompute=slower),
                     )
                 return
             peak = max(r["total"] for r in res.memory)
@@ -684,9 +781,22 @@ def plan_training(
                 res.shortfall_bytes,
             )
 
+    for name in pm.SCHEDULES:
+        if name not in FRAMEWORK_SCHEDULES[framework]:
+            drop(
+                {"schedule": name},
+                "framework",
+                f"{framework} has no {name!r} schedule (it runs "
+                f"{', '.join(FRAMEWORK_SCHEDULES[framework])})",
+            )
     for t in _divisors(n):
-        if t > cluster.gpus_per_node:
-            drop({"t": t}, "tp-node", f"t = {t} > {cluster.gpus_per_node} GPUs per node")
+        if cluster.gpus_per_node % t:
+            drop(
+                {"t": t},
+                "tp-node",
+                f"t = {t} does not divide the {cluster.gpus_per_node} GPUs per node: "
+                "some tensor groups would span two nodes",
+            )
             continue
         if model.num_heads % t or model.num_kv_heads % t:
             drop(
@@ -714,6 +824,14 @@ def plan_training(
             if batch % d:
                 drop(key, "batch", f"G = {batch} is not a multiple of d = {d}")
                 continue
+            if framework == "megatron" and model.num_layers % p:
+                drop(
+                    key,
+                    "layers",
+                    f"Megatron-LM needs L = {model.num_layers} layers to be a multiple of "
+                    f"p = {p} (uneven first/last stages are not planned)",
+                )
+                continue
             lower = _states_lower_bound(model, t, p, d)
             if lower > budget:
                 drop(
@@ -737,7 +855,7 @@ def plan_training(
                 if b > bmax:
                     break
                 m = batch // (d * b)
-                for name, v in _schedule_options(model, p):
+                for name, v in _schedule_options(model, p, framework):
                     ck = key | {"d": d, "b": b, "schedule": name, "v": v}
                     if name not in allowed:
                         continue
@@ -748,6 +866,15 @@ def plan_training(
                             "layers",
                             f"{name} needs a layer per chunk: p x {chunks} = {p * chunks} > "
                             f"{model.num_layers} layers",
+                        )
+                        continue
+                    if chunks > 1 and model.num_layers % (p * chunks):
+                        drop(
+                            ck,
+                            "layers",
+                            f"{model.num_layers} layers do not split into p x {chunks} = "
+                            f"{p * chunks} equal chunks (uneven chunks are not modelled; "
+                            "Megatron-LM asserts equal ones)",
                         )
                         continue
                     if name == "interleaved" and m % p:
@@ -785,11 +912,13 @@ def plan_training(
         seq_len=s,
         ranked=ranked,
         dropped=dropped,
-        searched=_search_space_size(model, n, batch, bmax),
+        searched=_search_space_size(model, n, batch, bmax, framework),
         evaluated=counts["evaluated"],
         seconds=time.perf_counter() - start,
         budget=budget,
         closest=closest,
+        framework=framework,
+        step_kwargs=kw,
     )
 
 
@@ -846,7 +975,9 @@ def verify(plan: Plan, top: int = 3) -> list[dict]:
     backward times and the hop (:func:`ppnotes.schedules.simulate_named`; blocking sends via
     :func:`ppnotes.comm.simulated_comm_time`). Rows: ``config``, ``model``, ``simulated``
     (seconds) and ``error`` (model / simulated - 1). Ranks differ only by the LM head, so the
-    two agree to a few per cent.
+    two agree to a few per cent. Chunks are taken as equal; the planner requires them for
+    interleaved and ZBV (rule "layers"), since a mix of 2- and 1-layer chunks has a bubble
+    several times the closed form's that neither this check nor the step model would see.
     """
     rows = []
     for r in _plan(plan).ranked[: check_int("top", top)]:
@@ -1348,12 +1479,13 @@ CLI_DEFAULTS = {
     "prompt": 1024,
     "output": 256,
     "top": 10,
+    "framework": "any",
 }
 
 #: Flags only one mode reads. Given in the other mode they are an error, not ignored: the
 #: reader asked for something (64 GPUs, a TTFT target) the answer would not respect.
 MODE_FLAGS = {
-    "train": ("gpus", "global_batch", "seq_len", "explain"),
+    "train": ("gpus", "global_batch", "seq_len", "explain", "framework"),
     "serve": ("ttft", "tpot", "load", "prompt", "output"),
 }
 _MODE_HINTS = {"gpus": "serve mode finds the fewest GPUs itself"}
@@ -1498,6 +1630,12 @@ def _parser() -> argparse.ArgumentParser:
         "--seq-len", type=ints["seq_len"], help="train: tokens per sequence (default: the model's)"
     )
     ap.add_argument("--mode", choices=("train", "serve"), default="train")
+    ap.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        help="train: plan only what this framework can launch (its schedules and layer "
+        "splits; default any: rules every framework shares)",
+    )
     ap.add_argument("--ttft", type=reals["ttft"], help="serve: TTFT target, seconds")
     ap.add_argument("--tpot", type=reals["tpot"], help="serve: TPOT target, seconds")
     ap.add_argument(
@@ -1607,11 +1745,15 @@ def _fmt_row(row: dict) -> str:
 
 
 def _train(args, model, cluster, out) -> int:
-    plan = plan_training(model, cluster, args.gpus, args.global_batch, args.seq_len)
+    plan = plan_training(
+        model, cluster, args.gpus, args.global_batch, args.seq_len, framework=args.framework
+    )
     print(
         f"{model.name} on {args.gpus} x {cluster.gpu.name} ({cluster.name}), "
-        f"G = {plan.global_batch}, s = {plan.seq_len}: {plan.searched} configurations, "
-        f"{plan.evaluated} timed, {len(plan.ranked)} fit, {plan.seconds:.2f} s",
+        f"G = {plan.global_batch}, s = {plan.seq_len}, framework {plan.framework}: "
+        f"{plan.searched} configurations covered ({plan.evaluated} timed by the step model, "
+        f"the rest dropped by a rule without timing), {len(plan.ranked)} fit, "
+        f"{plan.seconds:.2f} s",
         file=out,
     )
     if args.explain:
@@ -1629,12 +1771,15 @@ def _train(args, model, cluster, out) -> int:
         print(_fmt_row(row), file=out)
     if args.export:
         best = plan.best.candidate
-        print(
-            "torchtitan:",
-            *torchtitan_config(best, plan.global_batch, plan.seq_len),
-            sep="\n  ",
-            file=out,
-        )
+        if plan.framework != "megatron":
+            print(
+                "torchtitan:",
+                *torchtitan_config(best, plan.global_batch, plan.seq_len),
+                sep="\n  ",
+                file=out,
+            )
+        if plan.framework == "torchtitan":
+            return EXIT_OK
         try:
             flags = megatron_flags(best, model, plan.global_batch, plan.seq_len)
             print("Megatron-LM:", " ".join(flags), file=out)

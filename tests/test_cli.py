@@ -52,6 +52,7 @@ BAD = [
     (("--global-batch", "64", *SERVE), "--global-batch: only --mode train"),
     (("--seq-len", "4096", *SERVE), "--seq-len: only --mode train"),
     (("--explain", "p4", *SERVE), "--explain: only --mode train"),
+    (("--framework", "megatron", *SERVE), "--framework: only --mode train"),
     (
         (
             "--ttft",
@@ -391,3 +392,17 @@ def test_serve_feasible_plan_keeps_utilisation_at_most_090():
     utils = [float(r[-5]) for r in rows]
     assert all(0 < u <= 0.9 for u in utils)
     assert [int(r[-6]) for r in rows] == sorted(int(r[-6]) for r in rows)  # fewest GPUs first
+
+
+def test_cli_framework_flag():
+    code, text = run(
+        "--gpus", "64", "--global-batch", "64", "--framework", "megatron", "--top", "3"
+    )
+    assert code == 0 and "framework megatron" in text.splitlines()[0]
+    assert "timed by the step model" in text.splitlines()[0]
+    rows = text.splitlines()[2:]
+    assert rows and all(("1f1b" in r or "interleaved" in r) for r in rows)
+    code, text = run("--gpus", "64", "--global-batch", "64", "--framework", "megatron", "--export")
+    assert code == 0 and "Megatron-LM:" in text and "torchtitan:" not in text
+    code, _ = run("--mode", "serve", "--framework", "megatron")
+    assert code == o.EXIT_BAD_INPUT

@@ -545,3 +545,85 @@ def test_sizes_beyond_any_system_are_refused_quickly():
         o.plan_training(GPT3_175B, A100, 64, 10**7)
     assert o.search_space_size(GPT3_175B, 64, 10**7) > 0
     assert time.perf_counter() - start < 2.0
+
+
+# --- picks a framework can launch (issue 20) ------------------------------------------------
+
+
+@pytest.mark.parametrize("framework", ["megatron", "torchtitan", "any"])
+def test_gpt3_1024_pick_splits_into_equal_chunks(framework):
+    plan = o.plan_training(GPT3_175B, A100, 1024, 1536, framework=framework)
+    layers = GPT3_175B.num_layers
+    for r in plan.ranked:
+        c = r.candidate
+        assert c.schedule in o.FRAMEWORK_SCHEDULES[framework]
+        chunks = o.memory.chunks_per_rank(c.schedule, c.v)
+        if chunks > 1 or framework == "megatron":
+            assert layers % (c.p * chunks) == 0, c.label
+    # the old pick, 96 layers in 64 chunks of 1.5, is dropped by the layers rule
+    where, drops = plan.find("t4 p8 d32 b1 interleaved v8")
+    assert where == "dropped" and any(d.rule == "layers" for d in drops)
+    assert plan.best.candidate.label.startswith("t8 p4 d32")
+
+
+def test_megatron_runs_only_its_schedules_and_even_stages():
+    plan = o.plan_training(MEGATRON_1_7B, A100, 16, 32, max_micro_batch=2, framework="megatron")
+    assert {r.candidate.schedule for r in plan.ranked} <= {"1f1b", "interleaved"}
+    assert all(MEGATRON_1_7B.num_layers % r.candidate.p == 0 for r in plan.ranked)
+    where, drops = plan.find("t2 p2 zbv")
+    assert where == "dropped" and drops[0].rule == "framework"
+    assert "framework" in plan.explain("zb-h1")
+    # fewer configurations than "any": the counts say what was searched
+    assert plan.searched < o.search_space_size(MEGATRON_1_7B, 16, 32, 2)
+    assert plan.searched == o.search_space_size(MEGATRON_1_7B, 16, 32, 2, "megatron")
+
+
+def test_torchtitan_has_no_one_chunk_zero_bubble():
+    plan = o.plan_training(MEGATRON_1_7B, A100, 16, 32, max_micro_batch=2, framework="torchtitan")
+    assert all(r.candidate.schedule != "zb-h1" for r in plan.ranked)
+    assert any(r.candidate.schedule == "zbv" for r in plan.ranked) or plan.find("zbv")[1]
+
+
+def test_tensor_groups_stay_inside_a_node():
+    from ppnotes.models import MEGATRON_145B
+
+    # 1,536 = 2^9 x 3 GPUs: t = 6 divides N but not the 8 GPUs of a node
+    plan = o.plan_training(MEGATRON_145B, A100, 1536, 2304, max_micro_batch=2)
+    assert plan.ranked and all(r.candidate.t in (1, 2, 4, 8) for r in plan.ranked)
+    assert "tp-node" in plan.explain("t6")
+    small = o.plan_training(MEGATRON_1_7B, A100, 12, 24, max_micro_batch=2)
+    assert small.ranked and all(8 % r.candidate.t == 0 for r in small.ranked)
+    assert "tp-node" in small.explain("t3")
+
+
+def test_explain_times_a_pruned_configuration_exactly(gpt3_plan):
+    pruned = [d for d in gpt3_plan.dropped if d.rule == "time-bound" and d.candidate]
+    assert pruned
+    drop = pruned[0]
+    exact = pm.step_time(GPT3_175B, A100, drop.candidate.config(1536, GPT3_175B.seq_len))
+    text = gpt3_plan.explain(drop.candidate)
+    assert f"timed exactly: {exact.step_time:.3f} s" in text
+    # the floor it was pruned by is a lower bound of that exact time
+    assert exact.step_time >= gpt3_plan.best.step_time
+
+
+def test_plan_counts_say_what_they_count(gpt3_plan):
+    assert gpt3_plan.configs_per_second == pytest.approx(gpt3_plan.searched / gpt3_plan.seconds)
+    assert gpt3_plan.timed_per_second == pytest.approx(gpt3_plan.evaluated / gpt3_plan.seconds)
+
+
+def test_bad_framework_is_refused():
+    with pytest.raises(ValueError, match="framework"):
+        o.plan_training(MEGATRON_1_7B, A100, 8, 8, framework="deepspeed")
+    with pytest.raises(ValueError, match="framework"):
+        o.search_space_size(MEGATRON_1_7B, 8, 8, framework="jax")
+
+
+def test_bench_says_what_it_counts(capsys, monkeypatch):
+    from ppnotes import bench
+
+    monkeypatch.setattr(bench, "step_model_seconds", lambda: 1e-4)
+    out = bench.main(p=4, m=8)
+    text = capsys.readouterr().out
+    assert "configurations covered" in text and "timed by the step model" in text
+    assert out["planner_timed_per_s"] < out["planner_configs_per_s"]

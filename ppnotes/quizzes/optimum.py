@@ -130,7 +130,11 @@ def questions() -> list[dict]:
         many_choice(
             "Which can rule a configuration out before the step model times it?",
             [
-                choice("$t$ larger than a node's GPUs", True, "Right: a placement rule."),
+                choice(
+                    "$t$ not dividing a node's GPUs (a tensor group across two nodes)",
+                    True,
+                    "Right: a placement rule.",
+                ),
                 choice("$G$ not a multiple of $db$", True, "Right: $m$ must be whole."),
                 choice(
                     "weights, gradients and sharded optimizer state above the budget",
