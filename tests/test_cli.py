@@ -170,7 +170,7 @@ def test_cli_explain_and_export():
     code, text = run("--gpus", "64", "--global-batch", "64", "--explain", "t16")
     assert code == 0 and "tp-node" in text
     code, text = run("--gpus", "64", "--global-batch", "64", "--export", "--top", "1")
-    assert code == 0 and "config.parallelism.tensor_parallel_degree" in text
+    assert code == 0 and "torchtitan: --parallelism.tensor_parallel_degree" in text
     assert "Megatron-LM:" in text
 
 
@@ -192,7 +192,7 @@ def test_cli_custom_shape_and_serving():
         "2000",
         "--export",
     )
-    assert code == 0 and "vLLM: --tensor-parallel-size" in text
+    assert code == 0 and "vLLM: vllm serve meta-llama/" in text and "--data-parallel-size" in text
 
 
 def test_cli_exit_codes():
