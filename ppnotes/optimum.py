@@ -37,6 +37,7 @@ Run ``python -m ppnotes.optimum --help`` for the command line.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -949,6 +950,47 @@ def best_depth(plan: Plan) -> int | None:
     return best.candidate.p if best else None
 
 
+#: How many larger GPU counts :func:`fewest_gpus_that_fit` tries (multiples of the GPUs per
+#: node): a hint, not a search of every cluster size.
+FIT_SEARCH_TRIES = 16
+
+
+def fewest_gpus_that_fit(plan: Plan, tries: int = FIT_SEARCH_TRIES) -> tuple[int | None, int]:
+    """When nothing fits ``plan``: the fewest GPUs, among the next ``tries`` multiples of the
+    GPUs per node above ``plan.num_gpus`` (at most :data:`ppnotes._validate.MAX_GPUS`), at
+    which some configuration fits, with the same model, cluster, global batch, sequence
+    length, framework and step-model settings (other restrictions given to
+    :func:`plan_training` are not carried over).
+
+    Only 1F1B is searched at each count: no other schedule holds fewer activations or does
+    less work per rank (the planner's own pruning rests on it), so some configuration fits
+    exactly when a 1F1B one does; each count costs milliseconds to a fraction of a second.
+
+    Returns ``(gpus, largest)``: ``gpus`` the fewest count that fits (``None`` when none up
+    to ``largest`` does) and ``largest`` the largest count tried (``plan.num_gpus`` when no
+    larger count is allowed).
+    """
+    plan = _plan(plan)
+    tries = check_int("tries", tries, 1, 1024)
+    per_node = plan.cluster.gpus_per_node
+    first = (plan.num_gpus // per_node + 1) * per_node
+    counts = [n for n in range(first, first + tries * per_node, per_node) if n <= MAX_GPUS]
+    for n in counts:
+        other = plan_training(
+            plan.model,
+            plan.cluster,
+            n,
+            plan.global_batch,
+            plan.seq_len,
+            schedules_allowed=("1f1b",),
+            framework=plan.framework,
+            **plan.step_kwargs,
+        )
+        if other.ranked:
+            return n, n
+    return None, counts[-1] if counts else plan.num_gpus
+
+
 def pareto_front(plan: Plan) -> list[Ranked]:
     """Ranked configurations not beaten on both step time and peak memory (fastest first)."""
     front, lowest = [], math.inf
@@ -1803,6 +1845,12 @@ def _parser() -> argparse.ArgumentParser:
         "--explain", metavar="CONFIG", help="train: why this one? e.g. 'p4' or 't8 p4 d2 b1 1f1b'"
     )
     ap.add_argument("--export", action="store_true", help="print launch flags for the best")
+    ap.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document instead of the table (same exit codes; with --explain "
+        "the explanation is its 'explain' field)",
+    )
     return ap
 
 
@@ -1895,10 +1943,97 @@ def _fmt_row(row: dict) -> str:
     )
 
 
+def _finite(value):
+    """``value`` for JSON: a float that is not finite becomes ``None`` (JSON has no inf)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _print_json(doc: dict, out) -> None:
+    print(json.dumps(doc, indent=2, allow_nan=False), file=out)
+
+
+def _train_exports(plan: Plan, model: ModelSpec, cluster: pm.Cluster) -> dict[str, str]:
+    """The launch lines for the best configuration (or why there is none), by framework."""
+    best = plan.best.candidate
+    lines = {}
+    if plan.framework != "megatron":
+        try:
+            lines["torchtitan"] = " ".join(
+                torchtitan_config(best, plan.global_batch, plan.seq_len, model)
+            )
+        except ValueError as err:
+            lines["torchtitan"] = str(err)
+    if plan.framework != "torchtitan":
+        try:
+            lines["Megatron-LM"] = megatron_command(
+                best, model, plan.global_batch, plan.seq_len, cluster.gpus_per_node
+            )
+        except ValueError as err:
+            lines["Megatron-LM"] = str(err)
+    return lines
+
+
+def _train_json(args, model, cluster, plan: Plan) -> dict:
+    """The training answer as one JSON-ready dict (``--json``); times in seconds."""
+    doc = {
+        "mode": "train",
+        "query": {
+            "model": model.name,
+            "gpu": cluster.gpu.name,
+            "cluster": cluster.name,
+            "gpus": plan.num_gpus,
+            "gpus_per_node": cluster.gpus_per_node,
+            "global_batch": plan.global_batch,
+            "seq_len": plan.seq_len,
+        },
+        "framework": plan.framework,
+        "covered": plan.searched,
+        "timed": plan.evaluated,
+        "fit": len(plan.ranked),
+        "seconds": plan.seconds,
+    }
+    rows = []
+    for r in plan.ranked[: args.top]:
+        c = r.candidate
+        row = {"label": c.label} | {k: getattr(c, k) for k in FIELDS}
+        row |= {"m": r.result.config.num_microbatches, "step_time_s": r.step_time}
+        row |= {"parts_s": {k: r.result.parts[k] for k in pm.PARTS}}
+        row |= {"peak_gib": r.peak_bytes / GiB, "mfu": r.result.mfu}
+        rows.append(row)
+    doc["configurations"] = rows
+    return doc
+
+
 def _train(args, model, cluster, out) -> int:
     plan = plan_training(
         model, cluster, args.gpus, args.global_batch, args.seq_len, framework=args.framework
     )
+    code = EXIT_OK if plan.ranked else EXIT_UNSATISFIABLE
+    if args.json:
+        doc = _train_json(args, model, cluster, plan)
+        if args.explain:
+            doc["explain"] = {"config": args.explain, "explanation": plan.explain(args.explain)}
+            doc["configurations"] = []
+        elif not plan.ranked:
+            rest = [x for x in plan.dropped if x.rule not in ("dominated", "time-bound")]
+            doc["closest"] = [
+                {
+                    "config": x.label,
+                    "rule": x.rule,
+                    "reason": x.reason,
+                    "excess_gib": x.excess / GiB,
+                }
+                for x in plan.closest or rest[:5]
+            ]
+            gpus, largest = fewest_gpus_that_fit(plan)
+            doc["fits_on_gpus"] = gpus
+            doc["largest_gpus_tried"] = largest
+        elif args.export:
+            doc["export"] = _train_exports(plan, model, cluster)
+        _print_json(doc, out)
+        return code
     print(
         f"{model.name} on {args.gpus} x {cluster.gpu.name} ({cluster.name}), "
         f"G = {plan.global_batch}, s = {plan.seq_len}, framework {plan.framework}: "
@@ -1909,34 +2044,39 @@ def _train(args, model, cluster, out) -> int:
     )
     if args.explain:
         print(plan.explain(args.explain), file=out)
-        return EXIT_OK if plan.ranked else EXIT_UNSATISFIABLE
+        return code
     if not plan.ranked:
         print("No configuration fits. Closest, with the constraint each breaks:", file=out)
         rest = [x for x in plan.dropped if x.rule not in ("dominated", "time-bound")]
         for drop in plan.closest or rest[:5]:
             print(f"  {drop.label:<40} {drop.rule}: {drop.reason}", file=out)
-        return EXIT_UNSATISFIABLE
+        print(_fit_hint(plan), file=out)
+        return code
     head = " ".join(f"{k[:7]:>7}" for k in pm.PARTS)
     print(f"{'config':<48} {'step s':>8} {head} {'GiB':>6} {'MFU':>5}", file=out)
     for row in table(plan, args.top):
         print(_fmt_row(row), file=out)
     if args.export:
-        best = plan.best.candidate
-        if plan.framework != "megatron":
-            try:
-                tt = torchtitan_config(best, plan.global_batch, plan.seq_len, model)
-                print("torchtitan:", " ".join(tt), file=out)
-            except ValueError as err:
-                print(f"torchtitan: {err}", file=out)
-        if plan.framework != "torchtitan":
-            try:
-                line = megatron_command(
-                    best, model, plan.global_batch, plan.seq_len, cluster.gpus_per_node
-                )
-                print("Megatron-LM:", line, file=out)
-            except ValueError as err:
-                print(f"Megatron-LM: {err}", file=out)
-    return EXIT_OK
+        for name, line in _train_exports(plan, model, cluster).items():
+            print(f"{name}:", line, file=out)
+    return code
+
+
+def _fit_hint(plan: Plan) -> str:
+    """One line: the fewest GPUs at which something fits (:func:`fewest_gpus_that_fit`)."""
+    gpus, largest = fewest_gpus_that_fit(plan)
+    per_node = plan.cluster.gpus_per_node
+    if gpus is not None:
+        return (
+            f"With more GPUs: something fits on {gpus} GPUs (the fewest multiple of "
+            f"{per_node} GPUs per node above {plan.num_gpus} that does), same G and s."
+        )
+    if largest <= plan.num_gpus:
+        return f"With more GPUs: no larger count is allowed (at most {MAX_GPUS:,} GPUs)."
+    return (
+        f"With more GPUs: nothing fits on any multiple of {per_node} up to {largest} GPUs "
+        "either, at the same G and s; change the model, GPU, batch or sequence length."
+    )
 
 
 def _serve(args, model, cluster, out) -> int:
@@ -1949,6 +2089,48 @@ def _serve(args, model, cluster, out) -> int:
         prompt=args.prompt,
         output=args.output,
     )
+    if args.json:
+        doc = {
+            "mode": "serve",
+            "query": {
+                "model": model.name,
+                "gpu": cluster.gpu.name,
+                "cluster": cluster.name,
+                "gpus_per_node": cluster.gpus_per_node,
+                "load_tokens_per_s": args.load,
+                "ttft_s": args.ttft,
+                "tpot_s": args.tpot,
+                "prompt": args.prompt,
+                "output": args.output,
+            },
+            "choices": [
+                {
+                    "label": c.label,
+                    "t": c.t,
+                    "p": c.p,
+                    "replicas": c.replicas,
+                    "gpus": c.gpus,
+                    "max_num_seqs": c.concurrency,
+                    "utilisation": c.loaded.utilisation,
+                    "ttft_s": c.loaded.ttft,
+                    "tpot_s": c.loaded.tpot,
+                    "output_tokens_per_s": c.loaded.output_tokens_per_s * c.replicas,
+                    "tokens_per_s": c.loaded.tokens_per_s * c.replicas,
+                }
+                for c in plan.choices[: args.top]
+            ],
+        }
+        if not plan.choices:
+            doc["closest"] = [
+                {"t": t, "p": p, "reason": why, "miss": _finite(miss)}
+                for t, p, why, miss in plan.closest[:8]
+            ]
+        elif args.export:
+            doc["export"] = {
+                "vLLM": " ".join(vllm_args(plan.best, args.prompt, args.output, model))
+            }
+        _print_json(doc, out)
+        return EXIT_OK if plan.choices else EXIT_UNSATISFIABLE
     ttft = "any" if args.ttft is None else f"{args.ttft:g} s"
     tpot = "any" if args.tpot is None else f"{args.tpot:g} s"
     print(

@@ -6,6 +6,7 @@ and no search (the planners are replaced by a function that fails the test)."""
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import re
@@ -144,6 +145,8 @@ BAD = [
     (("--mode", "fly"), "--mode: invalid choice: 'fly'"),
     (("--gpus",), "--gpus: expected one argument"),
     (("--frobnicate",), "unrecognized arguments: --frobnicate"),
+    (("--json=yes",), "--json: ignored explicit argument 'yes'"),
+    (("--json", "--gpus", "0"), "--gpus: must be a whole number >= 1"),  # not JSON: one line
 ]
 
 
@@ -221,7 +224,7 @@ def test_there_are_many_bad_command_lines():
 
 
 def test_every_flag_is_tested_with_a_bad_value_or_a_conflict():
-    tested = {word for argv, _ in BAD for word in argv if word.startswith("--")}
+    tested = {word.split("=")[0] for argv, _ in BAD for word in argv if word.startswith("--")}
     options = {s for action in o._parser()._actions for s in action.option_strings}
     assert options - tested == {"-h", "--help"}
 
@@ -406,3 +409,120 @@ def test_cli_framework_flag():
     assert code == 0 and "Megatron-LM:" in text and "torchtitan:" not in text
     code, _ = run("--mode", "serve", "--framework", "megatron")
     assert code == o.EXIT_BAD_INPUT
+
+
+# --- --json (issue 20) ---------------------------------------------------------------------
+
+TRAIN_QUERY = ("--gpus", "64", "--global-batch", "64")
+
+
+def test_json_training_matches_the_library_plan():
+    code, text = run(*TRAIN_QUERY, "--top", "3", "--json")
+    assert code == o.EXIT_OK
+    doc = json.loads(text)
+    assert doc["mode"] == "train" and doc["framework"] == "any"
+    assert doc["query"]["gpus"] == 64
+    assert doc["query"]["model"] == "GPT-3 175B" and doc["query"]["global_batch"] == 64
+    plan = o.plan_training(MODELS["GPT-3 175B"], o.cluster_for("A100 80GB", 8, None, None), 64, 64)
+    assert (doc["covered"], doc["timed"], doc["fit"]) == (
+        plan.searched,
+        plan.evaluated,
+        len(plan.ranked),
+    )
+    rows = doc["configurations"]
+    assert len(rows) == 3 and "export" not in doc and "closest" not in doc
+    for row, r in zip(rows, plan.ranked, strict=False):
+        c = r.candidate
+        assert row["label"] == c.label
+        for key in o.FIELDS:
+            assert row[key] == getattr(c, key), key
+        assert row["step_time_s"] == pytest.approx(r.step_time, rel=1e-12)
+        assert row["parts_s"] == pytest.approx(r.result.parts, rel=1e-12)
+        assert sum(row["parts_s"].values()) == pytest.approx(row["step_time_s"], rel=1e-9)
+        assert row["peak_gib"] == pytest.approx(r.peak_bytes / 2**30)
+        assert row["mfu"] == pytest.approx(r.result.mfu)
+
+
+def test_json_training_export_has_the_table_commands_lines():
+    _, text = run(*TRAIN_QUERY, "--top", "1", "--export")
+    code, js = run(*TRAIN_QUERY, "--top", "1", "--export", "--json")
+    assert code == o.EXIT_OK
+    export = json.loads(js)["export"]
+    assert set(export) == {"torchtitan", "Megatron-LM"}
+    for name, line in export.items():
+        assert f"{name}: {line}" in text
+
+
+def test_json_training_nothing_fits_exits_1_with_the_closest_and_the_gpu_hint():
+    code, text = run("--gpus", "8", "--global-batch", "64", "--json")
+    assert code == o.EXIT_UNSATISFIABLE == 1
+    doc = json.loads(text)
+    assert doc["fit"] == 0 and doc["configurations"] == []
+    assert doc["closest"] and {"config", "rule", "reason", "excess_gib"} <= set(doc["closest"][0])
+    assert doc["fits_on_gpus"] == 48 and doc["largest_gpus_tried"] == 48
+
+
+def test_json_with_explain_is_a_field():
+    """--explain's answer is prose: --json carries it whole as a string field."""
+    _, text = run(*TRAIN_QUERY, "--explain", "p2")
+    code, js = run(*TRAIN_QUERY, "--explain", "p2", "--json")
+    doc = json.loads(js)
+    assert code == o.EXIT_OK and doc["explain"]["config"] == "p2"
+    assert doc["explain"]["explanation"] in text and "memory-bound" in doc["explain"]["explanation"]
+
+
+def test_json_serving_matches_the_library_plan():
+    argv = (*SERVE, "--model", "Llama 3 70B", "--load", "5000", "--top", "3")
+    code, text = run(*argv, "--json", "--export")
+    assert code == o.EXIT_OK
+    doc = json.loads(text)
+    plan = o.plan_serving(LLAMA3_70B, CLUSTERS["DGX A100 80GB + HDR"], load=5000)
+    assert doc["mode"] == "serve" and doc["query"]["load_tokens_per_s"] == 5000
+    assert len(doc["choices"]) == min(3, len(plan.choices)) >= 1
+    for row, c in zip(doc["choices"], plan.choices, strict=False):
+        assert (row["t"], row["p"], row["replicas"], row["gpus"]) == (c.t, c.p, c.replicas, c.gpus)
+        assert row["utilisation"] == pytest.approx(c.loaded.utilisation)
+        assert row["ttft_s"] == pytest.approx(c.loaded.ttft)
+        assert row["tpot_s"] == pytest.approx(c.loaded.tpot)
+        assert row["output_tokens_per_s"] == pytest.approx(
+            c.loaded.output_tokens_per_s * c.replicas
+        )
+    assert doc["export"]["vLLM"].startswith("vllm serve meta-llama/")
+
+
+def test_json_serving_nothing_fits_lists_the_misses():
+    argv = (*SERVE, "--model", "Llama 3 70B", "--load", "5000", "--tpot", "0.012", "--json")
+    code, text = run(*argv)
+    assert code == o.EXIT_UNSATISFIABLE
+    doc = json.loads(text)
+    assert doc["choices"] == [] and len(doc["closest"]) >= 5
+    misses = [math.inf if r["miss"] is None else r["miss"] for r in doc["closest"]]
+    assert misses == sorted(misses) and (doc["closest"][0]["t"], doc["closest"][0]["p"]) == (8, 1)
+
+
+# --- nothing fits: how many GPUs would (issue 20) ------------------------------------------
+
+
+def test_nothing_fits_says_how_many_gpus_would():
+    code, text = run("--gpus", "8", "--global-batch", "64")
+    assert code == o.EXIT_UNSATISFIABLE
+    assert "something fits on 48 GPUs" in text.splitlines()[-1]
+
+
+def test_fewest_gpus_that_fit_is_the_first_count_that_fits():
+    cluster = o.cluster_for("A100 80GB", 8, None, None)
+    model = MODELS["GPT-3 175B"]
+    plan = o.plan_training(model, cluster, 8, 64)
+    assert o.fewest_gpus_that_fit(plan) == (48, 48)
+    for n in (16, 24, 32, 40):  # every smaller multiple of 8 fits nothing, 48 does
+        assert not o.plan_training(model, cluster, n, 64).ranked
+    assert o.plan_training(model, cluster, 48, 64).ranked
+    assert o.fewest_gpus_that_fit(plan, tries=2) == (None, 24)
+    with pytest.raises(ValueError, match="tries"):
+        o.fewest_gpus_that_fit(plan, tries=0)
+
+
+def test_no_gpu_count_fits_is_said_and_bounded():
+    code, text = run("--gpus", "999983", "--top", "1")
+    assert code == o.EXIT_UNSATISFIABLE
+    assert "nothing fits on any multiple of 8 up to 1000000 GPUs" in text.splitlines()[-1]
