@@ -141,7 +141,7 @@ FRAMEWORK_SOURCES = {
     "forbidden here for now (the step model times equal chunks)",
 }
 
-FIELDS = ("t", "p", "d", "b", "schedule", "v", "recompute", "sp", "dist_opt")
+FIELDS = ("t", "p", "d", "b", "schedule", "v", "recompute", "sp", "dist_opt", "shard_gradients")
 
 # Each integer field of a Candidate and its largest value (t and d: GPUs, p and v: stages).
 _INT_FIELDS = {"t": MAX_GPUS, "p": MAX_STAGES, "d": MAX_GPUS, "b": None, "v": MAX_STAGES}
@@ -155,7 +155,7 @@ def _check_field(name: str, value, label: str):
         return check_choice(label, value, pm.SCHEDULES)
     if name == "recompute":
         return check_choice(label, value, RECOMPUTE_ORDER)
-    return check_bool(label, value)  # sp, dist_opt
+    return check_bool(label, value)  # sp, dist_opt, shard_gradients
 
 
 def _model(value, name: str = "model") -> ModelSpec:
@@ -189,7 +189,14 @@ def _names(name: str, values, allowed) -> tuple:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One training configuration the planner considers (the searched dimensions)."""
+    """One training configuration the planner considers (the searched dimensions).
+
+    ``shard_gradients`` (ZeRO-2; FSDP as Llama 3 used it: gradients sharded over d, see
+    :class:`ppnotes.perf_model.Config`) is carried for published runs (:func:`run_candidate`)
+    and timed by :meth:`Plan.time_exactly`, but the planner does not search it: every
+    configuration it builds has ``shard_gradients=False``, so its picks stay those of a
+    Megatron-LM-style run without gradient sharding.
+    """
 
     t: int
     p: int
@@ -200,6 +207,7 @@ class Candidate:
     recompute: str = "none"
     sp: bool = True
     dist_opt: bool = True
+    shard_gradients: bool = False
 
     def __post_init__(self):
         # Fast path: the planner builds thousands of these from values it already checked.
@@ -215,6 +223,8 @@ class Candidate:
             check_bool("sp", self.sp)
         if self.dist_opt is not True and self.dist_opt is not False:
             check_bool("dist_opt", self.dist_opt)
+        if self.shard_gradients is not True and self.shard_gradients is not False:
+            check_bool("shard_gradients", self.shard_gradients)
         if self.v != 1 and self.schedule != "interleaved":
             raise ValueError(
                 f"v applies only to the 'interleaved' schedule, got v={self.v} for "
@@ -223,13 +233,16 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        """Short text, e.g. ``t8 p8 d16 b1 interleaved v2 selective sp dopt``; see :func:`parse`."""
+        """Short text, e.g. ``t8 p8 d16 b1 interleaved v2 selective sp dopt`` (and ``zero2``
+        at the end when the gradients are sharded); see :func:`parse`."""
         parts = [f"t{self.t}", f"p{self.p}", f"d{self.d}", f"b{self.b}", self.schedule]
         if self.schedule == "interleaved":
             parts.append(f"v{self.v}")
         parts.append(self.recompute)
         parts.append("sp" if self.sp else "nosp")
         parts.append("dopt" if self.dist_opt else "nodopt")
+        if self.shard_gradients:
+            parts.append("zero2")
         return " ".join(parts)
 
     def config(self, global_batch: int, seq_len: int | None = None) -> pm.Config:
@@ -246,6 +259,7 @@ class Candidate:
             recompute=self.recompute,
             sequence_parallel=self.sp,
             distributed_optimizer=self.dist_opt,
+            shard_gradients=self.shard_gradients,
             overlap_p2p=OVERLAP_P2P[self.schedule],
             seq_len=seq_len,
         )
@@ -262,6 +276,7 @@ def parse(text: str) -> dict:
     out: dict = {}
     flags = {"sp": ("sp", True), "nosp": ("sp", False)}
     flags |= {"dopt": ("dist_opt", True), "nodopt": ("dist_opt", False)}
+    flags |= {"zero2": ("shard_gradients", True), "nozero2": ("shard_gradients", False)}
     for word in text.replace(",", " ").replace("=", "").lower().split():
         if word in pm.SCHEDULES:
             out["schedule"] = word
@@ -274,7 +289,8 @@ def parse(text: str) -> dict:
         else:
             raise ValueError(
                 f"config word {word!r} is not one of t<N>, p<N>, d<N>, b<N>, v<N>, a schedule "
-                f"{pm.SCHEDULES}, a recomputation {RECOMPUTE_ORDER}, sp/nosp or dopt/nodopt"
+                f"{pm.SCHEDULES}, a recomputation {RECOMPUTE_ORDER}, sp/nosp, dopt/nodopt or "
+                "zero2/nozero2"
             )
     return out
 
@@ -395,6 +411,11 @@ class Plan:
         configuration pruned without timing ("time-bound", a "dominated" recomputation) is
         timed exactly here (:meth:`time_exactly`), not only bounded."""
         want = _wanted(text)
+        if want.get("shard_gradients"):
+            return (
+                f"{text}: not searched: the planner does not shard gradients (zero2); time such "
+                "a configuration with Plan.time_exactly(Candidate(..., shard_gradients=True))"
+            )
         where, what = self.find(want)
         if where == "ranked":
             rank, r = what
@@ -1297,6 +1318,7 @@ def run_candidate(run) -> Candidate:
         run.recompute,
         run.sequence_parallel and run.tensor_parallel > 1,
         run.distributed_optimizer,
+        run.shard_gradients,
     )
 
 
@@ -1436,8 +1458,14 @@ def megatron_flags(cand: Candidate, model: ModelSpec, global_batch: int, seq_len
     :data:`EXPORT_SOURCES`): parallel sizes and batch, the model's shape (grouped-query
     attention, SwiGLU, RMSNorm, rotary positions and an untied head where ``model`` has them),
     sequence length and position table, and the overlaps and sharding the time model assumed.
-    ZB-H1, ZBV and GPipe have no Megatron-LM flag: ``ValueError``."""
+    ZB-H1, ZBV and GPipe have no Megatron-LM flag: ``ValueError``; so has gradient sharding
+    (``shard_gradients``: not exported, its flags are not checked here)."""
     cand, model = _candidate(cand), _model(model)
+    if cand.shard_gradients:
+        raise ValueError(
+            "shard_gradients (zero2) is not exported for Megatron-LM: the book has not checked "
+            "its FSDP flags; plan without it"
+        )
     global_batch = _export_batch(cand, global_batch)
     seq_len = check_int("seq_len", seq_len)
     chunks = memory.chunks_per_rank(cand.schedule, cand.v)

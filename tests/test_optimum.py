@@ -165,7 +165,8 @@ def test_explain_answers_why_not(gpt3_plan):
 
 def test_parse_reads_labels_and_rejects_nonsense():
     c = o.Candidate(8, 4, 2, 1, "interleaved", 2, "selective", True, False)
-    assert o.parse(c.label) == c.__dict__
+    # the label shows "zero2" only when the gradients are sharded: absent means not given
+    assert o.parse(c.label) | {"shard_gradients": False} == c.__dict__
     assert o.parse("p4") == {"p": 4}
     with pytest.raises(ValueError, match="config word"):
         o.parse("q7")
@@ -426,6 +427,8 @@ def _tiny_calls(plan):
         "smallest_fitting_depth.plan": lambda x: o.smallest_fitting_depth(x),
         "pareto_front.plan": lambda x: o.pareto_front(x),
         "best_per_depth.plan": lambda x: o.best_per_depth(x),
+        "fewest_gpus_that_fit.plan": lambda x: o.fewest_gpus_that_fit(x),
+        "fewest_gpus_that_fit.tries": lambda x: o.fewest_gpus_that_fit(plan, x),
         "step_floor.twin": lambda x: o.step_floor(x, "1f1b"),
         "step_floor.v": lambda x: o.step_floor(twin, "interleaved", x),
         "states_lower_bound.model": lambda x: o.states_lower_bound(x, 1, 2, 2),
@@ -501,6 +504,7 @@ def test_every_entry_point_names_the_bad_argument(tiny_plan, bad):
         (dict(recompute="some"), "recompute must be"),
         (dict(sp="8"), "sp must be True or False"),
         (dict(dist_opt=math.nan), "dist_opt must be True or False"),
+        (dict(shard_gradients="yes"), "shard_gradients must be True or False"),
     ],
 )
 def test_candidate_checks_its_fields(fields, match):
@@ -630,3 +634,37 @@ def test_bench_says_what_it_counts(capsys, monkeypatch):
     text = capsys.readouterr().out
     assert "configurations covered" in text and "timed by the step model" in text
     assert out["planner_timed_per_s"] < out["planner_configs_per_s"]
+
+
+# --- shard_gradients (ZeRO-2 / FSDP) on a Candidate (issue 20) --------------------------------
+
+
+def test_shard_gradients_is_carried_labelled_and_timed():
+    from ppnotes.runs import RUNS
+
+    plain = o.Candidate(8, 4, 2, 1)
+    zero2 = o.Candidate(8, 4, 2, 1, shard_gradients=True)
+    assert plain.shard_gradients is False and "zero2" not in plain.label
+    assert zero2.label == plain.label + " zero2"
+    assert o.parse(zero2.label) | {"v": 1} == {k: getattr(zero2, k) for k in o.FIELDS}
+    assert o.parse("nozero2") == {"shard_gradients": False}
+    assert zero2.config(64).shard_gradients and not plain.config(64).shard_gradients
+    # sharded gradients need less memory for the same time model otherwise
+    cluster = pm.CLUSTERS["DGX A100 80GB + HDR"]
+    a = pm.step_time(GPT3_175B, cluster, plain.config(64))
+    b = pm.step_time(GPT3_175B, cluster, zero2.config(64))
+    assert max(r["total"] for r in b.memory) < max(r["total"] for r in a.memory)
+    # every published run keeps its own setting (Llama 3's runs set it)
+    assert any(r.shard_gradients for r in RUNS)
+    for run in RUNS:
+        cand = o.run_candidate(run)
+        assert cand.shard_gradients == run.shard_gradients
+        assert cand.config(run.global_batch, run.seq_len).shard_gradients == run.shard_gradients
+
+
+def test_planner_does_not_search_shard_gradients(tiny_plan):
+    assert tiny_plan.ranked
+    assert all(not r.candidate.shard_gradients for r in tiny_plan.ranked)
+    assert "not searched" in tiny_plan.explain("zero2")
+    with pytest.raises(ValueError, match="shard_gradients"):
+        o.megatron_flags(o.Candidate(8, 4, 2, 1, shard_gradients=True), GPT3_175B, 64, 2048)
