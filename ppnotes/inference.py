@@ -626,9 +626,10 @@ def serve(
 
     k batches in flight (default min(p, R), as vLLM: ``max_concurrent_batches`` = p), each of
     ceil(R / k) sequences at the mean context prompt + output / 2; steady-state period from
-    :func:`decode_period`, TPOT = k x period, throughput R / TPOT. Prefill is left out of the
-    throughput (decode-heavy traffic; chunked prefill mixes it into decode steps). TTFT is
-    the unchunked prefill of one request on an idle server. A configuration whose memory
+    :func:`decode_period`, TPOT = k x period, throughput R / TPOT. This is the decode loop
+    alone: prefill is left out of the throughput, and TTFT is the unchunked prefill of one
+    request on an idle server. Under a real load, with prefill counted and queues, use
+    :func:`ppnotes.serving_queue.under_load` (what the planner does). A configuration whose memory
     does not fit is returned with ``fits=False`` and its ``shortfall``; its times are what it
     would do with the memory. ``allreduce``: see :func:`tp_allreduce_seconds`.
     """
