@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 from . import bubble as bubble_mod
-from . import comm, inference, models, optimum, partition, serving_queue
+from . import comm, inference, models, optimum, partition, serving_plan, serving_queue
 from . import perf_model as pm
 from ._validate import MAX_GPUS, WrongTypeError, check_choice, check_instance, check_int, check_real
 from .models import ModelSpec
@@ -349,8 +349,8 @@ def planner_choice(
     cluster: pm.Cluster = CLUSTER,
     prompt: int = PROMPT,
     output: int = OUTPUT,
-) -> optimum.ServingChoice:
-    """Chapter 7's :func:`~ppnotes.optimum.plan_serving` asked for the note's shape's
+) -> serving_plan.ServingChoice:
+    """Chapter 7's :func:`~ppnotes.serving_plan.plan_serving` asked for the note's shape's
     throughput (its batch-32 output tokens/s, now arriving as requests whose prefill counts)
     at the TPOT the note's shape itself keeps under that load
     (:func:`ppnotes.serving_queue.under_load`), on at most the case's GPUs. (Before issue 19
@@ -364,7 +364,7 @@ def planner_choice(
     target = serving_queue.under_load(
         MODEL, cluster, 8, 4, ref.tokens_per_s / output, prompt, output
     ).tpot
-    plan = optimum.plan_serving(
+    plan = serving_plan.plan_serving(
         MODEL,
         cluster,
         load=ref.tokens_per_s,
@@ -383,7 +383,7 @@ def capacity(
     cluster: pm.Cluster = CLUSTER,
     prompt: int = PROMPT,
     output: int = OUTPUT,
-    utilisation: float = optimum.MAX_UTILISATION,
+    utilisation: float = serving_plan.MAX_UTILISATION,
 ) -> serving_queue.Loaded:
     """One replica of ``row``'s shape at the load its queue can carry: ``utilisation`` (0.9,
     the planner's ceiling) of its capacity with prefill counted

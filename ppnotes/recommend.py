@@ -3,7 +3,7 @@
 :func:`recommend` turns a model, a cluster and a workload into one configuration with the
 reasons behind it (each pointing to the chapter and number it comes from) and the warnings
 that apply. It does not invent a new search: training asks chapter 7's
-:func:`ppnotes.optimum.plan_training`, serving its :func:`ppnotes.optimum.plan_serving`;
+:func:`ppnotes.optimum.plan_training`, serving its :func:`ppnotes.serving_plan.plan_serving`;
 what it adds is the explanation. The rule checks (:func:`rule_table` and friends) put each
 of the note's rules against the earlier chapters' numbers.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import bubble, inference, optimum
+from . import bubble, inference, optimum, serving_plan
 from . import perf_model as pm
 from ._validate import (
     MAX_GPUS,
@@ -189,7 +189,7 @@ def _train(model, cluster, w, max_micro_batch) -> Recommendation | None:
 
 
 def _serve(model, cluster, w) -> Recommendation | None:
-    plan = optimum.plan_serving(
+    plan = serving_plan.plan_serving(
         model,
         cluster,
         load=w.load,

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from ppnotes import _names
+from ppnotes import _names, cli, serving_plan
 from ppnotes import optimum as o
 from ppnotes.hardware import GPUS, LINKS
 from ppnotes.models import LLAMA3_70B, MODELS
@@ -28,7 +28,7 @@ PROG = "python -m ppnotes.optimum: error:"
 
 def run(*argv):
     out = io.StringIO()
-    code = o.main(list(argv), out=out)
+    code = cli.main(list(argv), out=out)
     return code, out.getvalue()
 
 
@@ -39,8 +39,8 @@ def no_search(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the planner ran on a bad command line")
 
-    monkeypatch.setattr(o, "plan_training", refuse)
-    monkeypatch.setattr(o, "plan_serving", refuse)
+    monkeypatch.setattr(cli, "plan_training", refuse)
+    monkeypatch.setattr(cli, "plan_serving", refuse)
 
 
 SERVE = ("--mode", "serve")
@@ -154,7 +154,7 @@ BAD = [
 def test_bad_command_line_is_one_clear_line(argv, message, capsys, no_search):
     code, text = run(*argv)
     err = capsys.readouterr().err
-    assert code == o.EXIT_BAD_INPUT == 2
+    assert code == cli.EXIT_BAD_INPUT == 2
     assert text == ""
     assert "Traceback" not in err
     assert err.count("\n") == 1 and err.startswith(PROG), err
@@ -199,19 +199,19 @@ def test_cli_custom_shape_and_serving():
 
 
 def test_cli_exit_codes():
-    assert run("--gpus", "8", "--global-batch", "64")[0] == o.EXIT_UNSATISFIABLE
-    assert run("--gpu", "B200")[0] == o.EXIT_BAD_INPUT
-    assert run("--gpus", "0")[0] == o.EXIT_BAD_INPUT
-    assert run("--mode", "fly")[0] == o.EXIT_BAD_INPUT
-    assert run("--layers", "24")[0] == o.EXIT_BAD_INPUT
+    assert run("--gpus", "8", "--global-batch", "64")[0] == cli.EXIT_UNSATISFIABLE
+    assert run("--gpu", "B200")[0] == cli.EXIT_BAD_INPUT
+    assert run("--gpus", "0")[0] == cli.EXIT_BAD_INPUT
+    assert run("--mode", "fly")[0] == cli.EXIT_BAD_INPUT
+    assert run("--layers", "24")[0] == cli.EXIT_BAD_INPUT
     code, text = run("--mode", "serve", "--model", "Llama 3 70B", "--tpot", "0.0001")
-    assert code == o.EXIT_UNSATISFIABLE and "No replica shape" in text
+    assert code == cli.EXIT_UNSATISFIABLE and "No replica shape" in text
 
 
 def test_a_load_beyond_any_cluster_is_a_miss_not_an_input_error():
     # 10**9 tokens/s needs millions of GPUs: every shape is listed as a miss, none crashes.
     code, text = run("--mode", "serve", "--model", "Llama 3 70B", "--load", "1e9")
-    assert code == o.EXIT_UNSATISFIABLE
+    assert code == cli.EXIT_UNSATISFIABLE
     assert "beyond any real system" in text and "Traceback" not in text
 
 
@@ -219,13 +219,13 @@ def test_there_are_many_bad_command_lines():
     assert len(BAD) >= 35
     # every flag that only one mode reads is in the table, in the other mode
     flags = {a[0] for a, m in BAD if "only --mode" in m}
-    every = {o._flag(d) for names in o.MODE_FLAGS.values() for d in names}
+    every = {cli._flag(d) for names in cli.MODE_FLAGS.values() for d in names}
     assert flags == every
 
 
 def test_every_flag_is_tested_with_a_bad_value_or_a_conflict():
     tested = {word.split("=")[0] for argv, _ in BAD for word in argv if word.startswith("--")}
-    options = {s for action in o._parser()._actions for s in action.option_strings}
+    options = {s for action in cli._parser()._actions for s in action.option_strings}
     assert options - tested == {"-h", "--help"}
 
 
@@ -251,7 +251,7 @@ def test_short_names_resolve_when_only_one_name_matches():
 
 
 def test_help_exits_cleanly(capsys):
-    assert o.main(["--help"]) == o.EXIT_OK
+    assert cli.main(["--help"]) == cli.EXIT_OK
     assert "--gpu" in capsys.readouterr().out
 
 
@@ -263,22 +263,22 @@ def test_defaults_still_apply():
 
 
 def test_custom_vocab_is_used():
-    args = o._parser().parse_args([*SHAPE, "--vocab", "32000"])
-    o._check_args(o._parser(), args)
-    assert o.model_from_args(args).vocab_size == 32000
+    args = cli._parser().parse_args([*SHAPE, "--vocab", "32000"])
+    cli._check_args(cli._parser(), args)
+    assert cli.model_from_args(args).vocab_size == 32000
 
 
 def test_model_from_args_needs_parsed_flags():
     with pytest.raises(TypeError, match="args must be an argparse.Namespace"):
-        o.model_from_args("GPT-3 175B")
+        cli.model_from_args("GPT-3 175B")
 
 
 def test_library_errors_are_one_line(monkeypatch, capsys):
     def bad(*args, **kwargs):
         raise ValueError("num_gpus must be\n an integer >= 1, got 0")
 
-    monkeypatch.setattr(o, "plan_training", bad)
-    assert run()[0] == o.EXIT_BAD_INPUT
+    monkeypatch.setattr(cli, "plan_training", bad)
+    assert run()[0] == cli.EXIT_BAD_INPUT
     assert capsys.readouterr().err == f"{PROG} num_gpus must be an integer >= 1, got 0\n"
 
 
@@ -286,8 +286,8 @@ def test_interrupt_is_quiet(monkeypatch, capsys):
     def stop(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(o, "plan_training", stop)
-    assert run()[0] == o.EXIT_INTERRUPTED == 130
+    monkeypatch.setattr(cli, "plan_training", stop)
+    assert run()[0] == cli.EXIT_INTERRUPTED == 130
     assert capsys.readouterr().err == "python -m ppnotes.optimum: interrupted\n"
 
 
@@ -338,7 +338,7 @@ def test_divisors_of_a_large_prime_are_fast():
 def test_a_prime_gpu_count_within_the_limit_is_quick():
     start = time.perf_counter()
     code, text = run("--gpus", "999983", "--top", "1")
-    assert code == o.EXIT_UNSATISFIABLE and "not a multiple of d = 999983" in text
+    assert code == cli.EXIT_UNSATISFIABLE and "not a multiple of d = 999983" in text
     assert time.perf_counter() - start < 10.0  # about 0.5 s alone
 
 
@@ -353,7 +353,7 @@ def test_closed_stdout_exits_quietly():
     proc.stdout.close()  # the reader is gone before the first line is written
     err = proc.stderr.read().decode()
     proc.stderr.close()
-    assert proc.wait(timeout=120) == o.EXIT_BROKEN_PIPE == 141
+    assert proc.wait(timeout=120) == cli.EXIT_BROKEN_PIPE == 141
     assert err == ""
 
 
@@ -366,7 +366,7 @@ def test_serve_nothing_carries_the_load_lists_the_closest_by_miss():
     """5,000 output tokens/s of Llama 3 70B within a 12 ms TPOT: no A100 shape reaches it even
     idle (t8 p1 decodes in about 13 ms), so exit 1 and the closest shapes, nearest first."""
     code, text = run(*SERVE, "--model", "Llama 3 70B", "--load", "5000", "--tpot", "0.012")
-    assert code == o.EXIT_UNSATISFIABLE == 1
+    assert code == cli.EXIT_UNSATISFIABLE == 1
     assert "No replica shape meets the request. Closest, by how far each misses:" in text
     shapes = MISS.findall(text)
     assert len(shapes) >= 5
@@ -378,7 +378,9 @@ def test_serve_nothing_carries_the_load_lists_the_closest_by_miss():
 
 
 def test_serve_closest_puts_shapes_whose_weights_do_not_fit_last():
-    plan = o.plan_serving(LLAMA3_70B, CLUSTERS["DGX A100 80GB + HDR"], load=5000, tpot=0.012)
+    plan = serving_plan.plan_serving(
+        LLAMA3_70B, CLUSTERS["DGX A100 80GB + HDR"], load=5000, tpot=0.012
+    )
     assert not plan.choices
     misses = [m for *_, m in plan.closest]
     assert misses == sorted(misses) and math.isinf(misses[-1]) and not math.isinf(misses[0])
@@ -408,7 +410,7 @@ def test_cli_framework_flag():
     code, text = run("--gpus", "64", "--global-batch", "64", "--framework", "megatron", "--export")
     assert code == 0 and "Megatron-LM:" in text and "torchtitan:" not in text
     code, _ = run("--mode", "serve", "--framework", "megatron")
-    assert code == o.EXIT_BAD_INPUT
+    assert code == cli.EXIT_BAD_INPUT
 
 
 # --- --json (issue 20) ---------------------------------------------------------------------
@@ -418,7 +420,7 @@ TRAIN_QUERY = ("--gpus", "64", "--global-batch", "64")
 
 def test_json_training_matches_the_library_plan():
     code, text = run(*TRAIN_QUERY, "--top", "3", "--json")
-    assert code == o.EXIT_OK
+    assert code == cli.EXIT_OK
     doc = json.loads(text)
     assert doc["mode"] == "train" and doc["framework"] == "any"
     assert doc["query"]["gpus"] == 64
@@ -446,7 +448,7 @@ def test_json_training_matches_the_library_plan():
 def test_json_training_export_has_the_table_commands_lines():
     _, text = run(*TRAIN_QUERY, "--top", "1", "--export")
     code, js = run(*TRAIN_QUERY, "--top", "1", "--export", "--json")
-    assert code == o.EXIT_OK
+    assert code == cli.EXIT_OK
     export = json.loads(js)["export"]
     assert set(export) == {"torchtitan", "Megatron-LM"}
     for name, line in export.items():
@@ -455,7 +457,7 @@ def test_json_training_export_has_the_table_commands_lines():
 
 def test_json_training_nothing_fits_exits_1_with_the_closest_and_the_gpu_hint():
     code, text = run("--gpus", "8", "--global-batch", "64", "--json")
-    assert code == o.EXIT_UNSATISFIABLE == 1
+    assert code == cli.EXIT_UNSATISFIABLE == 1
     doc = json.loads(text)
     assert doc["fit"] == 0 and doc["configurations"] == []
     assert doc["closest"] and {"config", "rule", "reason", "excess_gib"} <= set(doc["closest"][0])
@@ -467,16 +469,16 @@ def test_json_with_explain_is_a_field():
     _, text = run(*TRAIN_QUERY, "--explain", "p2")
     code, js = run(*TRAIN_QUERY, "--explain", "p2", "--json")
     doc = json.loads(js)
-    assert code == o.EXIT_OK and doc["explain"]["config"] == "p2"
+    assert code == cli.EXIT_OK and doc["explain"]["config"] == "p2"
     assert doc["explain"]["explanation"] in text and "memory-bound" in doc["explain"]["explanation"]
 
 
 def test_json_serving_matches_the_library_plan():
     argv = (*SERVE, "--model", "Llama 3 70B", "--load", "5000", "--top", "3")
     code, text = run(*argv, "--json", "--export")
-    assert code == o.EXIT_OK
+    assert code == cli.EXIT_OK
     doc = json.loads(text)
-    plan = o.plan_serving(LLAMA3_70B, CLUSTERS["DGX A100 80GB + HDR"], load=5000)
+    plan = serving_plan.plan_serving(LLAMA3_70B, CLUSTERS["DGX A100 80GB + HDR"], load=5000)
     assert doc["mode"] == "serve" and doc["query"]["load_tokens_per_s"] == 5000
     assert len(doc["choices"]) == min(3, len(plan.choices)) >= 1
     for row, c in zip(doc["choices"], plan.choices, strict=False):
@@ -493,7 +495,7 @@ def test_json_serving_matches_the_library_plan():
 def test_json_serving_nothing_fits_lists_the_misses():
     argv = (*SERVE, "--model", "Llama 3 70B", "--load", "5000", "--tpot", "0.012", "--json")
     code, text = run(*argv)
-    assert code == o.EXIT_UNSATISFIABLE
+    assert code == cli.EXIT_UNSATISFIABLE
     doc = json.loads(text)
     assert doc["choices"] == [] and len(doc["closest"]) >= 5
     misses = [math.inf if r["miss"] is None else r["miss"] for r in doc["closest"]]
@@ -505,7 +507,7 @@ def test_json_serving_nothing_fits_lists_the_misses():
 
 def test_nothing_fits_says_how_many_gpus_would():
     code, text = run("--gpus", "8", "--global-batch", "64")
-    assert code == o.EXIT_UNSATISFIABLE
+    assert code == cli.EXIT_UNSATISFIABLE
     assert "something fits on 48 GPUs" in text.splitlines()[-1]
 
 
@@ -524,5 +526,5 @@ def test_fewest_gpus_that_fit_is_the_first_count_that_fits():
 
 def test_no_gpu_count_fits_is_said_and_bounded():
     code, text = run("--gpus", "999983", "--top", "1")
-    assert code == o.EXIT_UNSATISFIABLE
+    assert code == cli.EXIT_UNSATISFIABLE
     assert "nothing fits on any multiple of 8 up to 1000000 GPUs" in text.splitlines()[-1]

@@ -23,7 +23,7 @@ import shlex
 
 import pytest
 
-from ppnotes import models
+from ppnotes import export, models, serving_plan
 from ppnotes import optimum as o
 from ppnotes import perf_model as pm
 from ppnotes.models import GPT3_175B, LLAMA3_70B, LLAMA31_405B
@@ -45,7 +45,7 @@ def _megatron_candidates(model):
         if p == 1 and sched == "interleaved":
             continue
         cand = o.Candidate(t, p, 4, 2, sched, v, rc, sp, dopt)
-        if o.megatron_compatible(cand, model):
+        if export.megatron_compatible(cand, model):
             yield cand
 
 
@@ -65,7 +65,7 @@ def test_megatron_rules(model):
     seen = 0
     for cand in _megatron_candidates(model):
         seen += 1
-        f = _flags(o.megatron_flags(cand, model, 64, seq))
+        f = _flags(export.megatron_flags(cand, model, 64, seq))
         # args.py:1314-1317: max_position_embeddings is required; 1354: >= seq_length.
         assert int(f["--max-position-embeddings"]) >= int(f["--seq-length"]) == seq
         # args.py:995: layers divisible by p; 969-975: p-stage layers by the virtual-stage size.
@@ -91,7 +91,9 @@ def test_megatron_rules(model):
         # args.py:1433-1439: SP is dropped when t = 1; emitted only with t > 1.
         assert ("--sequence-parallel" in f) == (cand.sp and cand.t > 1)
         # args.py:1477-1479: t > 1 before Blackwell needs CUDA_DEVICE_MAX_CONNECTIONS=1.
-        assert o.megatron_env(cand) == ({"CUDA_DEVICE_MAX_CONNECTIONS": "1"} if cand.t > 1 else {})
+        assert export.megatron_env(cand) == (
+            {"CUDA_DEVICE_MAX_CONNECTIONS": "1"} if cand.t > 1 else {}
+        )
     assert seen, f"no Megatron-LM configuration of {model.name} was checked"
 
 
@@ -102,7 +104,7 @@ def test_megatron_builds_the_timed_shape(model):
     asks for swiglu, RMSNorm, group_query_attention with num_query_groups, rope and an untied
     head. Every difference from those defaults must be written."""
     cand = next(_megatron_candidates(model))
-    f = _flags(o.megatron_flags(cand, model, 64, min(model.seq_len, 8192)))
+    f = _flags(export.megatron_flags(cand, model, 64, min(model.seq_len, 8192)))
     assert int(f["--ffn-hidden-size"]) == model.ffn_hidden_size
     gqa = model.num_kv_heads < model.num_heads
     assert ("--group-query-attention" in f) == gqa
@@ -118,7 +120,7 @@ def test_megatron_builds_the_timed_shape(model):
 
 def test_megatron_command_is_one_launch_line():
     cand = o.Candidate(8, 4, 32, 1, "interleaved", 3, "selective", True, True)
-    line = o.megatron_command(cand, GPT3_175B, 1536, 2048)
+    line = export.megatron_command(cand, GPT3_175B, 1536, 2048)
     words = shlex.split(line)
     assert words[:6] == [
         "CUDA_DEVICE_MAX_CONNECTIONS=1",
@@ -130,18 +132,18 @@ def test_megatron_command_is_one_launch_line():
     ]
     assert words[6] == "pretrain_gpt.py"
     one = o.Candidate(1, 1, 4, 1)
-    assert o.megatron_command(one, GPT3_175B, 8, 2048).startswith(
+    assert export.megatron_command(one, GPT3_175B, 8, 2048).startswith(
         "torchrun --nnodes 1 --nproc-per-node 4 pretrain_gpt.py"
     )
     with pytest.raises(ValueError, match="do not fill nodes"):
-        o.megatron_command(o.Candidate(1, 3, 4, 1), GPT3_175B, 8, 2048)
+        export.megatron_command(o.Candidate(1, 3, 4, 1), GPT3_175B, 8, 2048)
 
 
 # --- torchtitan: rules read from torchtitan 0.3.0 (and run below when it is installed) -------
 
 
 def _tt(cand, model, global_batch=1024, seq=8192):
-    return _flags(o.torchtitan_config(cand, global_batch, seq, model))
+    return _flags(export.torchtitan_config(cand, global_batch, seq, model))
 
 
 def test_torchtitan_writes_what_was_timed():
@@ -168,24 +170,26 @@ def test_torchtitan_writes_what_was_timed():
 def test_torchtitan_refuses_what_it_cannot_build():
     # PyTorch's zero-bubble classes run 2 or more stages per rank: no single-chunk ZB-H1.
     with pytest.raises(ValueError, match="ZB-H1"):
-        o.torchtitan_config(o.Candidate(8, 8, 16, 1, "zb-h1"), 1024, 8192, LLAMA3_70B)
+        export.torchtitan_config(o.Candidate(8, 8, 16, 1, "zb-h1"), 1024, 8192, LLAMA3_70B)
     # 126 layers in 64 x 1 stages: no layers_per_stage gives 64 stages, but 1 stage per rank
     # is torchtitan's default for a single-stage schedule (extra layers to the first stages,
     # as the planner's balanced split).
     f = _tt(o.Candidate(1, 64, 16, 1, "1f1b"), LLAMA31_405B)
     assert "--parallelism.pipeline_parallel_layers_per_stage" not in f
     with pytest.raises(ValueError, match="stages"):  # 126 layers, 8 x 6 = 48 stages
-        o.torchtitan_config(o.Candidate(8, 8, 16, 1, "interleaved", 6), 1024, 8192, LLAMA31_405B)
+        export.torchtitan_config(
+            o.Candidate(8, 8, 16, 1, "interleaved", 6), 1024, 8192, LLAMA31_405B
+        )
 
 
 # --- vLLM ---------------------------------------------------------------------------------
 
 
 def test_vllm_serve_line():
-    plan = o.plan_serving(LLAMA3_70B, H100, load=5000, tpot=0.05)
+    plan = serving_plan.plan_serving(LLAMA3_70B, H100, load=5000, tpot=0.05)
     best = plan.best
-    words = o.vllm_args(best, 1024, 256, LLAMA3_70B)
-    assert words[:2] == ["vllm serve", o.HF_MODEL_IDS["Llama 3 70B"]]
+    words = export.vllm_args(best, 1024, 256, LLAMA3_70B)
+    assert words[:2] == ["vllm serve", export.HF_MODEL_IDS["Llama 3 70B"]]
     f = _flags(words[2:])
     assert f["--tensor-parallel-size"] == str(best.t)
     assert f["--pipeline-parallel-size"] == str(best.p)
@@ -233,7 +237,7 @@ def _torchtitan_build(cand, model, global_batch=1024, seq=8192):
     from torchtitan.distributed import pipeline_parallel as tpp
 
     cfg = ConfigManager().parse_args(
-        shlex.split(" ".join(o.torchtitan_config(cand, global_batch, seq, model)))
+        shlex.split(" ".join(export.torchtitan_config(cand, global_batch, seq, model)))
     )
     par = cfg.parallelism
     dims = types.SimpleNamespace(pp=par.pipeline_parallel_degree)
@@ -269,7 +273,7 @@ def test_torchtitan_loader_builds_the_timed_stages(cand, model):
     )
     if cand.p > 1:
         assert training.disable_cuda_graphs
-        assert par.pipeline_parallel_schedule == o.TORCH_SCHEDULES[cand.schedule]
+        assert par.pipeline_parallel_schedule == export.TORCH_SCHEDULES[cand.schedule]
     assert par.enable_sequence_parallel == (cand.sp and cand.t > 1) or cand.t == 1
 
 

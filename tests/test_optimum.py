@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ppnotes import export, serving_plan
 from ppnotes import optimum as o
 from ppnotes import perf_model as pm
 from ppnotes.models import GPT3_175B, LLAMA3_70B, MEGATRON_1_7B
@@ -230,12 +231,12 @@ def test_pareto_front_spans_fastest_to_smallest(gpt3_plan):
 
 
 def test_a_model_that_fits_one_gpu_serves_on_one_gpu_at_low_load():
-    plan = o.plan_serving(MEGATRON_1_7B, A100, load=100, ttft=1.0, tpot=0.1)
+    plan = serving_plan.plan_serving(MEGATRON_1_7B, A100, load=100, ttft=1.0, tpot=0.1)
     assert (plan.best.t, plan.best.p, plan.best.replicas) == (1, 1, 1)
 
 
 def test_a_model_that_does_not_fit_one_gpu_needs_more():
-    plan = o.plan_serving(LLAMA3_70B, H100, load=1000, ttft=2.0, tpot=0.05)
+    plan = serving_plan.plan_serving(LLAMA3_70B, H100, load=1000, ttft=2.0, tpot=0.05)
     assert plan.best.t * plan.best.p > 1
     assert plan.best.serving.tpot <= 0.05 and plan.best.serving.ttft <= 2.0
     assert plan.best.replicas * plan.best.serving.tokens_per_s >= 1000
@@ -243,12 +244,15 @@ def test_a_model_that_does_not_fit_one_gpu_needs_more():
 
 
 def test_more_load_never_needs_fewer_gpus():
-    gpus = [o.plan_serving(LLAMA3_70B, H100, load=x, tpot=0.05).best.gpus for x in (1e3, 1e4, 1e5)]
+    gpus = [
+        serving_plan.plan_serving(LLAMA3_70B, H100, load=x, tpot=0.05).best.gpus
+        for x in (1e3, 1e4, 1e5)
+    ]
     assert gpus == sorted(gpus) and gpus[-1] > gpus[0]
 
 
 def test_impossible_serving_target_lists_reasons():
-    plan = o.plan_serving(LLAMA3_70B, H100, load=1000, tpot=1e-4)
+    plan = serving_plan.plan_serving(LLAMA3_70B, H100, load=1000, tpot=1e-4)
     assert plan.best is None and plan.dropped
 
 
@@ -272,7 +276,7 @@ def test_practice_rows():
 
 def test_megatron_flags():
     c = o.Candidate(8, 4, 32, 2, "interleaved", 3, "selective", True, True)
-    flags = o.megatron_flags(c, GPT3_175B, 1536, 2048)
+    flags = export.megatron_flags(c, GPT3_175B, 1536, 2048)
     assert flags[:13] == [
         "--tensor-model-parallel-size 8",
         "--pipeline-model-parallel-size 4",
@@ -290,7 +294,7 @@ def test_megatron_flags():
     ]
     assert "--recompute-granularity selective" in flags
     full = o.replace(c, schedule="1f1b", v=1, recompute="full")
-    flags = o.megatron_flags(full, GPT3_175B, 1536, 2048)
+    flags = export.megatron_flags(full, GPT3_175B, 1536, 2048)
     i = flags.index("--recompute-granularity full")
     assert flags[i : i + 3] == [
         "--recompute-granularity full",
@@ -298,12 +302,12 @@ def test_megatron_flags():
         "--recompute-num-layers 1",
     ]
     with pytest.raises(ValueError, match="no Megatron-LM flag"):
-        o.megatron_flags(o.replace(c, schedule="zbv", v=1), GPT3_175B, 1536, 2048)
+        export.megatron_flags(o.replace(c, schedule="zbv", v=1), GPT3_175B, 1536, 2048)
 
 
 def test_torchtitan_config():
     c = o.Candidate(4, 8, 32, 1, "zbv", 1, "full", True, True)
-    lines = o.torchtitan_config(c, 1536, 2048)
+    lines = export.torchtitan_config(c, 1536, 2048)
     assert "--parallelism.tensor_parallel_degree 4" in lines
     assert "--parallelism.pipeline_parallel_degree 8" in lines
     assert "--parallelism.data_parallel_shard_degree 32" in lines
@@ -314,8 +318,8 @@ def test_torchtitan_config():
 
 
 def test_vllm_args():
-    plan = o.plan_serving(LLAMA3_70B, H100, load=1000, tpot=0.05)
-    args = o.vllm_args(plan.best, 1024, 256)
+    plan = serving_plan.plan_serving(LLAMA3_70B, H100, load=1000, tpot=0.05)
+    args = export.vllm_args(plan.best, 1024, 256)
     assert args[0] == f"--tensor-parallel-size {plan.best.t}"
     assert args[1] == f"--pipeline-parallel-size {plan.best.p}"
     assert args[2] == f"--max-num-seqs {plan.best.concurrency}"
@@ -373,11 +377,11 @@ def test_step_floor_is_below_the_model():
 
 
 def test_megatron_compatible():
-    assert o.megatron_compatible(o.Candidate(8, 4, 32, 3, "interleaved", 3), GPT3_175B)
-    assert not o.megatron_compatible(o.Candidate(4, 8, 32, 1, "interleaved", 8), GPT3_175B)
-    assert not o.megatron_compatible(o.Candidate(4, 8, 32, 1, "zbv"), GPT3_175B)
+    assert export.megatron_compatible(o.Candidate(8, 4, 32, 3, "interleaved", 3), GPT3_175B)
+    assert not export.megatron_compatible(o.Candidate(4, 8, 32, 1, "interleaved", 8), GPT3_175B)
+    assert not export.megatron_compatible(o.Candidate(4, 8, 32, 1, "zbv"), GPT3_175B)
     with pytest.raises(ValueError, match="evenly"):
-        o.megatron_flags(o.Candidate(4, 8, 32, 1, "interleaved", 8), GPT3_175B, 1536, 2048)
+        export.megatron_flags(o.Candidate(4, 8, 32, 1, "interleaved", 8), GPT3_175B, 1536, 2048)
 
 
 def test_explain_names_the_gpu_count_rule(small_plan):
@@ -406,7 +410,7 @@ def tiny_plan():
 def _tiny_calls(plan):
     """(name of the bad parameter, call with the bad value) for every public function."""
     cand = o.Candidate(2, 2, 2, 1)
-    splan = o.plan_serving(MEGATRON_1_7B, A100, load=100.0)
+    splan = serving_plan.plan_serving(MEGATRON_1_7B, A100, load=100.0)
     twin = plan.ranked[0].result
     return {
         "plan_training.model": lambda x: o.plan_training(x, A100, 8, 8),
@@ -419,8 +423,8 @@ def _tiny_calls(plan):
         "plan_training.recompute_allowed": lambda x: o.plan_training(
             MEGATRON_1_7B, A100, 8, 8, recompute_allowed=x
         ),
-        "plan_serving.model": lambda x: o.plan_serving(x, A100, load=100.0),
-        "plan_serving.cluster": lambda x: o.plan_serving(MEGATRON_1_7B, x, load=100.0),
+        "plan_serving.model": lambda x: serving_plan.plan_serving(x, A100, load=100.0),
+        "plan_serving.cluster": lambda x: serving_plan.plan_serving(MEGATRON_1_7B, x, load=100.0),
         "table.plan": lambda x: o.table(x),
         "verify.plan": lambda x: o.verify(x),
         "best_depth.plan": lambda x: o.best_depth(x),
@@ -443,17 +447,17 @@ def _tiny_calls(plan):
         "note_find_optimal_pp_depth.gpu_memory": lambda x: o.note_find_optimal_pp_depth(
             175e9, x, 64
         ),
-        "megatron_flags.cand": lambda x: o.megatron_flags(x, GPT3_175B, 512, 2048),
-        "megatron_flags.model": lambda x: o.megatron_flags(cand, x, 512, 2048),
-        "megatron_flags.global_batch": lambda x: o.megatron_flags(cand, GPT3_175B, x, 2048),
-        "megatron_flags.seq_len": lambda x: o.megatron_flags(cand, GPT3_175B, 512, x),
-        "megatron_compatible.cand": lambda x: o.megatron_compatible(x, GPT3_175B),
-        "torchtitan_config.cand": lambda x: o.torchtitan_config(x, 512, 2048),
-        "torchtitan_config.global_batch": lambda x: o.torchtitan_config(cand, x, 2048),
-        "torchtitan_config.seq_len": lambda x: o.torchtitan_config(cand, 512, x),
-        "vllm_args.choice": lambda x: o.vllm_args(x, 1024, 256),
-        "vllm_args.prompt": lambda x: o.vllm_args(splan.best, x, 256),
-        "vllm_args.output": lambda x: o.vllm_args(splan.best, 1024, x),
+        "megatron_flags.cand": lambda x: export.megatron_flags(x, GPT3_175B, 512, 2048),
+        "megatron_flags.model": lambda x: export.megatron_flags(cand, x, 512, 2048),
+        "megatron_flags.global_batch": lambda x: export.megatron_flags(cand, GPT3_175B, x, 2048),
+        "megatron_flags.seq_len": lambda x: export.megatron_flags(cand, GPT3_175B, 512, x),
+        "megatron_compatible.cand": lambda x: export.megatron_compatible(x, GPT3_175B),
+        "torchtitan_config.cand": lambda x: export.torchtitan_config(x, 512, 2048),
+        "torchtitan_config.global_batch": lambda x: export.torchtitan_config(cand, x, 2048),
+        "torchtitan_config.seq_len": lambda x: export.torchtitan_config(cand, 512, x),
+        "vllm_args.choice": lambda x: export.vllm_args(x, 1024, 256),
+        "vllm_args.prompt": lambda x: export.vllm_args(splan.best, x, 256),
+        "vllm_args.output": lambda x: export.vllm_args(splan.best, 1024, x),
         "run_candidate.run": lambda x: o.run_candidate(x),
         "practice_comparison.runs": lambda x: o.practice_comparison(x),
         "practice_comparison.same_features": lambda x: o.practice_comparison([], same_features=x),
@@ -514,23 +518,23 @@ def test_candidate_checks_its_fields(fields, match):
 
 
 def test_serving_choice_and_plan_check_their_fields():
-    splan = o.plan_serving(MEGATRON_1_7B, A100, load=100.0)
+    splan = serving_plan.plan_serving(MEGATRON_1_7B, A100, load=100.0)
     good = splan.best
     with pytest.raises(ValueError, match="replicas"):
-        o.ServingChoice(good.t, good.p, 0, good.concurrency, good.serving)
+        serving_plan.ServingChoice(good.t, good.p, 0, good.concurrency, good.serving)
     with pytest.raises(TypeError, match="serving"):
-        o.ServingChoice(good.t, good.p, 1, good.concurrency, 3.0)
+        serving_plan.ServingChoice(good.t, good.p, 1, good.concurrency, 3.0)
     with pytest.raises(TypeError, match="choices"):
-        o.ServingPlan([1], [])
+        serving_plan.ServingPlan([1], [])
 
 
 def test_exports_refuse_a_batch_that_does_not_split():
     cand = o.Candidate(8, 4, 2, 2)  # d b = 4
     with pytest.raises(ValueError, match="global_batch must be a multiple of d x b = 4"):
-        o.megatron_flags(cand, GPT3_175B, 6, 2048)
+        export.megatron_flags(cand, GPT3_175B, 6, 2048)
     with pytest.raises(ValueError, match="global_batch"):
-        o.torchtitan_config(cand, -4, 2048)
-    assert "--training.local_batch_size 4" in o.torchtitan_config(cand, 8, 2048)
+        export.torchtitan_config(cand, -4, 2048)
+    assert "--training.local_batch_size 4" in export.torchtitan_config(cand, 8, 2048)
 
 
 def test_divisors_are_fast_and_exact():
@@ -667,4 +671,4 @@ def test_planner_does_not_search_shard_gradients(tiny_plan):
     assert all(not r.candidate.shard_gradients for r in tiny_plan.ranked)
     assert "not searched" in tiny_plan.explain("zero2")
     with pytest.raises(ValueError, match="shard_gradients"):
-        o.megatron_flags(o.Candidate(8, 4, 2, 1, shard_gradients=True), GPT3_175B, 64, 2048)
+        export.megatron_flags(o.Candidate(8, 4, 2, 1, shard_gradients=True), GPT3_175B, 64, 2048)

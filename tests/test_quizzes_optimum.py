@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ppnotes import optimum as o
-from ppnotes import quiz
-from ppnotes.models import GPT3_175B
+from ppnotes import quiz, serving_plan
+from ppnotes.models import GPT3_175B, LLAMA3_70B
 from ppnotes.quizzes import optimum as optimum_quiz
 
 
@@ -32,8 +31,8 @@ def test_numeric_answers_recomputed_by_hand(questions):
     assert answers[3] > 1  # the best depth is deeper than the smallest that fits
     assert (
         answers[4]
-        == o.plan_serving(
-            o.MODELS["Llama 3 70B"], optimum_quiz.H100, load=5000, tpot=0.05
+        == serving_plan.plan_serving(
+            LLAMA3_70B, optimum_quiz.H100, load=5000, tpot=0.05
         ).best.gpus
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ppnotes import bubble, inference, models
+from ppnotes import bubble, inference, models, serving_plan
 from ppnotes import optimum as o
 from ppnotes import perf_model as pm
 from ppnotes import recommend as rc
@@ -35,7 +35,7 @@ def test_recommend_returns_the_planners_pick(name, model, cluster, work):
         assert (rec.t, rec.p, rec.d) == (best.candidate.t, best.candidate.p, best.candidate.d)
         assert rec.t * rec.p * rec.d == work.num_gpus
     else:
-        best = o.plan_serving(
+        best = serving_plan.plan_serving(
             model,
             cluster,
             load=work.load,

@@ -7,8 +7,8 @@ import pytest
 
 from ppnotes import case_study as cs
 from ppnotes import hardware as hw
-from ppnotes import optimum as o
 from ppnotes import perf_model as pm
+from ppnotes import serving_plan
 from ppnotes import serving_queue as q
 from ppnotes.models import LLAMA3_70B
 
@@ -66,7 +66,7 @@ def test_static_engine_carries_less_than_continuous():
 
 def test_llama_70b_at_5000_tokens_is_not_planned_on_4_h100s():
     """The issue's example: prefill alone overloads t2 p2, so the plan needs more GPUs."""
-    plan = o.plan_serving(LLAMA3_70B, H100, load=5000, ttft=1.0, tpot=0.05)
+    plan = serving_plan.plan_serving(LLAMA3_70B, H100, load=5000, ttft=1.0, tpot=0.05)
     assert plan.best.gpus > 4
     ld = q.under_load(LLAMA3_70B, H100, 2, 2, 5000 / 256, 1024, 256)
     assert ld.prefill_share > 1.0 and not ld.stable
@@ -74,16 +74,16 @@ def test_llama_70b_at_5000_tokens_is_not_planned_on_4_h100s():
 
 @pytest.mark.parametrize("load", [100.0, 1e3, 5e3, 2e4, 1e5])
 def test_no_plan_runs_a_replica_at_utilisation_one(load):
-    plan = o.plan_serving(LLAMA3_70B, H100, load=load, ttft=2.0, tpot=0.1)
+    plan = serving_plan.plan_serving(LLAMA3_70B, H100, load=load, ttft=2.0, tpot=0.1)
     assert plan.choices
     for c in plan.choices:
-        assert c.loaded.utilisation <= o.MAX_UTILISATION < 1
+        assert c.loaded.utilisation <= serving_plan.MAX_UTILISATION < 1
         assert c.loaded.ttft <= 2.0 and c.loaded.tpot <= 0.1
         assert c.replicas * c.loaded.output_tokens_per_s == pytest.approx(load)
 
 
 def test_a_load_no_shape_carries_lists_the_closest():
-    plan = o.plan_serving(LLAMA3_70B, H100, load=1e5, ttft=1.0, tpot=0.05, max_gpus=8)
+    plan = serving_plan.plan_serving(LLAMA3_70B, H100, load=1e5, ttft=1.0, tpot=0.05, max_gpus=8)
     assert plan.best is None
     misses = [row[3] for row in plan.closest]
     assert misses == sorted(misses) and 0 < misses[0] < math.inf
@@ -106,7 +106,7 @@ def test_a_load_no_shape_carries_lists_the_closest():
 )
 def test_plan_serving_bad_input_names_the_parameter(kwargs, name):
     with pytest.raises(ValueError, match=name):
-        o.plan_serving(LLAMA3_70B, H100, **kwargs)
+        serving_plan.plan_serving(LLAMA3_70B, H100, **kwargs)
 
 
 @pytest.mark.parametrize("rate", [0, -1.0, 1e9, math.nan])

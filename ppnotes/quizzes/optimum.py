@@ -6,6 +6,7 @@ import math
 
 from .. import optimum as o
 from .. import perf_model as pm
+from .. import serving_plan
 from ..models import GPT3_175B, LLAMA3_70B
 from ..quiz import choice, many_choice, multiple_choice, numeric
 
@@ -32,7 +33,7 @@ def depth_ratio() -> float:
 
 def serving_gpus() -> int:
     """Fewest H100s serving Llama 3 70B at 5,000 output tokens/s with TPOT <= 50 ms."""
-    return o.plan_serving(LLAMA3_70B, H100, load=5000, tpot=0.05).best.gpus
+    return serving_plan.plan_serving(LLAMA3_70B, H100, load=5000, tpot=0.05).best.gpus
 
 
 def questions() -> list[dict]:

@@ -157,7 +157,7 @@ def questions() -> list[dict]:
             "each request's prefill counted, compute sets the count, not memory, and no replica "
             "runs above 90 % utilisation.",
             wrong_feedback="The planner's fewest-GPU shape under load "
-            "(optimum.plan_serving, prefill counted, utilisation at most 0.9).",
+            "(serving_plan.plan_serving, prefill counted, utilisation at most 0.9).",
         ),
         multiple_choice(
             "Chapter 9. Serving with continuous batching, p batches in flight (vLLM V1, "
