@@ -10,8 +10,8 @@ smallest depth it tries (:func:`note_find_optimal_pp_depth`, :func:`note_efficie
 - enumerate every (t, p, d, micro-batch b, schedule and v, recomputation, sequence
   parallelism, distributed optimizer) with t p d = the GPU count and m = G / (d b) whole;
 - drop those that break a rule (a tensor group across nodes, t not dividing the heads,
-  layers that do not split into p x chunks (equal chunks for interleaved and ZBV), a schedule
-  or an uneven split the chosen framework (``framework=``) cannot run, G not a multiple of
+  fewer layers than p x chunks, a schedule or a layer split the chosen framework
+  (``framework=``) cannot run, G not a multiple of
   d b, interleaved m not a multiple of p, ZBV m < 2p - 1) or do not fit memory
   (:func:`ppnotes.memory.stage_memory` via :func:`ppnotes.perf_model.step_time`), each with
   its reason, so "why not p = 4?" has an answer (:meth:`Plan.explain`);
@@ -86,11 +86,11 @@ RULES = {
     "node's link; a group across nodes is not modelled)",
     "tp-heads": "t must divide the attention heads and the key/value heads",
     "gpus": "t x p must divide the GPU count (d = N / (t p) replicas)",
-    "layers": "every stage chunk needs at least one layer (p x chunks <= L); interleaved and "
-    "ZBV chunks must be equal (L a multiple of p x chunks: the step model times equal chunks, "
-    "uneven chunks are not modelled); GPipe, 1F1B and ZB-H1 ranks may differ by a layer (the "
-    "slowest stage sets the pace) except under Megatron-LM (L a multiple of p)",
-    "framework": "the chosen framework has no such schedule (see FRAMEWORK_SCHEDULES)",
+    "layers": "every stage chunk needs at least one layer (p x chunks <= L); chunks that "
+    "cannot be equal differ by a layer, the first L mod (p x chunks) one larger, and are timed "
+    "by the simulator (:func:`ppnotes.perf_model.chunk_layers`)",
+    "framework": "the chosen framework has no such schedule (see FRAMEWORK_SCHEDULES) or "
+    "cannot build that layer split (see FRAMEWORK_SOURCES)",
     "batch": "the global batch must be a multiple of d x b (m = G / (d b) whole)",
     "schedule": "a schedule's own condition (interleaved: p >= 2 and m a multiple of p; "
     "ZBV: m >= 2p - 1; p = 1 has no pipeline schedule to choose)",
@@ -124,19 +124,46 @@ FRAMEWORK_SCHEDULES = {
 FRAMEWORK_SOURCES = {
     "megatron": "NVIDIA/Megatron-LM d98e8a64ddf34856e74b24714e3bedb2f5a39553: "
     "megatron/training/arguments.py asserts 'Number of layers should be divisible by the "
-    "pipeline-model-parallel size' unless --decoder-first/last-pipeline-num-layers are given "
-    "(not used here: uneven stages forbidden for now), and for interleaving that the layers "
-    "per rank divide by the layers per virtual stage; megatron/core/transformer/"
-    "transformer_block.py asserts num_layers_per_pipeline_rank % vp_size == 0; "
-    "megatron/core/pipeline_parallel/schedules.py (interleaved) needs m a multiple of "
-    "microbatch_group_size_per_vp_stage (default p) or a remainder >= p; arguments.py turns "
-    "sequence parallelism off at t = 1",
-    "torchtitan": "pytorch/torchtitan b5bcd76c66d0acb1a08b176d9639425bc55e0b2a: "
-    "torchtitan/distributed/pipeline_parallel.py builds one stage per rank for single-stage "
-    "schedules and >= 2 for looped ones (the number of stages a multiple of p), splitting "
-    "layers so stages differ by at most one; uneven chunks of a looped schedule are "
-    "forbidden here for now (the step model times equal chunks)",
+    "pipeline-model-parallel size' and, interleaved, that the layers per rank divide by the "
+    "layers per virtual stage, unless --pipeline-model-parallel-layout lists each stage's "
+    "layers (megatron/core/transformer/pipeline_parallel_layer_layout.py: one '|'-separated "
+    "entry per stage in virtual-stage-major order, 'E' the embedding first, 'L' the loss last, "
+    "'t' a decoder layer, 'x*n' repeats; the stage count a multiple of p): the planner's "
+    "uneven splits are exported that way; megatron/core/pipeline_parallel/schedules.py "
+    "(interleaved) needs m a multiple of microbatch_group_size_per_vp_stage (default p) or a "
+    "remainder >= p; arguments.py turns sequence parallelism off at t = 1",
+    "torchtitan": "pytorch/torchtitan b5bcd76c66d0acb1a08b176d9639425bc55e0b2a and 0.3.0 "
+    "(PyPI): torchtitan/distributed/pipeline_parallel.py (_get_pipeline_metadata) builds one "
+    "stage per rank for single-stage schedules and 2 per rank for looped ones, or "
+    "ceil(L / pipeline_parallel_layers_per_stage) stages when that is set (a multiple of p); "
+    "_generate_llm_fqn_per_model_part gives each stage L // S layers and the first L mod S one "
+    "more (first/last_stage_less_layers 0): a split no layers_per_stage value reaches needs "
+    "module_fqns_per_model_part written by hand, which the planner does not export",
 }
+
+
+def torchtitan_layers_per_stage(num_layers: int, p: int, chunks: int) -> int | None:
+    """``parallelism.pipeline_parallel_layers_per_stage`` that makes torchtitan build p x
+    ``chunks`` stages of ``num_layers`` layers (None: its default already does: 1 stage per
+    rank for a single-stage schedule, 2 for a looped one). ``ValueError`` when no value does
+    (see :data:`FRAMEWORK_SOURCES`). torchtitan's split is then the planner's: the first
+    L mod S stages one layer larger."""
+    n = check_int("num_layers", num_layers)
+    stages = check_int("p", p) * check_int("chunks", chunks)
+    if n < stages:
+        raise ValueError(f"{n} layers cannot fill p x chunks = {stages} stages")
+    if n % stages == 0:
+        return n // stages
+    if chunks <= 2:
+        return None
+    fits = [k for k in range(1, n + 1) if -(-n // k) == stages]
+    if not fits:
+        raise ValueError(
+            f"no pipeline_parallel_layers_per_stage gives {stages} stages for {n} layers "
+            "(torchtitan builds ceil(L / value) stages)"
+        )
+    return fits[0]
+
 
 FIELDS = ("t", "p", "d", "b", "schedule", "v", "recompute", "sp", "dist_opt", "shard_gradients")
 
@@ -683,11 +710,12 @@ def plan_training(
             (:func:`step_floor`) is above both the best found and ``keep_below`` seconds; give
             a configuration's step time to rank exactly every one faster than it.
         framework: one of :data:`FRAMEWORKS`. Every framework: a tensor group inside one
-            node (t divides the GPUs per node) and equal chunks for interleaved and ZBV.
-            "megatron" adds its schedules (1F1B, interleaved) and L a multiple of p;
-            "torchtitan" its schedules (GPipe, 1F1B, interleaved, ZBV; not the one-chunk
-            ZB-H1). Rules and sources: :data:`FRAMEWORK_SCHEDULES`,
-            :data:`FRAMEWORK_SOURCES`.
+            node (t divides the GPUs per node); unequal chunks are timed by the simulator.
+            "megatron" adds its schedules (1F1B, interleaved; uneven splits exported as a
+            ``--pipeline-model-parallel-layout``); "torchtitan" its schedules (GPipe, 1F1B,
+            interleaved, ZBV; not the one-chunk ZB-H1) and the splits its
+            ``pipeline_parallel_layers_per_stage`` can build. Rules and sources:
+            :data:`FRAMEWORK_SCHEDULES`, :data:`FRAMEWORK_SOURCES`.
         efficiency, reserve_fraction: passed to :func:`ppnotes.perf_model.step_time`.
 
     Returns:
@@ -843,14 +871,6 @@ def plan_training(
             if batch % d:
                 drop(key, "batch", f"G = {batch} is not a multiple of d = {d}")
                 continue
-            if framework == "megatron" and model.num_layers % p:
-                drop(
-                    key,
-                    "layers",
-                    f"Megatron-LM needs L = {model.num_layers} layers to be a multiple of "
-                    f"p = {p} (uneven first/last stages are not planned)",
-                )
-                continue
             lower = _states_lower_bound(model, t, p, d)
             if lower > budget:
                 drop(
@@ -887,15 +907,12 @@ def plan_training(
                             f"{model.num_layers} layers",
                         )
                         continue
-                    if chunks > 1 and model.num_layers % (p * chunks):
-                        drop(
-                            ck,
-                            "layers",
-                            f"{model.num_layers} layers do not split into p x {chunks} = "
-                            f"{p * chunks} equal chunks (uneven chunks are not modelled; "
-                            "Megatron-LM asserts equal ones)",
-                        )
-                        continue
+                    if framework == "torchtitan" and p > 1:
+                        try:
+                            torchtitan_layers_per_stage(model.num_layers, p, chunks)
+                        except ValueError as err:
+                            drop(ck, "framework", f"torchtitan cannot build it: {err}")
+                            continue
                     if name == "interleaved" and m % p:
                         drop(
                             ck, "schedule", f"interleaved needs m = {m} to be a multiple of p = {p}"
@@ -1035,9 +1052,9 @@ def verify(plan: Plan, top: int = 3) -> list[dict]:
     backward times and the hop (:func:`ppnotes.schedules.simulate_named`; blocking sends via
     :func:`ppnotes.comm.simulated_comm_time`). Rows: ``config``, ``model``, ``simulated``
     (seconds) and ``error`` (model / simulated - 1). Ranks differ only by the LM head, so the
-    two agree to a few per cent. Chunks are taken as equal; the planner requires them for
-    interleaved and ZBV (rule "layers"), since a mix of 2- and 1-layer chunks has a bubble
-    several times the closed form's that neither this check nor the step model would see.
+    two agree to a few per cent. Unequal chunks (:func:`ppnotes.perf_model.chunk_layers`) are
+    simulated chunk by chunk at the mean time per layer, the head spread over all layers (the
+    step model puts it on the last stage, and already times such schedules with the simulator).
     """
     rows = []
     for r in _plan(plan).ranked[: check_int("top", top)]:
@@ -1055,7 +1072,19 @@ def verify(plan: Plan, top: int = 3) -> list[dict]:
             b = sum(y for _, y in res.stage_times) / p
             hop = pm.hop_time(plan.model, plan.cluster, cfg)
             blocking = not OVERLAP_P2P[c.schedule]
-            zero = schedules.simulate_named(c.schedule, p, m, c.v, t_f=f, t_i=b / 2, t_w=b / 2)
+            layers = pm.chunk_layers(plan.model, cfg)
+            if layers is None:
+                zero = schedules.simulate_named(c.schedule, p, m, c.v, t_f=f, t_i=b / 2, t_w=b / 2)
+            else:
+                per_layer = p / plan.model.num_layers
+                f_l, b_l = f * per_layer, b * per_layer
+                costs = {
+                    "F": [n * f_l for n in layers],
+                    "B": [n * b_l for n in layers],
+                    "I": [n * b_l / 2 for n in layers],
+                    "W": [n * b_l / 2 for n in layers],
+                }
+                zero = schedules.simulate(schedules.build_schedule(c.schedule, p, m, c.v), costs)
             sim = zero.makespan + comm.simulated_comm_time(
                 c.schedule, p, m, f, b, hop, c.v, blocking=blocking
             )
@@ -1123,19 +1152,34 @@ def run_candidate(run) -> Candidate:
     )
 
 
+#: The framework each published run's software corresponds to, so the planner is held to what
+#: the authors could launch: the SC'21 and Korthikanti et al. runs used Megatron-LM; Meta's
+#: Llama 3 stack is its own (uneven first and last stages, Dubey et al. 2024, sec. 3.3.2), so
+#: only the shared rules apply.
+PRACTICE_FRAMEWORKS = {"Megatron": "megatron", "Llama": "any"}
+
+
+def _practice_framework(run) -> str:
+    return next((fw for k, fw in PRACTICE_FRAMEWORKS.items() if run.name.startswith(k)), "any")
+
+
 def practice_comparison(runs=None, *, same_features: bool = True, **kwargs) -> list[dict]:
     """The planner on published runs (default: a few of :data:`ppnotes.runs.RUNS`): the
     authors' configuration and the planner's pick for the same model, GPUs and global batch,
     both timed by :func:`ppnotes.perf_model.step_time` under the planner's assumptions
-    (:data:`OVERLAP_P2P`, gradient reduction overlapped, balanced layers).
+    (:data:`OVERLAP_P2P`, gradient reduction overlapped), the planner held to the rules of the
+    framework the authors ran (:data:`PRACTICE_FRAMEWORKS`).
 
     ``same_features=True`` searches only what the authors had: their schedule family (1F1B
     and interleaved), their recomputation, sequence parallelism and optimizer sharding; the
     difference is then only t, p, d, b and v. ``False`` lets the planner use everything.
 
-    Rows: ``name``, ``theirs`` and ``ours`` (labels), ``theirs_step`` and ``ours_step``
-    (seconds), ``theirs_fits``, ``speedup`` (theirs / ours), ``theirs_rank`` (1 + the fitting
-    configurations faster than theirs, all timed; None if theirs does not fit) and ``plan``.
+    Rows: ``name``, ``framework``, ``theirs`` and ``ours`` (labels), ``theirs_step`` and
+    ``ours_step`` (seconds), ``theirs_fits``, ``speedup`` (theirs / ours), ``theirs_rank``
+    (1 + the fitting configurations faster than theirs, all timed; None if theirs does not
+    fit), ``why`` (the parts of the step that differ most between the two), ``ours_any``
+    (the pick with only the shared rules: where it differs, the framework changed the pick)
+    and ``plan``.
     """
     from .runs import RUNS, get_run
 
@@ -1168,20 +1212,23 @@ def practice_comparison(runs=None, *, same_features: bool = True, **kwargs) -> l
                 sequence_parallel=mine.sp,
                 distributed_optimizer=mine.dist_opt,
             )
-        plan = plan_training(
-            run.model,
-            cluster,
-            run.num_gpus,
-            run.global_batch,
-            run.seq_len,
-            keep_below=theirs.step_time,
-            **extra,
-        )
+        framework = extra.pop("framework", _practice_framework(run))
+        args = (run.model, cluster, run.num_gpus, run.global_batch, run.seq_len)
+        plan = plan_training(*args, keep_below=theirs.step_time, framework=framework, **extra)
+        free = plan if framework == "any" else plan_training(*args, **extra)
         best = plan.best
         faster = sum(r.step_time < theirs.step_time for r in plan.ranked)
+        mine_ranked = Ranked(mine, theirs)
+        if best is None or not theirs.fits:
+            why = "theirs does not fit the model's memory" if not theirs.fits else ""
+        elif best.candidate == mine:
+            why = "the same configuration"
+        else:
+            why = _compare(mine_ranked, best)
         rows.append(
             {
                 "name": run.name,
+                "framework": framework,
                 "theirs": mine.label,
                 "theirs_step": theirs.step_time,
                 "theirs_fits": theirs.fits,
@@ -1189,6 +1236,8 @@ def practice_comparison(runs=None, *, same_features: bool = True, **kwargs) -> l
                 "ours": best.candidate.label if best else None,
                 "ours_step": best.step_time if best else math.nan,
                 "speedup": theirs.step_time / best.step_time if best else math.nan,
+                "why": why,
+                "ours_any": free.best.candidate.label if free.best else None,
                 "plan": plan,
             }
         )

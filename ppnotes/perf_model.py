@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 
-from . import bubble, comm, memory, partition
+from . import bubble, comm, memory, partition, schedules
 from ._validate import (
     MAX_GPUS,
     MAX_MICROBATCHES,
@@ -688,6 +689,70 @@ def _layers_per_rank(model: ModelSpec, config: Config, head_layers: float = 0.0)
     return partition.balanced_split(n, p)
 
 
+def chunk_layers(model: ModelSpec, config: Config) -> list[int] | None:
+    """Layers of each model chunk when a rank holds several chunks and they are not all
+    equal (interleaved or ZBV); None when they are equal or each rank holds one.
+
+    Chunks are listed in schedule order: global stage c p + r is rank r's chunk c for
+    interleaved (ZBV's second chunk runs back up the V), the order of Megatron-LM's
+    ``--pipeline-model-parallel-layout`` and of torchtitan's stages. "balanced": the first
+    L mod (p x chunks) stages get one more layer, torchtitan's own split
+    (``_generate_llm_fqn_per_model_part`` with ``pipeline_parallel_first_stage_less_layers``
+    and ``last_stage_less_layers`` 0). "head-aware": each rank's layers (:func:`layers_per_rank`)
+    are cut into its chunks, the earlier chunks one larger. :mod:`ppnotes.export` writes the
+    same layout out. The step model times unequal chunks with the simulator.
+    """
+    model, config = _check_model_config(model, config)
+    return _chunk_layers(model, config, _layers_per_rank(model, config))
+
+
+def _chunk_layers(model: ModelSpec, config: Config, counts: list[int]) -> list[int] | None:
+    p, chunks = config.pipeline_parallel, config.chunks_per_rank
+    if chunks == 1:
+        return None
+    if config.layer_split == "balanced":
+        layers = partition.balanced_split(model.num_layers, p * chunks)
+    else:
+        owner = _stage_ranks(config)
+        layers = [0] * (p * chunks)
+        for r, n in enumerate(counts):
+            stages = [s for s, rank in enumerate(owner) if rank == r]
+            for stage, share in zip(stages, partition.balanced_split(n, chunks), strict=True):
+                layers[stage] = share
+    return None if len(set(layers)) == 1 else layers
+
+
+def _stage_ranks(config: Config) -> tuple[int, ...]:
+    """The rank of each global stage under ``config``'s schedule."""
+    p, m = config.pipeline_parallel, config.num_microbatches
+    return _built_schedule(config.schedule, p, m, config.virtual_stages).stage_to_rank
+
+
+@lru_cache(maxsize=64)
+def _built_schedule(name: str, p: int, m: int, v: int) -> schedules.Schedule:
+    """:func:`ppnotes.schedules.build_schedule`, kept: the planner times many configurations
+    with the same schedule and micro-batch count."""
+    return schedules.build_schedule(name, p, m, v)
+
+
+def _uneven_pipeline_time(config: Config, layers: list[int], layer: dict, head: dict):
+    """Makespan of a schedule whose chunks hold ``layers`` layers (global stage order), by the
+    chapter 2 simulator with one cost per stage: closed forms assume equal chunks, and a mix
+    of 1- and 2-layer chunks has a bubble several times theirs. ``layer``/``head`` hold the
+    seconds of one layer (and of the LM head, on the last stage) per micro-batch: ``F``, the
+    full backward ``B`` and its weight-gradient part ``W``. Returns seconds, hops excluded
+    (they are charged separately)."""
+    p, m = config.pipeline_parallel, config.num_microbatches
+    sched = _built_schedule(config.schedule, p, m, config.virtual_stages)
+    last = len(layers) - 1
+    cost = {
+        kind: [n * layer[kind] + (head[kind] if s == last else 0.0) for s, n in enumerate(layers)]
+        for kind in ("F", "B", "W")
+    }
+    cost["I"] = [b - w for b, w in zip(cost["B"], cost["W"], strict=True)]
+    return schedules.simulate(sched, cost).makespan
+
+
 def model_flops_per_step(model: ModelSpec, config: Config) -> float:
     """Useful FLOPs of one training step: 3 x forward (forward, input and weight gradients).
 
@@ -762,14 +827,26 @@ def step_time(
     head_f = _head_forward_time(model, b, gpu, t, s, efficiency)
     tp_f, tp_b = _tp_time_per_layer(model, cluster, config)
     counts = _layers_per_rank(model, config, head_f / (layer_f + tp_f))
+    chunks = _chunk_layers(model, config, counts)
+    if chunks is not None:  # each rank holds the sum of its (unequal) chunks
+        counts = [0] * config.pipeline_parallel
+        for stage, rank in enumerate(_stage_ranks(config)):
+            counts[rank] += chunks[stage]
 
     # Per rank and micro-batch: compute (backward = 2 x forward), recomputation, TP comm.
-    compute = [
-        n * layer_f + (head_f if i == len(counts) - 1 else 0.0) for i, n in enumerate(counts)
-    ]
+    # The LM head runs on the rank of the last stage: the last rank, or rank 0 at the top of
+    # ZBV's V (the memory model keeps its weights on the last rank).
+    head_rank = 0 if config.schedule == "zbv" else len(counts) - 1
+    compute = [n * layer_f + (head_f if i == head_rank else 0.0) for i, n in enumerate(counts)]
     forward = [c + n * tp_f for c, n in zip(compute, counts, strict=True)]
     backward = [2 * c + n * (redo + tp_b) for c, n in zip(compute, counts, strict=True)]
-    pipe = _pipeline_time(config.schedule, m, forward, backward, config.virtual_stages)
+    if chunks is None:
+        pipe = _pipeline_time(config.schedule, m, forward, backward, config.virtual_stages)
+    else:
+        # W (the weight gradient) does the forward's FLOPs, as in the closed forms.
+        layer = {"F": layer_f + tp_f, "B": 2 * layer_f + redo + tp_b, "W": layer_f}
+        head = {"F": head_f, "B": 2 * head_f, "W": head_f}
+        pipe = _uneven_pipeline_time(config, chunks, layer, head)
     k = max(range(len(counts)), key=lambda i: forward[i] + backward[i])
 
     p2p = comm.exposed_pipeline_comm_time(

@@ -59,6 +59,28 @@ def _flags(words: list[str]) -> dict:
     return out
 
 
+def _megatron_layout_stages(text: str) -> list[str]:
+    """Megatron-LM's layout rules, written out (pipeline_parallel_layer_layout.py at the same
+    commit: parse_str_to_list and validate_layer_layout): ``x*n`` repeats a character, ``|``
+    separates stages, characters E (embedding), L (loss), t (decoder layer); E exactly once
+    and first, L exactly once and last."""
+    import re
+
+    flat = re.sub(r"(.)\*(\d+)", lambda mt: mt.group(1) * int(mt.group(2)), text)
+    stages = flat.split("|")
+    assert set(flat) <= set("ELt|"), text
+    assert flat.count("E") == 1 and stages[0].startswith("E"), text
+    assert flat.count("L") == 1 and stages[-1].endswith("L"), text
+    return stages
+
+
+def _timed_stage_layers(cand, model) -> list[int]:
+    """Layers per global stage in the configuration the step model times."""
+    cfg = cand.config(64, min(model.seq_len, 8192))
+    layers = pm.chunk_layers(model, cfg)
+    return layers if layers is not None else pm.layers_per_rank(model, cfg)
+
+
 @pytest.mark.parametrize("model", SHAPES, ids=lambda m: m.name)
 def test_megatron_rules(model):
     seq = min(model.seq_len, 8192)
@@ -68,9 +90,18 @@ def test_megatron_rules(model):
         f = _flags(export.megatron_flags(cand, model, 64, seq))
         # args.py:1314-1317: max_position_embeddings is required; 1354: >= seq_length.
         assert int(f["--max-position-embeddings"]) >= int(f["--seq-length"]) == seq
-        # args.py:995: layers divisible by p; 969-975: p-stage layers by the virtual-stage size.
+        # args.py:995: layers divisible by p; 969-975: p-stage layers by the virtual-stage size;
+        # unless a layout is given (args.py:927-952), exclusive with the virtual-stage flags.
         L, p = int(f["--num-layers"]), int(f["--pipeline-model-parallel-size"])
-        assert L % p == 0
+        if "--pipeline-model-parallel-layout" in f:
+            assert "--num-layers-per-virtual-pipeline-stage" not in f
+            stages = _megatron_layout_stages(f["--pipeline-model-parallel-layout"])
+            chunks = 1 if cand.schedule == "1f1b" else cand.v
+            assert len(stages) == p * chunks and L % (p * chunks)
+            # The layers per stage are those the step model timed (first L mod S one larger).
+            assert [st.count("t") for st in stages] == _timed_stage_layers(cand, model)
+        else:
+            assert L % p == 0
         if "--num-layers-per-virtual-pipeline-stage" in f:
             per_virtual = int(f["--num-layers-per-virtual-pipeline-stage"])
             assert (L // p) % per_virtual == 0 and L // p // per_virtual == cand.v

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ppnotes import export, serving_plan
+from ppnotes import bubble, export, serving_plan
 from ppnotes import optimum as o
 from ppnotes import perf_model as pm
 from ppnotes.models import GPT3_175B, LLAMA3_70B, MEGATRON_1_7B
@@ -378,10 +378,16 @@ def test_step_floor_is_below_the_model():
 
 def test_megatron_compatible():
     assert export.megatron_compatible(o.Candidate(8, 4, 32, 3, "interleaved", 3), GPT3_175B)
-    assert not export.megatron_compatible(o.Candidate(4, 8, 32, 1, "interleaved", 8), GPT3_175B)
+    # 96 layers in 64 chunks: Megatron-LM runs it when the layout is written out
+    uneven = o.Candidate(4, 8, 32, 1, "interleaved", 8)
+    assert export.megatron_compatible(uneven, GPT3_175B)
+    flags = export.megatron_flags(uneven, GPT3_175B, 1536, 2048)
+    layout = export.megatron_layout(uneven, GPT3_175B)
+    assert f"--pipeline-model-parallel-layout {layout}" in flags
+    assert layout.startswith("Et*2|t*2|") and layout.endswith("|t*1L") and layout.count("|") == 63
+    assert not any(f.startswith("--num-layers-per-virtual-pipeline-stage") for f in flags)
+    assert export.megatron_layout(o.Candidate(8, 4, 32, 3, "interleaved", 3), GPT3_175B) is None
     assert not export.megatron_compatible(o.Candidate(4, 8, 32, 1, "zbv"), GPT3_175B)
-    with pytest.raises(ValueError, match="evenly"):
-        export.megatron_flags(o.Candidate(4, 8, 32, 1, "interleaved", 8), GPT3_175B, 1536, 2048)
 
 
 def test_explain_names_the_gpu_count_rule(small_plan):
@@ -562,25 +568,37 @@ def test_sizes_beyond_any_system_are_refused_quickly():
 
 
 @pytest.mark.parametrize("framework", ["megatron", "torchtitan", "any"])
-def test_gpt3_1024_pick_splits_into_equal_chunks(framework):
+def test_gpt3_1024_uneven_chunks_are_timed_by_the_simulator(framework):
+    """96 layers in 64 chunks (t4 p8 v8, the old closed-form pick): half the chunks hold 2
+    layers, half 1. Timed chunk by chunk, its bubble is far above the equal-chunk closed form
+    (rank loads are equal, so the closed form saw nothing), and it ranks below t8 p4 v8."""
     plan = o.plan_training(GPT3_175B, A100, 1024, 1536, framework=framework)
-    layers = GPT3_175B.num_layers
-    for r in plan.ranked:
-        c = r.candidate
-        assert c.schedule in o.FRAMEWORK_SCHEDULES[framework]
-        chunks = o.memory.chunks_per_rank(c.schedule, c.v)
-        if chunks > 1 or framework == "megatron":
-            assert layers % (c.p * chunks) == 0, c.label
-    # the old pick, 96 layers in 64 chunks of 1.5, is dropped by the layers rule
-    where, drops = plan.find("t4 p8 d32 b1 interleaved v8")
-    assert where == "dropped" and any(d.rule == "layers" for d in drops)
     assert plan.best.candidate.label.startswith("t8 p4 d32")
+    assert all(r.candidate.schedule in o.FRAMEWORK_SCHEDULES[framework] for r in plan.ranked)
+    where, rows = plan.find("t4 p8 d32 b1 interleaved v8 none")
+    if framework == "torchtitan":  # ceil(96 / n) is never 64: no layers_per_stage builds it
+        assert where == "dropped" and rows[0].rule == "framework"
+        assert "pipeline_parallel_layers_per_stage" in rows[0].reason
+        return
+    assert where == "ranked"
+    res = rows[1].result
+    layers = pm.chunk_layers(GPT3_175B, res.config)
+    assert sorted(set(layers)) == [1, 2] and sum(layers) == 96
+    f = sum(x for x, _ in res.stage_times) / 8
+    b = sum(y for _, y in res.stage_times) / 8
+    closed = bubble.step_time(8, 48, f, b, 8) - 48 * (f + b)
+    assert res.parts["bubble"] > 2 * closed
+    assert res.step_time > plan.best.step_time
 
 
-def test_megatron_runs_only_its_schedules_and_even_stages():
+def test_megatron_runs_only_its_schedules():
     plan = o.plan_training(MEGATRON_1_7B, A100, 16, 32, max_micro_batch=2, framework="megatron")
     assert {r.candidate.schedule for r in plan.ranked} <= {"1f1b", "interleaved"}
-    assert all(MEGATRON_1_7B.num_layers % r.candidate.p == 0 for r in plan.ranked)
+    # every ranked one exports; an uneven split (24 layers on p = 16) as a layout
+    for r in plan.ranked:
+        flags = export.megatron_flags(r.candidate, MEGATRON_1_7B, 32, 2048)
+        uneven = MEGATRON_1_7B.num_layers % (r.candidate.p * r.candidate.v)
+        assert any(f.startswith("--pipeline-model-parallel-layout") for f in flags) == bool(uneven)
     where, drops = plan.find("t2 p2 zbv")
     assert where == "dropped" and drops[0].rule == "framework"
     assert "framework" in plan.explain("zb-h1")

@@ -31,9 +31,7 @@ def test_numeric_answers_recomputed_by_hand(questions):
     assert answers[3] > 1  # the best depth is deeper than the smallest that fits
     assert (
         answers[4]
-        == serving_plan.plan_serving(
-            LLAMA3_70B, optimum_quiz.H100, load=5000, tpot=0.05
-        ).best.gpus
+        == serving_plan.plan_serving(LLAMA3_70B, optimum_quiz.H100, load=5000, tpot=0.05).best.gpus
     )
 
 

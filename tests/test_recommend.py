@@ -62,7 +62,7 @@ def test_training_picks_hold_up_in_the_simulator(name, model, cluster, work):
 
 def test_warnings_fire_when_they_should():
     pcie = o.PCIE_CLUSTERS["8x A100 80GB PCIe + HDR"]
-    rec = rc.recommend(models.GPT3_175B, pcie, rc.Workload("train", 1024, 1536))
+    rec = rc.recommend(models.GPT3_175B, pcie, rc.Workload("train", 64, 512))
     assert any("memory limit" in w for w in rec.warnings)
     small = rc.recommend(models.MEGATRON_1_7B, A100, rc.Workload("train", 8, 128))
     assert small.warnings == [] and (small.t, small.p) == (1, 1)
