@@ -339,23 +339,46 @@ def _print_json(doc: dict, out) -> None:
 
 
 def _train_exports(plan: Plan, model: ModelSpec, cluster: pm.Cluster) -> dict[str, str]:
-    """The launch lines for the best configuration (or why there is none), by framework."""
-    best = plan.best.candidate
+    """The launch line of each framework's fastest configuration, by framework. With
+    ``--framework any`` a framework that cannot run the overall best (its schedule or layer
+    split) gets its own fastest, planned under its rules and labelled with the gap."""
+    best = plan.best
+    exporters = {
+        "torchtitan": lambda c: " ".join(
+            torchtitan_config(c, plan.global_batch, plan.seq_len, model)
+        ),
+        "Megatron-LM": lambda c: megatron_command(
+            c, model, plan.global_batch, plan.seq_len, cluster.gpus_per_node
+        ),
+    }
     lines = {}
-    if plan.framework != "megatron":
+    for name, framework in (("torchtitan", "torchtitan"), ("Megatron-LM", "megatron")):
+        if plan.framework not in ("any", framework):
+            continue
         try:
-            lines["torchtitan"] = " ".join(
-                torchtitan_config(best, plan.global_batch, plan.seq_len, model)
-            )
+            lines[name] = exporters[name](best.candidate)
+            continue
         except ValueError as err:
-            lines["torchtitan"] = str(err)
-    if plan.framework != "torchtitan":
-        try:
-            lines["Megatron-LM"] = megatron_command(
-                best, model, plan.global_batch, plan.seq_len, cluster.gpus_per_node
-            )
-        except ValueError as err:
-            lines["Megatron-LM"] = str(err)
+            if plan.framework != "any":
+                lines[name] = str(err)
+                continue
+        own = plan_training(
+            model,
+            cluster,
+            plan.num_gpus,
+            plan.global_batch,
+            plan.seq_len,
+            framework=framework,
+            **plan.step_kwargs,
+        ).best
+        if own is None:
+            lines[name] = f"nothing {name} can run fits"
+            continue
+        gap = own.step_time / best.step_time - 1
+        lines[name] = (
+            f"(its own fastest, {own.candidate.label}, {gap:.1%} slower than the best) "
+            + exporters[name](own.candidate)
+        )
     return lines
 
 

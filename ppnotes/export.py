@@ -38,7 +38,9 @@ EXPORT_SOURCES = {
     "_generate_llm_fqn_per_model_part: stages and their layers)",
     "vllm": "vllm-project/vllm vllm/engine/arg_utils.py (EngineArgs: tensor_parallel_size, "
     "pipeline_parallel_size, data_parallel_size, max_num_seqs, max_model_len, "
-    "gpu_memory_utilization; read in the code index at 99d7eb5d, vLLM is not installed here)",
+    "gpu_memory_utilization; EngineArgs.add_cli_args turns each field into --field-name; read "
+    "at 99d7eb5d6a512cfcc5a2b104f24ebf2d6cda772b; vLLM pins its own torch build, so it is not "
+    "installed beside the book's torch and its parser was not run)",
 }
 
 #: torch.distributed.pipelining's schedule class names (torchtitan's

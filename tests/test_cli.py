@@ -177,6 +177,20 @@ def test_cli_explain_and_export():
     assert "Megatron-LM:" in text
 
 
+def test_cli_export_gives_each_framework_a_line_it_runs():
+    """With --framework any the best (here ZBV) has no Megatron-LM schedule: Megatron-LM gets
+    its own fastest, planned under its rules, with the gap to the best."""
+    shape = ("--layers", "48", "--hidden", "6144", "--heads", "48", "--gpus", "64")
+    code, text = run(*shape, "--global-batch", "512", "--export", "--top", "1")
+    lines = text.splitlines()
+    assert code == 0 and " zbv " in lines[2]
+    titan, mega = (line for line in lines if line.startswith(("torchtitan:", "Megatron-LM:")))
+    assert "ZBVZeroBubble" in titan
+    code, own = run(*shape, "--global-batch", "512", "--framework", "megatron", "--top", "1")
+    label = own.splitlines()[2].split("  ")[0]
+    assert f"(its own fastest, {label}, " in mega and "pretrain_gpt.py" in mega
+
+
 def test_cli_custom_shape_and_serving():
     code, text = run(
         "--layers", "24", "--hidden", "2048", "--heads", "16", "--gpus", "8", "--global-batch", "32"

@@ -3,10 +3,12 @@
 Megatron-LM is not on the package registry with its argument parser (the ``megatron-core``
 wheel does not ship ``megatron/training/arguments.py``), so its rules are written out here,
 each citing ``megatron/training/arguments.py`` (abbreviated ``args.py``) at commit
-d98e8a64ddf34856e74b24714e3bedb2f5a39553. (Run locally, that file's ``add_megatron_arguments``
-and ``validate_args`` accepted all 3,345 exports of a grid over every model preset, t, p,
-schedule, v, recomputation, SP and distributed optimizer; it refused the previous exports with
-"max_position_embeddings argument is None".)
+d98e8a64ddf34856e74b24714e3bedb2f5a39553. ``tools/check_megatron_exports.py`` runs the exports
+through that checkout's own ``parse_args``, ``validate_args`` and ``TransformerConfig`` on CPU:
+it accepted all 408 exports of its grid (every model preset, t, p, 1F1B and interleaved v), 208
+of them uneven splits written as ``--pipeline-model-parallel-layout``, each building the layers
+per stage the step model timed; it refused the exports of an earlier version with
+"max_position_embeddings argument is None".
 
 torchtitan is on PyPI: ``pip install -e .[frameworks]`` installs torchtitan 0.3.0, and the
 last tests run the exports through its own loader (``ConfigManager.parse_args``) and its own
@@ -74,11 +76,16 @@ def _megatron_layout_stages(text: str) -> list[str]:
     return stages
 
 
-def _timed_stage_layers(cand, model) -> list[int]:
+def _timed_stage_layers(cand, model, global_batch=64) -> list[int]:
     """Layers per global stage in the configuration the step model times."""
-    cfg = cand.config(64, min(model.seq_len, 8192))
+    cfg = cand.config(global_batch, min(model.seq_len, 8192))
     layers = pm.chunk_layers(model, cfg)
-    return layers if layers is not None else pm.layers_per_rank(model, cfg)
+    if layers is not None:
+        return layers
+    chunks = cfg.chunks_per_rank
+    if chunks == 1:
+        return pm.layers_per_rank(model, cfg)
+    return [model.num_layers // (cand.p * chunks)] * (cand.p * chunks)
 
 
 @pytest.mark.parametrize("model", SHAPES, ids=lambda m: m.name)
@@ -257,6 +264,10 @@ TT_CASES = [
     (o.Candidate(2, 4, 16, 1, "gpipe", 1, "none", False, True), LLAMA3_70B),
     (o.Candidate(2, 3, 16, 1, "1f1b", 1, "none", False, True), LLAMA3_70B),  # 80 = 27+27+26
     (o.Candidate(8, 1, 16, 1), LLAMA3_70B),
+    # uneven chunks, timed chunk by chunk: 80 layers in 12 (ZBV, torchtitan's default of 2
+    # stages per rank) and in 6 stages (layers_per_stage 14: ceil(80 / 14) = 6)
+    (o.Candidate(8, 6, 16, 1, "zbv", 1, "none", True, True), LLAMA3_70B),
+    (o.Candidate(8, 2, 16, 1, "interleaved", 3, "none", True, True), LLAMA3_70B),
 ]
 
 
@@ -283,11 +294,8 @@ def test_torchtitan_loader_builds_the_timed_stages(cand, model):
     cfg, counts = _torchtitan_build(cand, model)
     chunks = o.memory.chunks_per_rank(cand.schedule, cand.v)
     assert len(counts) == cand.p * chunks and sum(counts) == model.num_layers
-    per_rank = [0] * cand.p
-    for i, n in enumerate(counts):
-        loop, pos = divmod(i, cand.p)
-        per_rank[cand.p - 1 - pos if cand.schedule == "zbv" and loop % 2 else pos] += n
-    assert sorted(per_rank) == sorted(o.partition.balanced_split(model.num_layers, cand.p))
+    # torchtitan builds, stage by stage, the layers the step model timed
+    assert counts == _timed_stage_layers(cand, model, 1024)
     par, training = cfg.parallelism, cfg.training
     assert (par.tensor_parallel_degree, par.pipeline_parallel_degree) == (cand.t, cand.p)
     assert par.data_parallel_shard_degree == cand.d
