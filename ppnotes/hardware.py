@@ -57,6 +57,15 @@ class GPUSpec:
             (:func:`ppnotes.perf_model.matmul_time`): the launch and the ramp a short kernel
             cannot hide, >= 0. See :data:`KERNEL_LAUNCH_COST` for the source and how weak it is.
         kernel_launch_source: bib key(s) for the launch cost.
+        sm_count: streaming multiprocessors, the width of one wave of matrix-multiply tiles
+            (:mod:`ppnotes.gemm`); 0 means "no kernel constants": the flat roofline is used.
+        gemm_peak_fraction: eta_max, the share of ``bf16_flops`` one full wave of large tiles
+            sustains (random data), in (0, 1].
+        gemm_k0: a tile's fixed cost (prologue and epilogue) as extra steps of the inner
+            dimension k, elements, >= 0.
+        attention_rate, attention_s0: FlashAttention's measured causal forward-plus-backward
+            rate R(s) = attention_rate x s / (s + attention_s0), FLOP/s and tokens.
+        kernel_source: bib key(s) and derivation of the four kernel constants.
 
     Raises ``ValueError`` unless the capacity is an integer >= 1 and the other numbers are
     finite and > 0, ``TypeError`` for a name or source that is not a string.
@@ -72,10 +81,27 @@ class GPUSpec:
     hbm_achievable_source: str = "none: the data-sheet peak"
     kernel_launch_cost: float = 0.0
     kernel_launch_source: str = "none"
+    sm_count: int = 0
+    gemm_peak_fraction: float = 1.0
+    gemm_k0: float = 0.0
+    attention_rate: float = 1.0
+    attention_s0: float = 0.0
+    kernel_source: str = "none: the flat roofline"
 
     def __post_init__(self):
-        for field in ("name", "source", "hbm_achievable_source", "kernel_launch_source"):
+        for field in (
+            "name",
+            "source",
+            "hbm_achievable_source",
+            "kernel_launch_source",
+            "kernel_source",
+        ):
             check_instance(field, getattr(self, field), str, "string")
+        check_int("sm_count", self.sm_count, 0, 10_000)
+        check_real("gemm_peak_fraction", self.gemm_peak_fraction, 0.0, 1.0, strict=True)
+        check_real("gemm_k0", self.gemm_k0, 0.0, 1e5)
+        check_real("attention_rate", self.attention_rate, strict=True)
+        check_real("attention_s0", self.attention_s0, 0.0, 1e7)
         object.__setattr__(self, "memory_bytes", check_int("memory_bytes", self.memory_bytes))
         for field in ("marketed_memory_gb", "bf16_flops", "hbm_bandwidth"):
             check_real(field, getattr(self, field), strict=True)
@@ -208,6 +234,33 @@ _H100_HBM_FRACTION = 3000 / 3350
 KERNEL_LAUNCH_COST = 3.0e-6
 _KERNEL_LAUNCH_SOURCE = "tritonbench2026launch"
 
+# Matrix-multiply and attention constants (ppnotes.gemm), from published kernel measurements
+# with random data, never from the training runs the book checks against:
+# - SMs: 108 (A100), 132 (H100 SXM, H200) (bekman2024mamf, tile and wave section).
+# - eta_max and k0: chosen (grid search) to minimise the mean error over the 19 points of
+#   ppnotes.gemm.PUBLISHED_GEMMS (cuBLAS square and MAMF shapes on A100 and H100, and an H800
+#   sweep of k at m = n = 8192 whose linear fit t ~ k + k0 gives k0 = 260 directly): 0.84 on
+#   both; k0 = 128 (A100), 260 (H100). The H200 has the H100's compute.
+# - FlashAttention-2, causal, head dimension 128, forward + backward (dao2023flashattention2,
+#   figs. 4 and 8): R(s) = R_inf s / (s + s0) through its 512- and 16K-token points:
+#   A100 R_inf = 195 TFLOP/s, s0 = 495; H100 R_inf = 339 TFLOP/s, s0 = 553.
+_A100_KERNELS = dict(
+    sm_count=108,
+    gemm_peak_fraction=0.84,
+    gemm_k0=128.0,
+    attention_rate=195e12,
+    attention_s0=495.0,
+    kernel_source="bekman2024mamf,azure2024benchmarks,he2024predictable,dao2023flashattention2",
+)
+_H100_KERNELS = dict(
+    sm_count=132,
+    gemm_peak_fraction=0.84,
+    gemm_k0=260.0,
+    attention_rate=339e12,
+    attention_s0=553.0,
+    kernel_source="bekman2024mamf,pranjal2025fastcu,tilelang2025matmul,dao2023flashattention2",
+)
+
 A100_40GB = GPUSpec(
     name="A100 40GB",
     memory_bytes=40960 * MiB,  # nvidia-smi: 40960 MiB = 40 GiB = 42.9 GB
@@ -219,6 +272,7 @@ A100_40GB = GPUSpec(
     hbm_achievable_source="gpuinspector2023a100",
     kernel_launch_cost=KERNEL_LAUNCH_COST,
     kernel_launch_source=_KERNEL_LAUNCH_SOURCE,
+    **_A100_KERNELS,
 )
 
 A100_80GB = GPUSpec(
@@ -232,6 +286,7 @@ A100_80GB = GPUSpec(
     hbm_achievable_source="mli2023a800bw",
     kernel_launch_cost=KERNEL_LAUNCH_COST,
     kernel_launch_source=_KERNEL_LAUNCH_SOURCE,
+    **_A100_KERNELS,
 )
 
 H100_SXM = GPUSpec(
@@ -245,6 +300,7 @@ H100_SXM = GPUSpec(
     hbm_achievable_source="flashmla2025",
     kernel_launch_cost=KERNEL_LAUNCH_COST,
     kernel_launch_source=_KERNEL_LAUNCH_SOURCE,
+    **_H100_KERNELS,
 )
 
 H200 = GPUSpec(
@@ -258,6 +314,7 @@ H200 = GPUSpec(
     hbm_achievable_source="flashmla2025",  # borrowed from the H100 SXM: no H200 measurement
     kernel_launch_cost=KERNEL_LAUNCH_COST,
     kernel_launch_source=_KERNEL_LAUNCH_SOURCE,
+    **_H100_KERNELS,
 )
 
 GPUS: dict[str, GPUSpec] = {g.name: g for g in (A100_40GB, A100_80GB, H100_SXM, H200)}

@@ -687,7 +687,7 @@ def plan_training(
     distributed_optimizer: bool | None = None,
     keep_below: float = 0.0,
     framework: str = "any",
-    efficiency: float = comm.DEFAULT_UTILISATION,
+    efficiency: float | None = None,
     reserve_fraction: float = memory.DEFAULT_RESERVE_FRACTION,
 ) -> Plan:
     """Search every training configuration of ``model`` on ``num_gpus`` GPUs of ``cluster``.
@@ -745,7 +745,8 @@ def plan_training(
             raise WrongTypeError(f"{key} must be None, True or False, got {value!r}")
     keep_below = check_real("keep_below", keep_below)
     framework = check_choice("framework", framework, FRAMEWORKS)
-    efficiency = check_real("efficiency", efficiency, strict=True, maximum=1.0)
+    if efficiency is not None:
+        efficiency = check_real("efficiency", efficiency, strict=True, maximum=1.0)
     reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 0.99)
     budget = (1.0 - reserve) * cluster.gpu.memory_bytes
     kw = dict(efficiency=efficiency, reserve_fraction=reserve)

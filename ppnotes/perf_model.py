@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 
-from . import bubble, comm, memory, partition, schedules
+from . import bubble, comm, gemm, memory, partition, schedules
 from ._validate import (
     MAX_GPUS,
     MAX_MICROBATCHES,
@@ -330,7 +330,7 @@ def matmul_time(flops: float, bytes_moved: float, gpu: GPUSpec, efficiency: floa
     f = check_real("flops", flops)
     nbytes = check_real("bytes_moved", bytes_moved)
     check_instance("gpu", gpu, GPUSpec)
-    e = _check_efficiency(efficiency)
+    e = check_real("efficiency", efficiency, 0.0, 1.0, strict=True)
     return _matmul(f, nbytes, gpu, e)
 
 
@@ -340,7 +340,10 @@ def _matmul(flops: float, nbytes: float, gpu: GPUSpec, efficiency: float) -> flo
     return roofline + gpu.kernel_launch_cost
 
 
-def _check_efficiency(efficiency) -> float:
+def _check_efficiency(efficiency) -> float | None:
+    """None (the kernel model, :mod:`ppnotes.gemm`) or a flat efficiency in (0, 1]."""
+    if efficiency is None:
+        return None
     return check_real("efficiency", efficiency, 0.0, 1.0, strict=True)
 
 
@@ -377,18 +380,128 @@ def _layer_kernels(model: ModelSpec, tokens: int, seq_len: int, t: int) -> list[
     return kernels
 
 
+#: Bytes per token that a layer's element-wise kernels read and write in the forward pass, in
+#: units of 2-byte values: two normalisations (read and write h each), two residual adds (read
+#: 2h, write h each), 10 h in all, sharded over t with sequence parallelism; and the MLP's
+#: activation (GeLU reads and writes the ffn width, SwiGLU reads two and writes one), over t.
+#: Biases and dropout are taken as fused into the neighbouring kernels.
+ELEMENTWISE_H = 10
+
+
+def _weight_shapes(model: ModelSpec) -> list[tuple[int, int, bool]]:
+    """(in, out, column-parallel) of a layer's four weights: QKV and MLP-in split their
+    output over t (column-parallel), the attention output and MLP-out their input (row)."""
+    h, kv = model.hidden_size, model.num_kv_heads * model.head_dim
+    ffn, gates = model.ffn_hidden_size, model.mlp_matrices - 1
+    return [(h, h + 2 * kv, True), (h, h, False), (h, gates * ffn, True), (ffn, h, False)]
+
+
+def _gemm_passes(tokens: int, n_in: int, n_out: int, t: int, column: bool, gpu: GPUSpec):
+    """Seconds of one weight's forward, input-gradient and weight-gradient multiplies on one
+    of t GPUs: forward T x out x in, input gradient T x in x out, weight gradient
+    in x out x T, with the split dimension divided by t."""
+    a, c = (n_in, n_out // t) if column else (n_in // t, n_out)
+    return (
+        gemm._gemm(tokens, c, a, gpu),
+        gemm._gemm(tokens, a, c, gpu),
+        gemm._gemm(a, c, tokens, gpu),
+    )
+
+
+#: The kernels of one layer, in :func:`layer_kernel_times` order.
+LAYER_KERNELS = ("QKV", "attention out", "MLP in", "MLP out", "attention core", "element-wise")
+
+
+def layer_kernel_times(
+    model: ModelSpec, micro_batch: int, gpu: GPUSpec, tensor_parallel: int = 1, seq_len=None
+) -> dict[str, tuple[float, float]]:
+    """Seconds of each kernel of one layer on one of t GPUs, for one micro-batch, by the
+    kernel model (:mod:`ppnotes.gemm`): ``{kernel: (forward, backward)}`` over
+    :data:`LAYER_KERNELS`. The four weight multiplies with their per-GPU shapes (QKV and MLP in
+    split their outputs over t, attention out and MLP out their inputs), the causal attention
+    core as FlashAttention-2, the element-wise kernels as memory-bound (:data:`ELEMENTWISE_H`).
+    Summed, they are :func:`layer_forward_time` and the backward the step model uses."""
+    model, b, gpu, t, s, _ = _check_layer_args(
+        model, micro_batch, gpu, tensor_parallel, seq_len, None
+    )
+    tokens = b * s
+    out = {}
+    for name, (n_in, n_out, column) in zip(LAYER_KERNELS[:4], _weight_shapes(model), strict=True):
+        f, i, w = _gemm_passes(tokens, n_in, n_out, t, column, gpu)
+        out[name] = (f, i + w)
+    width = model.num_heads * model.head_dim // t
+    out["attention core"] = (
+        gemm._attention(b, s, width, gpu, False),
+        gemm._attention(b, s, width, gpu, True),
+    )
+    ew = _elementwise_time(model, tokens, t, gpu)
+    out["element-wise"] = (ew, 2 * ew)
+    return out
+
+
+def _elementwise_time(model: ModelSpec, tokens: int, t: int, gpu: GPUSpec) -> float:
+    """Seconds of a layer's element-wise forward kernels (memory-bound)."""
+    width = ELEMENTWISE_H * model.hidden_size / t + model.mlp_matrices * model.ffn_hidden_size / t
+    return gemm.OVERHEAD * ACTIVATION_BYTES * tokens * width / gpu.achievable_hbm_bandwidth
+
+
+@lru_cache(maxsize=1024)
+def _layer_times(model: ModelSpec, b: int, gpu: GPUSpec, t: int, s: int, efficiency):
+    """(forward, backward, weight-gradient part of the backward, attention forward) of one
+    layer and one micro-batch on one of t GPUs, seconds, without communication.
+
+    ``efficiency`` None: every multiply timed from its shape (:mod:`ppnotes.gemm`), the
+    attention core as FlashAttention-2, the element-wise kernels as memory-bound. A number:
+    the book's former flat roofline (every kernel at that share of the peak, backward twice
+    the forward, its weight-gradient half equal to the forward).
+    """
+    tokens = b * s
+    if efficiency is not None:
+        forward = sum(
+            _matmul(f, n, gpu, efficiency) for f, n in _layer_kernels(model, tokens, s, t)
+        )
+        attention = _matmul(*_layer_kernels(model, tokens, s, t)[-1], gpu, efficiency)
+        return forward, 2 * forward, forward, attention
+    fwd = bwd = wgt = 0.0
+    for n_in, n_out, column in _weight_shapes(model):
+        f, i, w = _gemm_passes(tokens, n_in, n_out, t, column, gpu)
+        fwd, bwd, wgt = fwd + f, bwd + i + w, wgt + w
+    width = model.num_heads * model.head_dim // t
+    attention = gemm._attention(b, s, width, gpu, False)
+    ew = _elementwise_time(model, tokens, t, gpu)
+    fwd += attention + ew
+    bwd += gemm._attention(b, s, width, gpu, True) + 2 * ew
+    return fwd, bwd, wgt, attention
+
+
+@lru_cache(maxsize=1024)
+def _head_times(model: ModelSpec, b: int, gpu: GPUSpec, t: int, s: int, efficiency):
+    """(forward, backward, weight-gradient part) of the LM head (h -> V logits over t) for one
+    micro-batch, seconds; ``efficiency`` as in :func:`_layer_times`."""
+    tokens, h, vocab = b * s, model.hidden_size, model.vocab_size
+    if efficiency is not None:
+        flops = 2 * tokens * vocab * h / t
+        nbytes = WEIGHT_BYTES * vocab * h / t + ACTIVATION_BYTES * tokens * (h + vocab / t)
+        forward = _matmul(flops, nbytes, gpu, efficiency)
+        return forward, 2 * forward, forward
+    f, i, w = _gemm_passes(tokens, h, vocab, t, True, gpu)
+    return f, i + w, w
+
+
 def layer_forward_time(
     model: ModelSpec,
     micro_batch: int,
     gpu: GPUSpec,
     tensor_parallel: int = 1,
     seq_len: int | None = None,
-    efficiency: float = comm.DEFAULT_UTILISATION,
+    efficiency: float | None = None,
 ) -> float:
     """Seconds of one layer's forward pass for one micro-batch on one of t GPUs (no comm).
 
-    Sum of :func:`matmul_time` over the layer's kernels. The forward FLOPs equal
-    :func:`ppnotes.comm.layer_forward_flops` / t.
+    By default each matrix multiply is timed from its shape (:func:`ppnotes.gemm.gemm_time`),
+    the attention core as FlashAttention-2 and the element-wise kernels as memory-bound;
+    with ``efficiency`` a number, the flat roofline (:func:`matmul_time`) at that share of
+    the peak. The forward FLOPs equal :func:`ppnotes.comm.layer_forward_flops` / t.
     """
     return _layer_forward_time(
         *_check_layer_args(model, micro_batch, gpu, tensor_parallel, seq_len, efficiency)
@@ -396,7 +509,7 @@ def layer_forward_time(
 
 
 def _layer_forward_time(model, b, gpu, t, s, efficiency) -> float:
-    return sum(_matmul(f, n, gpu, efficiency) for f, n in _layer_kernels(model, b * s, s, t))
+    return _layer_times(model, b, gpu, t, s, efficiency)[0]
 
 
 def attention_core_time(
@@ -405,7 +518,7 @@ def attention_core_time(
     gpu: GPUSpec,
     tensor_parallel: int = 1,
     seq_len: int | None = None,
-    efficiency: float = comm.DEFAULT_UTILISATION,
+    efficiency: float | None = None,
 ) -> float:
     """Seconds of the attention core's forward (scores and values) for one micro-batch:
     the part selective recomputation runs again (Korthikanti et al. 2022)."""
@@ -415,8 +528,7 @@ def attention_core_time(
 
 
 def _attention_core_time(model, b, gpu, t, s, efficiency) -> float:
-    flops, nbytes = _layer_kernels(model, b * s, s, t)[-1]
-    return _matmul(flops, nbytes, gpu, efficiency)
+    return _layer_times(model, b, gpu, t, s, efficiency)[3]
 
 
 def head_forward_time(
@@ -425,13 +537,13 @@ def head_forward_time(
     gpu: GPUSpec,
     tensor_parallel: int = 1,
     seq_len: int | None = None,
-    efficiency: float = comm.DEFAULT_UTILISATION,
+    efficiency: float | None = None,
 ) -> float:
     """Seconds of the LM head's forward (h -> V logits, split over t) for one micro-batch.
 
     2 b s V h / t FLOPs; reads the V x h / t weights and writes the logits. The last stage
     runs it on top of its layers. The embedding lookup of the first stage moves b s h values
-    and is left out (microseconds).
+    and is left out (microseconds). ``efficiency`` as in :func:`layer_forward_time`.
     """
     return _head_forward_time(
         *_check_layer_args(model, micro_batch, gpu, tensor_parallel, seq_len, efficiency)
@@ -439,10 +551,7 @@ def head_forward_time(
 
 
 def _head_forward_time(model, b, gpu, t, s, efficiency) -> float:
-    tokens, h, vocab = b * s, model.hidden_size, model.vocab_size
-    flops = 2 * tokens * vocab * h / t
-    nbytes = WEIGHT_BYTES * vocab * h / t + ACTIVATION_BYTES * tokens * (h + vocab / t)
-    return _matmul(flops, nbytes, gpu, efficiency)
+    return _head_times(model, b, gpu, t, s, efficiency)[0]
 
 
 # --- the pipeline: the slowest stage sets the pace ---------------------------------------------
@@ -792,7 +901,7 @@ def step_time(
     cluster: Cluster,
     config: Config,
     *,
-    efficiency: float = comm.DEFAULT_UTILISATION,
+    efficiency: float | None = None,
     reserve_fraction: float = memory.DEFAULT_RESERVE_FRACTION,
 ) -> StepResult:
     """Time one training step of ``model`` on ``cluster`` with ``config``; see :class:`StepResult`.
@@ -807,7 +916,9 @@ def step_time(
         model: a :class:`~ppnotes.models.ModelSpec`.
         cluster: a :class:`Cluster`.
         config: a :class:`Config`.
-        efficiency: achieved fraction of the dense BF16 peak on compute-bound kernels.
+        efficiency: None (default): every kernel timed from its shape (:mod:`ppnotes.gemm`);
+            a number in (0, 1]: the former flat roofline, every kernel at that share of the
+            dense BF16 peak (chapter 5 compares the two).
         reserve_fraction: memory kept free on every GPU (see :func:`ppnotes.memory.fits`).
 
     Returns:
@@ -820,11 +931,9 @@ def step_time(
     gpu, t, m = cluster.gpu, config.tensor_parallel, config.num_microbatches
     b, s = config.micro_batch, config.seq_len or model.seq_len
 
-    layer_f = _layer_forward_time(model, b, gpu, t, s, efficiency)
-    redo = {"none": 0.0, "full": layer_f}.get(config.recompute)
-    if redo is None:
-        redo = _attention_core_time(model, b, gpu, t, s, efficiency)
-    head_f = _head_forward_time(model, b, gpu, t, s, efficiency)
+    layer_f, layer_b, layer_w, attention_f = _layer_times(model, b, gpu, t, s, efficiency)
+    redo = {"none": 0.0, "full": layer_f, "selective": attention_f}[config.recompute]
+    head_f, head_b, head_w = _head_times(model, b, gpu, t, s, efficiency)
     tp_f, tp_b = _tp_time_per_layer(model, cluster, config)
     counts = _layers_per_rank(model, config, head_f / (layer_f + tp_f))
     chunks = _chunk_layers(model, config, counts)
@@ -837,15 +946,15 @@ def step_time(
     # The LM head runs on the rank of the last stage: the last rank, or rank 0 at the top of
     # ZBV's V (the memory model keeps its weights on the last rank).
     head_rank = 0 if config.schedule == "zbv" else len(counts) - 1
-    compute = [n * layer_f + (head_f if i == head_rank else 0.0) for i, n in enumerate(counts)]
-    forward = [c + n * tp_f for c, n in zip(compute, counts, strict=True)]
-    backward = [2 * c + n * (redo + tp_b) for c, n in zip(compute, counts, strict=True)]
+    fwd = [n * layer_f + (head_f if i == head_rank else 0.0) for i, n in enumerate(counts)]
+    bwd = [n * layer_b + (head_b if i == head_rank else 0.0) for i, n in enumerate(counts)]
+    forward = [c + n * tp_f for c, n in zip(fwd, counts, strict=True)]
+    backward = [c + n * (redo + tp_b) for c, n in zip(bwd, counts, strict=True)]
     if chunks is None:
         pipe = _pipeline_time(config.schedule, m, forward, backward, config.virtual_stages)
     else:
-        # W (the weight gradient) does the forward's FLOPs, as in the closed forms.
-        layer = {"F": layer_f + tp_f, "B": 2 * layer_f + redo + tp_b, "W": layer_f}
-        head = {"F": head_f, "B": 2 * head_f, "W": head_f}
+        layer = {"F": layer_f + tp_f, "B": layer_b + redo + tp_b, "W": layer_w}
+        head = {"F": head_f, "B": head_b, "W": head_w}
         pipe = _uneven_pipeline_time(config, chunks, layer, head)
     k = max(range(len(counts)), key=lambda i: forward[i] + backward[i])
 
@@ -871,7 +980,7 @@ def step_time(
     optimizer = max(params) / shard * ADAM_BYTES_PER_PARAM / gpu.achievable_hbm_bandwidth
 
     parts = {
-        "compute": m * 3 * compute[k],
+        "compute": m * (fwd[k] + bwd[k]),
         "recompute": m * counts[k] * redo,
         "tp_comm": m * counts[k] * (tp_f + tp_b),
     }
@@ -1249,3 +1358,71 @@ def rank_agreement(rows) -> float:
     var_a = sum((x - mean) ** 2 for x in a)
     var_b = sum((y - mean) ** 2 for y in b)
     return cov / (var_a * var_b) ** 0.5
+
+
+# --- a published sweep of schedules: Zero Bubble PP's throughput and memory ---------------------
+
+
+def zb_comparison() -> list[dict]:
+    """The step model on Zero Bubble PP's Table 4 (:data:`ppnotes.runs.ZB_TABLE4`): each
+    model, micro-batch count and schedule, predicted against measured.
+
+    Configuration as the paper states it: t = d = 1, p = the GPUs, its micro-batch, sequence
+    1,024, first and last stage one layer short (``layer_split="head-aware"`` gives exactly
+    that split for these four models), no recomputation, optimizer state unsharded (one
+    replica), A100 80GB nodes of 8 (RoCE modelled as InfiniBand HDR); 1F1B's sends block as
+    in Megatron-LM, ZB-1p's overlap. Rows: ``model``, ``m``, ``schedule``, ``measured`` and
+    ``predicted`` (samples per GPU per second), ``error`` (predicted / measured - 1),
+    ``memory`` (measured peak GB), ``memory_flash`` (the book's activations: FlashAttention,
+    no dropout) and ``memory_2023`` (Megatron-LM's defaults when the paper was written:
+    attention scores stored, dropout masks kept; Korthikanti et al.'s 34 + 5 a s / h bytes per
+    token and width), both the fullest stage in GB (10^9 bytes).
+    """
+    from . import runs
+
+    cluster = CLUSTERS["DGX A100 80GB + HDR"]
+    rows = []
+    for name, m, schedule, thr, mem in runs.ZB_TABLE4:
+        model = runs.zb_model(name)
+        _, _, _, p, b = runs.ZB_MODELS[name]
+        config = Config(
+            1,
+            p,
+            1,
+            b,
+            m * b,
+            schedule=schedule,
+            recompute="none",
+            sequence_parallel=False,
+            distributed_optimizer=False,
+            overlap_p2p=schedule != "1f1b",
+            layer_split="head-aware",
+        )
+        result = step_time(model, cluster, config)
+        counts = _layers_per_rank(model, config)
+        old = memory.stage_memory(
+            model,
+            counts,
+            "train",
+            micro_batch=b,
+            num_microbatches=m,
+            schedule=schedule,
+            seq_len=model.seq_len,
+            flash_attention=False,
+            dropout=True,
+        )
+        predicted = m * b / result.step_time / p
+        rows.append(
+            {
+                "model": name,
+                "m": m,
+                "schedule": schedule,
+                "measured": thr,
+                "predicted": predicted,
+                "error": predicted / thr - 1,
+                "memory": float(mem),
+                "memory_flash": max(r["total"] for r in result.memory) / 1e9,
+                "memory_2023": max(r["total"] for r in old) / 1e9,
+            }
+        )
+    return rows

@@ -407,3 +407,64 @@ _BY_NAME = {run.name: run for run in RUNS}
 def get_run(name: str) -> PublishedRun:
     """Return the published run called ``name`` (one of ``[r.name for r in RUNS]``)."""
     return _BY_NAME[check_choice("run", name, _BY_NAME)]
+
+
+# --- a published sweep of schedules, with memory: Zero Bubble PP ----------------------------
+
+#: Zero Bubble PP's models (qi2024zero, arXiv 2401.10241v1, Table 3): name -> (layers, heads,
+#: hidden, pipeline stages p = GPUs, micro-batch b). Sequence length 1,024; no tensor or data
+#: parallelism; "both the initial and final pipeline stages possess one fewer transformer
+#: layer" (sec. 5.1). The vocabulary is not stated: GPT-2's 50,257 is assumed.
+ZB_MODELS = {
+    "1.5B": (22, 24, 2304, 8, 6),
+    "6.2B": (30, 32, 4096, 8, 3),
+    "14.6B": (46, 40, 5120, 16, 1),
+    "28.3B": (62, 48, 6144, 32, 1),
+}
+ZB_SEQ_LEN = 1024
+ZB_VOCAB = 50257
+
+#: Zero Bubble PP Table 4, measured on up to 32 A100 SXM 80GB GPUs (8 per node, RoCE between
+#: nodes): (model, micro-batches m, schedule, samples per GPU per second, peak memory GB per
+#: GPU). "zb-h1" is the paper's ZB-1p (its automatic schedule at 1F1B's memory limit, which it
+#: compares with the handcrafted ZB-H1). Its 1F1B-I (a chunk per layer, ranks holding
+#: different numbers of chunks) and ZB-2p (twice 1F1B's memory) are left out: the step model
+#: does not express them.
+ZB_TABLE4 = tuple(
+    (name, m, schedule, thr, mem)
+    for name, m, one_f, one_mem, zb, zb_mem in (
+        ("1.5B", 24, 11.8, 30, 12.9, 32),
+        ("1.5B", 32, 12.5, 30, 13.4, 32),
+        ("1.5B", 64, 13.6, 30, 14.2, 32),
+        ("6.2B", 24, 3.50, 39, 3.88, 42),
+        ("6.2B", 32, 3.70, 39, 4.00, 42),
+        ("6.2B", 64, 4.03, 39, 4.20, 42),
+        ("14.6B", 48, 1.40, 32, 1.61, 33),
+        ("14.6B", 64, 1.49, 32, 1.67, 33),
+        ("14.6B", 128, 1.64, 32, 1.76, 33),
+        ("28.3B", 96, 0.76, 43, 0.87, 44),
+        ("28.3B", 128, 0.80, 43, 0.90, 44),
+        ("28.3B", 256, 0.88, 43, 0.96, 44),
+    )
+    for schedule, thr, mem in (("1f1b", one_f, one_mem), ("zb-h1", zb, zb_mem))
+)
+
+
+def zb_model(name: str) -> ModelSpec:
+    """One of Zero Bubble PP's GPT-style models (:data:`ZB_MODELS`) as a ModelSpec."""
+    layers, heads, hidden, _, _ = ZB_MODELS[check_choice("name", name, ZB_MODELS)]
+    return ModelSpec(
+        name=f"ZB {name}",
+        num_layers=layers,
+        hidden_size=hidden,
+        num_heads=heads,
+        num_kv_heads=heads,
+        ffn_hidden_size=4 * hidden,
+        vocab_size=ZB_VOCAB,
+        seq_len=ZB_SEQ_LEN,
+        mlp_matrices=2,
+        biases=True,
+        tied_embeddings=True,
+        learned_positions=True,
+        source="qi2024zero",
+    )

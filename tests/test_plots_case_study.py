@@ -34,7 +34,7 @@ def test_recommendation_never_shows_a_negative_bubble():
     from ppnotes import models
 
     cluster = pm.CLUSTERS["DGX A100 80GB + HDR"]
-    rec = rc.recommend(models.MEGATRON_18B, cluster, rc.Workload("train", 64, 256, 2048))
+    rec = rc.recommend(models.MEGATRON_1_7B, cluster, rc.Workload("train", 8, 128))
     assert rec.p == 1
     html = plots.scenario_frame_html(rec)
     assert "-0.0%" not in html and "1f1b: 0.0% of the step" in html

@@ -136,3 +136,32 @@ def test_breakdown_svg_shows_the_numbers():
     # with a common scale the bar is half the width
     widths = [float(w) for w in __import__("re").findall(r'width="([\d.]+)" height="28"', bad)]
     assert sum(widths) == pytest.approx((420 - 20) / 2, rel=0.01)
+
+
+def test_gemm_efficiency_figure_shows_the_model_and_the_published_points():
+    from ppnotes import gemm
+
+    fig = plots.gemm_efficiency_figure()
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    for ax, name in zip(fig.axes, ("A100 80GB", "H100 SXM 80GB"), strict=True):
+        assert ax.get_title() == name
+        points = [ln for ln in ax.lines if ln.get_linestyle() == "None" and len(ln.get_xdata())]
+        assert len(points) == sum(r[0] == name for r in gemm.PUBLISHED_GEMMS)
+        model = [ln for ln in ax.lines if ln.get_label().startswith("model")]
+        assert len(model) == 2 and all(0 < y <= 100 for ln in model for y in ln.get_ydata())
+    with pytest.raises(ValueError, match="gpus"):
+        plots.gemm_efficiency_figure(["A100"])
+
+
+def test_kernel_time_vs_tp_figure_stacks_each_kernel():
+    from ppnotes import perf_model as pm
+    from ppnotes.models import GPT3_175B
+
+    times = {t: pm.layer_kernel_times(GPT3_175B, 1, hw.A100_80GB, t, 2048) for t in (1, 8)}
+    fig = plots.kernel_time_vs_tp_figure(times)
+    ax = fig.axes[0]
+    tops = stacked_tops(ax)
+    for x, t in enumerate((1, 8)):
+        assert tops[x] == pytest.approx(1e3 * t * sum(f + b for f, b in times[t].values()))
+    with pytest.raises(ValueError, match="kernel_times"):
+        plots.kernel_time_vs_tp_figure({})

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..hardware import GiB
+from ..hardware import GPUS, GiB
 from .style import ROLE_COLORS, SERIES_COLORS, new_figure, styled
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "PART_LABELS",
     "breakdown_svg",
     "breakdown_vs_depth_figure",
+    "gemm_efficiency_figure",
+    "kernel_time_vs_tp_figure",
     "mfu_vs_microbatch_figure",
     "predicted_vs_published_figure",
 ]
@@ -406,3 +408,122 @@ def breakdown_svg(
         f"HFU {r.hfu:.1%} · {r.tokens_per_second:,.0f} tokens/s · {verdict}</div>"
     )
     return "".join(out) + text
+
+
+_KERNEL_COLORS = {
+    "QKV": "#0072B2",
+    "attention out": "#56B4E9",
+    "MLP in": "#009E73",
+    "MLP out": "#E69F00",
+    "attention core": "#CC79A7",
+    "element-wise": "#999999",
+}
+
+
+@styled
+def gemm_efficiency_figure(
+    gpus=("A100 80GB", "H100 SXM 80GB"), *, width: float = 7.0, height: float = 3.4
+) -> Figure:
+    """Achieved share of the bf16 peak against matrix size, one panel per GPU: the kernel
+    model (:func:`ppnotes.gemm.gemm_efficiency`, without the overhead knob) for square
+    multiplies N x N x N and for m = n = 8192 with the inner dimension k = N, and the
+    published measurements it rests on (:data:`ppnotes.gemm.PUBLISHED_GEMMS`) at x = the cube
+    root of m n k."""
+    from .. import gemm
+
+    names = [str(g) for g in gpus]
+    for name in names:
+        if name not in GPUS:
+            raise ValueError(f"gpus must be names from ppnotes.hardware.GPUS, got {name!r}")
+    fig, axes = new_figure(width=width, height=height, ncols=len(names), sharey=True)
+    axes = [axes] if len(names) == 1 else list(axes)
+    sizes = [256 * 2 ** (i / 4) for i in range(0, 25)]
+    for ax, name in zip(axes, names, strict=True):
+        gpu = GPUS[name]
+
+        def eff(m, n, k, gpu=gpu):
+            return 100 * gemm.OVERHEAD * gemm.gemm_efficiency(m, n, k, gpu)
+
+        ns = [int(x) for x in sizes]
+        ax.plot(ns, [eff(n, n, n) for n in ns], color=SERIES_COLORS[0], label="model, N x N x N")
+        ax.plot(
+            ns,
+            [eff(8192, 8192, n) for n in ns],
+            color=SERIES_COLORS[1],
+            linestyle="--",
+            label="model, 8192 x 8192 x N",
+        )
+        pts = [r for r in gemm.PUBLISHED_GEMMS if r[0] == name]
+        for _name, m, n, k, tflops, _source in pts:
+            square = m == n == k
+            thin_k = m == n == 8192 and k != 8192
+            x = k if thin_k else round((m * n * k) ** (1 / 3))
+            colour = SERIES_COLORS[1] if thin_k else SERIES_COLORS[0]
+            ax.plot(
+                x,
+                100 * tflops * 1e12 / gpu.bf16_flops,
+                marker="o" if square or thin_k else "D",
+                markerfacecolor="white",
+                color=colour,
+                linestyle="none",
+            )
+        ax.plot(
+            [],
+            [],
+            marker="o",
+            markerfacecolor="white",
+            color="black",
+            linestyle="none",
+            label="published (random data)",
+        )
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([256, 1024, 4096, 16384])
+        ax.set_xticklabels(["256", "1K", "4K", "16K"])
+        ax.minorticks_off()
+        ax.set_xlabel("N (or the cube root of m n k)")
+        ax.set_title(name)
+        ax.set_ylim(0, 100)
+    axes[0].set_ylabel("% of dense bf16 peak")
+    axes[-1].legend(loc="lower right", frameon=False, fontsize=8)
+    return fig
+
+
+@styled
+def kernel_time_vs_tp_figure(
+    kernel_times: Mapping[int, Mapping[str, Sequence[float]]],
+    flat: Mapping[int, float] | None = None,
+    *,
+    width: float = 7.0,
+    height: float = 3.4,
+) -> Figure:
+    """GPU-milliseconds of one layer (forward + backward, one micro-batch) against the
+    tensor-parallel width t: each GPU's kernel times times t, stacked by kernel, so perfect
+    scaling is a flat bar. ``kernel_times``: t -> :func:`ppnotes.perf_model.layer_kernel_times`;
+    ``flat``: t -> the flat roofline's GPU-milliseconds, drawn as a line."""
+    if not isinstance(kernel_times, Mapping) or not kernel_times:
+        raise ValueError(f"kernel_times must map t to layer_kernel_times, got {kernel_times!r}")
+    ts = sorted(kernel_times)
+    fig, ax = new_figure(width=width, height=height)
+    xs = list(range(len(ts)))
+    bottom = [0.0] * len(ts)
+    for name, colour in _KERNEL_COLORS.items():
+        vals = [1e3 * t * sum(kernel_times[t][name]) for t in ts]
+        ax.bar(xs, vals, bottom=bottom, color=colour, edgecolor=_EDGE, linewidth=0.5, label=name)
+        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+    for x, total in zip(xs, bottom, strict=True):
+        ax.text(x, total, f"{total:.0f}", ha="center", va="bottom", fontsize=8)
+    if flat:
+        ax.plot(
+            xs,
+            [1e3 * flat[t] for t in ts],
+            color="black",
+            linestyle=":",
+            marker="_",
+            label="flat roofline (60 %)",
+        )
+    ax.set_xticks(xs)
+    ax.set_xticklabels([f"t = {t}" for t in ts])
+    ax.set_ylabel("GPU-ms per layer (t x time per GPU)")
+    ax.set_ylim(0, max(bottom) * 1.15)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    return fig
