@@ -1283,28 +1283,48 @@ def run_comparison(runs=None, **kwargs) -> list[dict]:
 
 ZERO_STAGES = (1, 2, 3)
 
+#: How a framework runs sharded data parallelism inside a pipeline step
+#: (:func:`sharding_bytes_per_step`):
+#: "per-micro-batch" is ZeRO-2/3 as written (Rajbhandari et al. 2020) and FSDP with resharding:
+#: gradients reduce-scattered after every micro-batch, weights gathered before every forward and
+#: backward. DeepSpeed runs it that way outside pipelines and refuses ZeRO-2/3 inside its
+#: pipeline engine (``deepspeed/runtime/pipe/engine.py``: "ZeRO-2 and ZeRO-3 are incompatible
+#: with pipeline parallelism"; deepspeed_zero_pp). "torch-pipelining" is FSDP2 under
+#: ``torch.distributed.pipelining`` as torchtitan runs it (torch 2.13
+#: ``torch/distributed/pipelining/stage.py``: before the last backward it sets
+#: ``set_requires_gradient_sync(False)`` and ``set_reshard_after_backward(False)``, and only the
+#: last backward reduces; torchtitan ``torchtitan/distributed/fsdp.py``:
+#: ``reshard_after_forward`` is off when pipelining is on): one gather and one reduce-scatter
+#: per step whatever m (torchtitan2026configs).
+SHARDING_RUNTIMES = ("per-micro-batch", "torch-pipelining")
 
-def sharding_bytes_per_step(model: ModelSpec, config: Config, zero_stage: int) -> float:
-    """Bytes each GPU sends per step to keep its data-parallel shard in sync, by ZeRO stage.
+
+def sharding_bytes_per_step(
+    model: ModelSpec, config: Config, zero_stage: int, runtime: str = "per-micro-batch"
+) -> float:
+    """Bytes each GPU sends per step to keep its data-parallel shard in sync, by ZeRO stage
+    and by how the framework runs it (:data:`SHARDING_RUNTIMES`).
 
     A ring reduce-scatter or all-gather of a tensor of n bytes sends (d - 1) / d x n bytes per
     GPU; n is the largest rank's parameters over t, in fp32 for gradients and bf16 for weights.
 
     - Stage 1 (the distributed optimizer): one gradient reduce-scatter and one weight
       all-gather per step, after the m micro-batches have accumulated their gradients.
-    - Stage 2 also shards the gradients, so no rank holds the full gradient to accumulate
-      into: the reduce-scatter runs after every micro-batch's backward, m times per step.
-      DeepSpeed therefore refuses ZeRO-2 and ZeRO-3 with its pipeline engine
-      (``deepspeed/runtime/pipe/engine.py``; deepspeed_zero_pp).
-    - Stage 3 (and FSDP) also shards the weights: they are all-gathered before every
-      micro-batch's forward and again before its backward, 2 m times per step.
+    - Stage 2 also shards the gradients. "per-micro-batch": no rank holds the full gradient to
+      accumulate into, so the reduce-scatter runs after every micro-batch's backward, m times.
+    - Stage 3 (and FSDP) also shards the weights. "per-micro-batch": they are all-gathered
+      before every micro-batch's forward and again before its backward, 2 m times per step.
+    - "torch-pipelining": PyTorch's pipelining keeps the gathered weights and the unsharded
+      gradients until the last backward, so stages 2 and 3 send what stage 1 sends (and hold,
+      through the step, the memory stage 1 holds).
 
-    A pipeline wants m >= p micro-batches, so stages 2 and 3 pay m times over what stage 1
-    pays once. Returns bytes (float) per GPU per step; 0 for d = 1.
+    A pipeline wants m >= p micro-batches, so "per-micro-batch" stages 2 and 3 pay m times over
+    what stage 1 pays once. Returns bytes (float) per GPU per step; 0 for d = 1.
     """
     model, config = _check_model_config(model, config)
     if isinstance(zero_stage, bool) or zero_stage not in ZERO_STAGES:
         raise ValueError(f"zero_stage must be one of 1, 2, 3, got {zero_stage!r}")
+    runtime = check_choice("runtime", runtime, SHARDING_RUNTIMES)
     stage = int(zero_stage)
     d, m = config.data_parallel, config.num_microbatches
     params = max(memory.stage_params(model, _layers_per_rank(model, config)))
@@ -1312,7 +1332,7 @@ def sharding_bytes_per_step(model: ModelSpec, config: Config, zero_stage: int) -
     share = (d - 1) / d
     grads = params * GRAD_REDUCE_BYTES * share
     weights = params * PARAM_GATHER_BYTES * share
-    if stage == 1:
+    if stage == 1 or runtime == "torch-pipelining":
         return grads + weights
     if stage == 2:
         return m * grads + weights

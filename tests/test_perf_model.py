@@ -434,3 +434,15 @@ def test_zero_bubble_sweep_throughput_ranking_and_memory():
     assert all(abs(r["error"]) < 0.10 for r in rows if r["model"] != "1.5B")
     # memory with the activations Megatron-LM kept in 2023: within 10 % of every measured peak
     assert all(abs(r["memory_2023"] / r["memory"] - 1) < 0.10 for r in rows)
+
+
+def test_sharding_under_torch_pipelining_sends_once_per_step():
+    """FSDP2 under torch.distributed.pipelining defers gather and reduce-scatter to the last
+    micro-batch (stage.py); ZeRO-2/3 run per micro-batch grow with m."""
+    cfg = config(pipeline_parallel=8)
+    one = pm.sharding_bytes_per_step(GPT3_175B, cfg, 1)
+    for stage in (2, 3):
+        assert pm.sharding_bytes_per_step(GPT3_175B, cfg, stage) > 10 * one
+        assert pm.sharding_bytes_per_step(GPT3_175B, cfg, stage, "torch-pipelining") == one
+    with pytest.raises(ValueError, match="runtime"):
+        pm.sharding_bytes_per_step(GPT3_175B, cfg, 3, "deepspeed")

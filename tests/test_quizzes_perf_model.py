@@ -70,7 +70,9 @@ def test_choice_questions():
     assert len(mc) == 1 and sum(a["correct"] for a in mc[0]["answers"]) == 1
     many = next(q for q in pm_quiz.questions() if q["type"] == "many_choice")
     correct = {a["answer"].split(" (")[0] for a in many["answers"] if a["correct"]}
-    assert correct == {"ZeRO-2", "ZeRO-3 / FSDP with resharding"}
+    assert correct == {"ZeRO-2", "ZeRO-3 / FSDP resharding after every forward and backward"}
+    wrong = {a["answer"] for a in many["answers"] if not a["correct"]}
+    assert any("PyTorch" in w for w in wrong)  # FSDP under torch pipelining: once per step
 
 
 def test_the_factor_m_is_exact_and_percentages_accept_fractions():

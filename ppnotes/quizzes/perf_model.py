@@ -197,13 +197,15 @@ def questions() -> list[dict]:
             f"b = 1 and a global batch of {zero_cfg.global_batch} sequences (m = "
             f"{zero_cfg.num_microbatches} micro-batches per pipeline). How many times more bytes "
             "per step does each GPU send to keep its data-parallel shard in sync under ZeRO-3 "
-            "(weights gathered before every micro-batch's forward and backward) than under "
+            "run per micro-batch, as written (weights gathered before every micro-batch's "
+            "forward and backward) than under "
             "ZeRO-1 (one gradient reduce-scatter and one weight all-gather per step)?",
             zero_ratio,
             rel_tol=0.03,
             correct_feedback="Right: ZeRO-3 reduce-scatters the gradients after every "
             "micro-batch and gathers the weights twice per micro-batch, so its traffic grows "
-            "with $m$ while ZeRO-1's does not.",
+            "with $m$ while ZeRO-1's does not. (FSDP under PyTorch's pipelining defers both "
+            "to the last micro-batch: there the ratio is 1.)",
             wrong_feedback="ZeRO-1 per step: fp32 gradients (4 bytes per parameter) + bf16 "
             "weights (2). ZeRO-3: $4m + 2 + 2m \\times 2$ bytes per parameter.",
             traps=[
@@ -212,8 +214,9 @@ def questions() -> list[dict]:
             ],
         ),
         many_choice(
-            "A deep pipeline runs many micro-batches per step. Which data-parallel shardings "
-            "communicate more as the number of micro-batches m grows? Pick all that apply.",
+            "A deep pipeline runs many micro-batches per step. Which data-parallel shardings, "
+            "run as described, communicate more as the number of micro-batches m grows? Pick "
+            "all that apply.",
             [
                 choice(
                     "ZeRO-1 (sharded optimizer state)",
@@ -229,10 +232,19 @@ def questions() -> list[dict]:
                     "refuses it).",
                 ),
                 choice(
-                    "ZeRO-3 / FSDP with resharding (also sharded weights)",
+                    "ZeRO-3 / FSDP resharding after every forward and backward (also sharded "
+                    "weights)",
                     True,
                     "Yes: every micro-batch gathers the weights before its forward and again "
                     "before its backward, $2m$ gathers per step.",
+                ),
+                choice(
+                    "FSDP (ZeRO-3) under PyTorch's pipelining, as torchtitan runs it",
+                    False,
+                    "No: the pipeline stage keeps the gathered weights and the unsharded "
+                    "gradients until the last micro-batch's backward (torchtitan turns "
+                    "resharding after the forward off with pipelining), so it gathers and "
+                    "reduce-scatters once per step, like ZeRO-1.",
                 ),
             ],
         ),
