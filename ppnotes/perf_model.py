@@ -1446,3 +1446,42 @@ def zb_comparison() -> list[dict]:
             }
         )
     return rows
+
+
+def megatron_h100_comparison() -> list[dict]:
+    """The step model on Megatron-LM's H100 weak-scaling table
+    (:data:`ppnotes.runs.MEGATRON_H100_TABLE`): predicted against measured model TFLOP/s per
+    GPU. The table gives t, p, d and the global batch, not the micro-batch or interleaving, so
+    each row takes the model's fastest fitting choice of b in {1, 2, 4} and v in {1, 2, 3, 4}
+    (1F1B when v = 1; interleaving overlaps its sends), with selective recomputation and
+    sequence parallelism; this checks the level on H100, not the layout. Rows: ``model``,
+    ``measured``, ``predicted``, ``error`` (predicted / measured - 1), ``config`` (the chosen
+    Config)."""
+    from . import runs
+
+    cluster = CLUSTERS["DGX H100 + NDR"]
+    rows = []
+    for name, _, _, _, t, p, d, batch, tflops in runs.MEGATRON_H100_TABLE:
+        model = runs.megatron_h100_model(name)
+        best = None
+        for b in (1, 2, 4):
+            for v in (1, 2, 3, 4) if p > 1 else (1,):
+                schedule = "interleaved" if v > 1 else "1f1b"
+                try:
+                    config = Config(t, p, d, b, batch, schedule, v, overlap_p2p=v > 1)
+                    result = step_time(model, cluster, config)
+                except ValueError:  # layers or micro-batches that do not split
+                    continue
+                if result.fits and (best is None or result.step_time < best.step_time):
+                    best = result
+        predicted = best.model_tflops_per_gpu
+        rows.append(
+            {
+                "model": name,
+                "measured": tflops,
+                "predicted": predicted,
+                "error": predicted / tflops - 1,
+                "config": best.config,
+            }
+        )
+    return rows

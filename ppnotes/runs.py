@@ -468,3 +468,46 @@ def zb_model(name: str) -> ModelSpec:
         learned_positions=True,
         source="qi2024zero",
     )
+
+
+# --- Megatron-Core on H100: a weak-scaling table ----------------------------------------------
+
+#: Megatron-LM's README "Performance Benchmarking" table (Megatron-Core r0.8.0, up to 6,144
+#: H100 GPUs; megatron2024h100table, images/model_table.png at commit d98e8a64): model
+#: (heads, hidden, layers), t, p, d, global batch in sequences and measured TFLOP/s per GPU
+#: (model FLOPs: its MFU column is TFLOP/s / 989). Shared: sequences of 4,096 tokens, a
+#: vocabulary of 131,072, data-parallel and tensor-parallel communication overlapped. Not
+#: published: micro-batch, interleaving, recomputation, FFN width (taken as 4h).
+MEGATRON_H100_TABLE = (
+    ("1.7B", 16, 2048, 24, 1, 1, 48, 192, 408.8),
+    ("7.1B", 32, 4096, 30, 2, 1, 48, 192, 465.9),
+    ("16B", 48, 6144, 32, 4, 1, 48, 192, 489.1),
+    ("32B", 56, 7168, 48, 8, 1, 48, 192, 459.6),
+    ("70B", 64, 8192, 84, 8, 2, 48, 384, 419.7),
+    ("119B", 80, 10240, 92, 8, 4, 48, 768, 420.5),
+    ("177B", 96, 12288, 96, 8, 6, 48, 1152, 432.8),
+    ("314B", 128, 16384, 96, 8, 8, 48, 1536, 474.4),
+    ("462B", 144, 18432, 112, 8, 16, 48, 3072, 459.9),
+)
+
+
+def megatron_h100_model(name: str) -> ModelSpec:
+    """One model of :data:`MEGATRON_H100_TABLE` as a GPT-style ModelSpec (4h MLP, rotary
+    positions, untied head, 4,096-token sequences, 131,072-token vocabulary)."""
+    rows = {r[0]: r for r in MEGATRON_H100_TABLE}
+    _, heads, hidden, layers, *_ = rows[check_choice("name", name, rows)]
+    return ModelSpec(
+        name=f"Megatron-Core {name}",
+        num_layers=layers,
+        hidden_size=hidden,
+        num_heads=heads,
+        num_kv_heads=heads,
+        ffn_hidden_size=4 * hidden,
+        vocab_size=131072,
+        seq_len=4096,
+        mlp_matrices=2,
+        biases=True,
+        tied_embeddings=False,
+        learned_positions=False,
+        source="megatron2024h100table",
+    )

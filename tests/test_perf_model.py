@@ -446,3 +446,13 @@ def test_sharding_under_torch_pipelining_sends_once_per_step():
         assert pm.sharding_bytes_per_step(GPT3_175B, cfg, stage, "torch-pipelining") == one
     with pytest.raises(ValueError, match="runtime"):
         pm.sharding_bytes_per_step(GPT3_175B, cfg, 3, "deepspeed")
+
+
+def test_megatron_core_h100_table():
+    """Megatron-LM's H100 table (runs.MEGATRON_H100_TABLE), not used to set anything."""
+    rows = pm.megatron_h100_comparison()
+    assert len(rows) == 9
+    assert all(abs(r["error"]) < 0.15 for r in rows)
+    assert sum(abs(r["error"]) for r in rows) / len(rows) < 0.08
+    for r in rows:  # the layout the table states
+        assert r["config"].data_parallel == 48
