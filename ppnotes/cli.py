@@ -16,6 +16,7 @@ import os
 import sys
 from dataclasses import replace
 
+from . import gemm
 from . import perf_model as pm
 from ._names import resolve
 from ._validate import MAX_GPUS, WrongTypeError, check_choice, check_int
@@ -62,7 +63,7 @@ CLI_DEFAULTS = {
 #: Flags only one mode reads. Given in the other mode they are an error, not ignored: the
 #: reader asked for something (64 GPUs, a TTFT target) the answer would not respect.
 MODE_FLAGS = {
-    "train": ("gpus", "global_batch", "seq_len", "explain", "framework"),
+    "train": ("gpus", "global_batch", "seq_len", "explain", "framework", "fp8"),
     "serve": ("ttft", "tpot", "load", "prompt", "output"),
 }
 _MODE_HINTS = {"gpus": "serve mode finds the fewest GPUs itself"}
@@ -213,6 +214,12 @@ def _parser() -> argparse.ArgumentParser:
         help="train: plan only what this framework can launch (its schedules and layer "
         "splits; default any: rules every framework shares)",
     )
+    ap.add_argument(
+        "--fp8",
+        action="store_true",
+        default=None,
+        help="train: FP8 linear layers (H100-class GPUs; not exported)",
+    )
     ap.add_argument("--ttft", type=reals["ttft"], help="serve: TTFT target, seconds")
     ap.add_argument("--tpot", type=reals["tpot"], help="serve: TPOT target, seconds")
     ap.add_argument(
@@ -359,7 +366,7 @@ def _train_exports(plan: Plan, model: ModelSpec, cluster: pm.Cluster) -> dict[st
             lines[name] = exporters[name](best.candidate)
             continue
         except ValueError as err:
-            if plan.framework != "any":
+            if plan.framework != "any" or best.candidate.fp8:
                 lines[name] = str(err)
                 continue
         own = plan_training(
@@ -414,8 +421,15 @@ def _train_json(args, model, cluster, plan: Plan) -> dict:
 
 
 def _train(args, model, cluster, out) -> int:
+    gemm.check_fp8(cluster.gpu, bool(args.fp8))  # before the search: refused in one line
     plan = plan_training(
-        model, cluster, args.gpus, args.global_batch, args.seq_len, framework=args.framework
+        model,
+        cluster,
+        args.gpus,
+        args.global_batch,
+        args.seq_len,
+        framework=args.framework,
+        fp8=bool(args.fp8),
     )
     code = EXIT_OK if plan.ranked else EXIT_UNSATISFIABLE
     if args.json:

@@ -66,9 +66,18 @@ def _export_batch(cand: Candidate, global_batch) -> int:
 
 def megatron_compatible(cand: Candidate, model: ModelSpec) -> bool:
     """Whether :func:`megatron_flags` can export ``cand``: Megatron-LM runs 1F1B and
-    interleaved 1F1B (any layer split: an uneven one is written as a layout)."""
+    interleaved 1F1B (any layer split: an uneven one is written as a layout); gradient
+    sharding and FP8 are not exported."""
     cand, model = _candidate(cand), _model(model)
-    return cand.schedule in ("1f1b", "interleaved") and not cand.shard_gradients
+    return cand.schedule in ("1f1b", "interleaved") and not (cand.shard_gradients or cand.fp8)
+
+
+def _refuse_fp8(cand: Candidate, framework: str) -> None:
+    if cand.fp8:
+        raise ValueError(
+            f"fp8 is not exported for {framework}: the book has not checked its FP8 flags "
+            "against the framework's parser; plan without fp8 to export"
+        )
 
 
 def megatron_layout(cand: Candidate, model: ModelSpec) -> str | None:
@@ -108,6 +117,7 @@ def megatron_flags(cand: Candidate, model: ModelSpec, global_batch: int, seq_len
             "shard_gradients (zero2) is not exported for Megatron-LM: the book has not checked "
             "its FSDP flags; plan without it"
         )
+    _refuse_fp8(cand, "Megatron-LM")
     global_batch = _export_batch(cand, global_batch)
     seq_len = check_int("seq_len", seq_len)
     if cand.schedule in ("zb-h1", "zbv", "gpipe"):
@@ -212,6 +222,7 @@ def torchtitan_config(
     the planner's memory is an upper bound. ZB-H1 with one chunk per rank has no torchtitan
     schedule (PyTorch's zero-bubble classes run 2 or more stages per rank): ``ValueError``."""
     cand = _candidate(cand)
+    _refuse_fp8(cand, "torchtitan")
     global_batch = _export_batch(cand, global_batch)
     seq_len = check_int("seq_len", seq_len)
     if cand.schedule == "zb-h1":

@@ -100,13 +100,29 @@ PUBLISHED_ATTENTION = (
 )
 
 
+#: Published FP8 (e4m3) matrix multiplies on H100 SXM, random data: (GPU, m, n, k, TFLOP/s,
+#: source): cuBLASLt squares (azure2024benchmarks, ND H100 v5) and the best MAMF shape
+#: (bekman2024mamf). The model misses the smallest square badly (it predicts about 400
+#: TFLOP/s against 274 measured): a 1,024-cube FP8 multiply is dominated by costs the wave
+#: model does not have; training multiplies are far larger.
+PUBLISHED_FP8_GEMMS = (
+    ("H100 SXM 80GB", 1024, 1024, 1024, 274.1, "azure2024benchmarks"),
+    ("H100 SXM 80GB", 2048, 2048, 2048, 1011.3, "azure2024benchmarks"),
+    ("H100 SXM 80GB", 4096, 4096, 4096, 1216.9, "azure2024benchmarks"),
+    ("H100 SXM 80GB", 8192, 8192, 8192, 1290.1, "azure2024benchmarks"),
+    ("H100 SXM 80GB", 16384, 16384, 16384, 1377.3, "azure2024benchmarks"),
+    ("H100 SXM 80GB", 1024, 9216, 14336, 1402.6, "bekman2024mamf"),
+)
+
+
 def _check_gpu(gpu) -> GPUSpec:
     check_instance("gpu", gpu, GPUSpec, "ppnotes.hardware.GPUSpec")
     return gpu
 
 
-def gemm_time(m: int, n: int, k: int, gpu: GPUSpec) -> float:
-    """Seconds of one bf16 matrix multiply C[m, n] = A[m, k] B[k, n] on ``gpu``.
+def gemm_time(m: int, n: int, k: int, gpu: GPUSpec, fp8: bool = False) -> float:
+    """Seconds of one bf16 (or, with ``fp8``, FP8-input) matrix multiply
+    C[m, n] = A[m, k] B[k, n] on ``gpu``.
 
     The fastest :data:`TILES` choice of the wave model (module docstring), or the time to
     move its operands through HBM if that is longer, plus the GPU's launch cost; times
@@ -116,25 +132,38 @@ def gemm_time(m: int, n: int, k: int, gpu: GPUSpec) -> float:
     Args:
         m, n, k: rows of A and C, columns of B and C, and the inner dimension, >= 1.
         gpu: a :class:`~ppnotes.hardware.GPUSpec`.
+        fp8: FP8 inputs (one byte each, bf16 output) at the GPU's FP8 constants; ``ValueError``
+            on a GPU without FP8 (``fp8_flops`` 0).
     """
-    return _gemm(check_int("m", m), check_int("n", n), check_int("k", k), _check_gpu(gpu))
+    m, n, k, gpu = check_int("m", m), check_int("n", n), check_int("k", k), _check_gpu(gpu)
+    return _gemm(m, n, k, gpu, check_fp8(gpu, fp8))
+
+
+def check_fp8(gpu: GPUSpec, fp8) -> bool:
+    """``fp8`` checked: a bool, and True only on a GPU with an FP8 peak."""
+    if check_bool("fp8", fp8) and gpu.fp8_flops == 0:
+        raise ValueError(f"fp8=True needs a GPU with FP8 Tensor Cores, got the {gpu.name}")
+    return fp8
 
 
 @lru_cache(maxsize=4096)
-def _gemm(m: int, n: int, k: int, gpu: GPUSpec) -> float:
+def _gemm(m: int, n: int, k: int, gpu: GPUSpec, fp8: bool = False) -> float:
     """:func:`gemm_time` on checked arguments (cached: the planner asks for few shapes)."""
     flops = 2.0 * m * n * k
-    nbytes = BYTES * (m * k + k * n + m * n)
+    nbytes = (1 if fp8 else BYTES) * (m * k + k * n) + BYTES * m * n
+    peak, eta, k0 = gpu.bf16_flops, gpu.gemm_peak_fraction, gpu.gemm_k0
+    if fp8:
+        peak, eta, k0 = gpu.fp8_flops, gpu.fp8_gemm_peak_fraction, gpu.fp8_gemm_k0
     if gpu.sm_count == 0:
-        math = flops / (gpu.bf16_flops * FLAT_EFFICIENCY)
+        math = flops / (peak * FLAT_EFFICIENCY)
     else:
-        per_sm = gpu.gemm_peak_fraction * gpu.bf16_flops / gpu.sm_count
+        per_sm = eta * peak / gpu.sm_count
         math = min(
             -(-(-(-m // tm) * -(-n // tn)) // gpu.sm_count)
             * 2.0
             * tm
             * tn
-            * (k + gpu.gemm_k0)
+            * (k + k0)
             / (f * per_sm)
             for tm, tn, f in TILES
         )
@@ -146,11 +175,11 @@ def _gemm(m: int, n: int, k: int, gpu: GPUSpec) -> float:
 FLAT_EFFICIENCY = DEFAULT_UTILISATION
 
 
-def gemm_efficiency(m: int, n: int, k: int, gpu: GPUSpec) -> float:
-    """Achieved share of the dense bf16 peak for one m x n x k multiply: 2 m n k / (time x
-    peak), with :func:`gemm_time`."""
-    t = gemm_time(m, n, k, gpu)
-    return 2.0 * m * n * k / (t * gpu.bf16_flops)
+def gemm_efficiency(m: int, n: int, k: int, gpu: GPUSpec, fp8: bool = False) -> float:
+    """Achieved share of the dense peak (bf16, or FP8 with ``fp8``) for one m x n x k
+    multiply: 2 m n k / (time x peak), with :func:`gemm_time`."""
+    t = gemm_time(m, n, k, gpu, fp8)
+    return 2.0 * m * n * k / (t * (gpu.fp8_flops if fp8 else gpu.bf16_flops))
 
 
 def attention_time(
@@ -203,6 +232,10 @@ def published_comparison() -> list[dict]:
         gpu = GPUS[name]
         model = 2.0 * m * n * k / _gemm(m, n, k, gpu) / 1e12 * OVERHEAD
         rows.append(_row(name, (m, n, k), tflops, model, source))
+    for name, m, n, k, tflops, source in PUBLISHED_FP8_GEMMS:
+        gpu = GPUS[name]
+        model = 2.0 * m * n * k / _gemm(m, n, k, gpu, True) / 1e12 * OVERHEAD
+        rows.append(_row(name + " FP8", (m, n, k), tflops, model, source))
     for name, s, tflops, source in PUBLISHED_ATTENTION:
         gpu = GPUS[name]
         causal = 2.0 * 3.5 * s * s * 128  # b = 1, one head of 128, fwd + bwd

@@ -66,6 +66,8 @@ class GPUSpec:
         attention_rate, attention_s0: FlashAttention's measured causal forward-plus-backward
             rate R(s) = attention_rate x s / (s + attention_s0), FLOP/s and tokens.
         kernel_source: bib key(s) and derivation of the four kernel constants.
+        fp8_flops: dense FP8 Tensor Core peak, FLOP/s; 0 for a GPU without FP8 (A100).
+        fp8_gemm_peak_fraction, fp8_gemm_k0: eta_max and k0 of FP8 matrix multiplies.
 
     Raises ``ValueError`` unless the capacity is an integer >= 1 and the other numbers are
     finite and > 0, ``TypeError`` for a name or source that is not a string.
@@ -87,6 +89,9 @@ class GPUSpec:
     attention_rate: float = 1.0
     attention_s0: float = 0.0
     kernel_source: str = "none: the flat roofline"
+    fp8_flops: float = 0.0
+    fp8_gemm_peak_fraction: float = 1.0
+    fp8_gemm_k0: float = 0.0
 
     def __post_init__(self):
         for field in (
@@ -102,6 +107,9 @@ class GPUSpec:
         check_real("gemm_k0", self.gemm_k0, 0.0, 1e5)
         check_real("attention_rate", self.attention_rate, strict=True)
         check_real("attention_s0", self.attention_s0, 0.0, 1e7)
+        check_real("fp8_flops", self.fp8_flops, 0.0)
+        check_real("fp8_gemm_peak_fraction", self.fp8_gemm_peak_fraction, 0.0, 1.0, strict=True)
+        check_real("fp8_gemm_k0", self.fp8_gemm_k0, 0.0, 1e5)
         object.__setattr__(self, "memory_bytes", check_int("memory_bytes", self.memory_bytes))
         for field in ("marketed_memory_gb", "bf16_flops", "hbm_bandwidth"):
             check_real(field, getattr(self, field), strict=True)
@@ -252,7 +260,15 @@ _A100_KERNELS = dict(
     attention_s0=495.0,
     kernel_source="bekman2024mamf,azure2024benchmarks,he2024predictable,dao2023flashattention2",
 )
+# - FP8 (H100, H200): dense peak 1,979 TFLOP/s (nvidia2022h100datasheet: 3,958 with sparsity);
+#   eta_max = 0.74 and k0 = 520 (twice the bf16 k0: the same fixed cost per tile, half the
+#   time per step of k), chosen against ppnotes.gemm.PUBLISHED_FP8_GEMMS (cuBLASLt squares and
+#   the MAMF shape): large FP8 multiplies reach about 0.7 of the FP8 peak, so FP8 is about 1.6
+#   to 1.8 times bf16 on them, not 2.
 _H100_KERNELS = dict(
+    fp8_flops=1979e12,
+    fp8_gemm_peak_fraction=0.74,
+    fp8_gemm_k0=520.0,
     sm_count=132,
     gemm_peak_fraction=0.84,
     gemm_k0=260.0,

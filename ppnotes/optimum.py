@@ -42,7 +42,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 
-from . import comm, memory, partition, schedules
+from . import comm, gemm, memory, partition, schedules
 from . import perf_model as pm
 from ._validate import (
     MAX_GPUS,
@@ -165,7 +165,19 @@ def torchtitan_layers_per_stage(num_layers: int, p: int, chunks: int) -> int | N
     return fits[0]
 
 
-FIELDS = ("t", "p", "d", "b", "schedule", "v", "recompute", "sp", "dist_opt", "shard_gradients")
+FIELDS = (
+    "t",
+    "p",
+    "d",
+    "b",
+    "schedule",
+    "v",
+    "recompute",
+    "sp",
+    "dist_opt",
+    "shard_gradients",
+    "fp8",
+)
 
 # Each integer field of a Candidate and its largest value (t and d: GPUs, p and v: stages).
 _INT_FIELDS = {"t": MAX_GPUS, "p": MAX_STAGES, "d": MAX_GPUS, "b": None, "v": MAX_STAGES}
@@ -219,7 +231,9 @@ class Candidate:
     :class:`ppnotes.perf_model.Config`) is carried for published runs (:func:`run_candidate`)
     and timed by :meth:`Plan.time_exactly`, but the planner does not search it: every
     configuration it builds has ``shard_gradients=False``, so its picks stay those of a
-    Megatron-LM-style run without gradient sharding.
+    Megatron-LM-style run without gradient sharding. ``fp8`` (FP8 linear layers, see
+    :class:`ppnotes.perf_model.Config`) is a setting of the whole plan
+    (``plan_training(fp8=True)``), not a searched dimension.
     """
 
     t: int
@@ -232,6 +246,7 @@ class Candidate:
     sp: bool = True
     dist_opt: bool = True
     shard_gradients: bool = False
+    fp8: bool = False
 
     def __post_init__(self):
         # Fast path: the planner builds thousands of these from values it already checked.
@@ -249,6 +264,8 @@ class Candidate:
             check_bool("dist_opt", self.dist_opt)
         if self.shard_gradients is not True and self.shard_gradients is not False:
             check_bool("shard_gradients", self.shard_gradients)
+        if self.fp8 is not True and self.fp8 is not False:
+            check_bool("fp8", self.fp8)
         if self.v != 1 and self.schedule != "interleaved":
             raise ValueError(
                 f"v applies only to the 'interleaved' schedule, got v={self.v} for "
@@ -267,6 +284,8 @@ class Candidate:
         parts.append("dopt" if self.dist_opt else "nodopt")
         if self.shard_gradients:
             parts.append("zero2")
+        if self.fp8:
+            parts.append("fp8")
         return " ".join(parts)
 
     def config(self, global_batch: int, seq_len: int | None = None) -> pm.Config:
@@ -284,6 +303,7 @@ class Candidate:
             sequence_parallel=self.sp,
             distributed_optimizer=self.dist_opt,
             shard_gradients=self.shard_gradients,
+            fp8=self.fp8,
             overlap_p2p=OVERLAP_P2P[self.schedule],
             seq_len=seq_len,
         )
@@ -301,6 +321,7 @@ def parse(text: str) -> dict:
     flags = {"sp": ("sp", True), "nosp": ("sp", False)}
     flags |= {"dopt": ("dist_opt", True), "nodopt": ("dist_opt", False)}
     flags |= {"zero2": ("shard_gradients", True), "nozero2": ("shard_gradients", False)}
+    flags |= {"fp8": ("fp8", True), "bf16": ("fp8", False)}
     for word in text.replace(",", " ").replace("=", "").lower().split():
         if word in pm.SCHEDULES:
             out["schedule"] = word
@@ -313,8 +334,8 @@ def parse(text: str) -> dict:
         else:
             raise ValueError(
                 f"config word {word!r} is not one of t<N>, p<N>, d<N>, b<N>, v<N>, a schedule "
-                f"{pm.SCHEDULES}, a recomputation {RECOMPUTE_ORDER}, sp/nosp, dopt/nodopt or "
-                "zero2/nozero2"
+                f"{pm.SCHEDULES}, a recomputation {RECOMPUTE_ORDER}, sp/nosp, dopt/nodopt, "
+                "zero2/nozero2 or fp8/bf16"
             )
     return out
 
@@ -689,6 +710,7 @@ def plan_training(
     framework: str = "any",
     efficiency: float | None = None,
     reserve_fraction: float = memory.DEFAULT_RESERVE_FRACTION,
+    fp8: bool = False,
 ) -> Plan:
     """Search every training configuration of ``model`` on ``num_gpus`` GPUs of ``cluster``.
 
@@ -717,6 +739,8 @@ def plan_training(
             ``pipeline_parallel_layers_per_stage`` can build. Rules and sources:
             :data:`FRAMEWORK_SCHEDULES`, :data:`FRAMEWORK_SOURCES`.
         efficiency, reserve_fraction: passed to :func:`ppnotes.perf_model.step_time`.
+        fp8: every configuration runs its linear layers in FP8 (H100-class GPUs only; see
+            :class:`ppnotes.perf_model.Config`); its exports are refused (not yet checked).
 
     Returns:
         A :class:`Plan`: fitting configurations fastest first, every other one in ``dropped``
@@ -747,6 +771,9 @@ def plan_training(
     framework = check_choice("framework", framework, FRAMEWORKS)
     if efficiency is not None:
         efficiency = check_real("efficiency", efficiency, strict=True, maximum=1.0)
+    fp8 = gemm.check_fp8(cluster.gpu, fp8)
+    if fp8 and efficiency is not None:
+        raise ValueError(f"fp8=True needs the kernel model (efficiency=None), got {efficiency}")
     reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 0.99)
     budget = (1.0 - reserve) * cluster.gpu.memory_bytes
     kw = dict(efficiency=efficiency, reserve_fraction=reserve)
@@ -924,7 +951,7 @@ def plan_training(
                         continue
                     sp = t > 1 if sequence_parallel is None else sequence_parallel and t > 1
                     dopt = True if distributed_optimizer is None else distributed_optimizer
-                    base = Candidate(t, p, d, b, name, v, rc_order[0], sp, dopt)
+                    base = Candidate(t, p, d, b, name, v, rc_order[0], sp, dopt, fp8=fp8)
                     if name == "1f1b":
                         try_recompute(base)
                     else:

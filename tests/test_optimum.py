@@ -167,7 +167,7 @@ def test_explain_answers_why_not(gpt3_plan):
 def test_parse_reads_labels_and_rejects_nonsense():
     c = o.Candidate(8, 4, 2, 1, "interleaved", 2, "selective", True, False)
     # the label shows "zero2" only when the gradients are sharded: absent means not given
-    assert o.parse(c.label) | {"shard_gradients": False} == c.__dict__
+    assert o.parse(c.label) | {"shard_gradients": False, "fp8": False} == c.__dict__
     assert o.parse("p4") == {"p": 4}
     with pytest.raises(ValueError, match="config word"):
         o.parse("q7")
@@ -669,7 +669,7 @@ def test_shard_gradients_is_carried_labelled_and_timed():
     zero2 = o.Candidate(8, 4, 2, 1, shard_gradients=True)
     assert plain.shard_gradients is False and "zero2" not in plain.label
     assert zero2.label == plain.label + " zero2"
-    assert o.parse(zero2.label) | {"v": 1} == {k: getattr(zero2, k) for k in o.FIELDS}
+    assert o.parse(zero2.label) | {"v": 1, "fp8": False} == {k: getattr(zero2, k) for k in o.FIELDS}
     assert o.parse("nozero2") == {"shard_gradients": False}
     assert zero2.config(64).shard_gradients and not plain.config(64).shard_gradients
     # sharded gradients need less memory for the same time model otherwise
@@ -691,3 +691,17 @@ def test_planner_does_not_search_shard_gradients(tiny_plan):
     assert "not searched" in tiny_plan.explain("zero2")
     with pytest.raises(ValueError, match="shard_gradients"):
         export.megatron_flags(o.Candidate(8, 4, 2, 1, shard_gradients=True), GPT3_175B, 64, 2048)
+
+
+def test_fp8_plans_on_h100_only_and_is_not_exported():
+    h100 = pm.CLUSTERS["DGX H100 + NDR"]
+    bf16 = o.plan_training(GPT3_175B, h100, 256, 512)
+    fp8 = o.plan_training(GPT3_175B, h100, 256, 512, fp8=True)
+    assert all(r.candidate.fp8 for r in fp8.ranked) and fp8.best.candidate.label.endswith("fp8")
+    assert fp8.best.step_time < bf16.best.step_time
+    assert o.parse("t8 p4 fp8") == {"t": 8, "p": 4, "fp8": True}
+    with pytest.raises(ValueError, match="fp8"):
+        o.plan_training(GPT3_175B, A100, 256, 512, fp8=True)
+    for call in (export.megatron_flags, export.torchtitan_config):
+        with pytest.raises(ValueError, match="fp8 is not exported"):
+            call(fp8.best.candidate, GPT3_175B, 512, 2048)

@@ -456,3 +456,29 @@ def test_megatron_core_h100_table():
     assert sum(abs(r["error"]) for r in rows) / len(rows) < 0.08
     for r in rows:  # the layout the table states
         assert r["config"].data_parallel == 48
+
+
+def test_fp8_speedup_meets_torchtitan():
+    """torchtitan's Float8 against bf16 on H100 (runs.TORCHTITAN_FP8): the ratio within 10 %."""
+    rows = pm.fp8_comparison()
+    assert len(rows) == 4
+    assert all(abs(r["error"]) < 0.10 for r in rows)
+    assert all(1.1 < r["predicted"] < 1.6 for r in rows)  # far from the peaks' 2x
+    # refused where there is no FP8, and on the flat roofline
+    with pytest.raises(ValueError, match="fp8"):
+        pm.step_time(GPT3_175B, DGX, config(fp8=True))
+    h100 = pm.CLUSTERS["DGX H100 + NDR"]
+    with pytest.raises(ValueError, match="kernel model"):
+        pm.step_time(GPT3_175B, h100, config(fp8=True), efficiency=0.6)
+    # memory is the same (master weights stay bf16 and fp32)
+    a = pm.step_time(GPT3_175B, h100, config())
+    b = pm.step_time(GPT3_175B, h100, config(fp8=True))
+    assert a.memory == b.memory and b.step_time < a.step_time
+
+
+@pytest.mark.parametrize("schedule,v", [("interleaved", 2), ("interleaved", 3), ("zbv", 1)])
+def test_stage_ranks_match_the_built_schedule(schedule, v):
+    from ppnotes.schedules import build_schedule
+
+    cfg = pm.Config(1, 4, 1, 1, 16, schedule=schedule, virtual_stages=v)
+    assert pm._stage_ranks(cfg) == build_schedule(schedule, 4, 16, v).stage_to_rank
