@@ -399,3 +399,27 @@ def test_every_function_named_in_prose_exists():
         if not hasattr(importlib.import_module(f"ppnotes.{m}"), f)
     ]
     assert not missing, f"prose names functions that do not exist: {missing}"
+
+
+def test_patient_execution_covers_the_mode_the_book_uses():
+    """The book executes in "force" mode: myst-nb then runs nbclient's own execute(), whose
+    client must be the patient one (a 4 s IOPub wait dropped explorer widgets under load)."""
+    import nbclient.client
+    import nbformat
+    from myst_nb.core.execute import inline
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "force"
+    spec = importlib.util.spec_from_file_location(
+        "patient_execution", BOOK / "_ext" / "patient_execution.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    before = (nbclient.client.NotebookClient, inline.ModifiedNotebookClient)
+    try:
+        module.setup(None)
+        client = nbclient.client.NotebookClient(nb=nbformat.v4.new_notebook())
+        assert client.iopub_timeout == module.IOPUB_TIMEOUT and client.raise_on_iopub_timeout
+        assert inline.ModifiedNotebookClient is module.PatientNotebookClient
+    finally:
+        nbclient.client.NotebookClient, inline.ModifiedNotebookClient = before
