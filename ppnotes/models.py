@@ -182,6 +182,25 @@ LLAMA3_70B = ModelSpec(
     source="dubey2024llama3",
 )
 
+#: Llama 3 8B (dubey2024llama3; torchtitan's llama3_8b, used by ppnotes.runs for its FP8
+#: runs, not a planner preset): 32 layers, width 4,096, 32 heads, 8 key-value heads, MLP
+#: 14,336, vocabulary 128,256, sequences of 8,192.
+LLAMA3_8B = ModelSpec(
+    name="Llama 3 8B",
+    num_layers=32,
+    hidden_size=4096,
+    num_heads=32,
+    num_kv_heads=8,
+    ffn_hidden_size=14336,
+    vocab_size=128256,
+    seq_len=8192,
+    mlp_matrices=3,
+    biases=False,
+    tied_embeddings=False,
+    learned_positions=False,
+    source="dubey2024llama3",
+)
+
 LLAMA31_405B = ModelSpec(
     name="Llama 3.1 405B",
     num_layers=126,
@@ -209,8 +228,20 @@ def get_model(name: str) -> ModelSpec:
 # --- Shapes used by published training runs (ppnotes.runs) ------------------------------
 
 
-def megatron_gpt(name: str, num_layers: int, hidden_size: int, num_heads: int, source: str):
-    """A GPT shape as the Megatron-LM papers train it: vocabulary 51,200, sequence 2,048.
+def megatron_gpt(
+    name: str,
+    num_layers: int,
+    hidden_size: int,
+    num_heads: int,
+    source: str,
+    *,
+    vocab_size: int = 51200,
+    seq_len: int = 2048,
+    tied_embeddings: bool = True,
+    learned_positions: bool = True,
+):
+    """A GPT shape as the Megatron-LM papers train it: vocabulary 51,200, sequence 2,048
+    (other published runs of the same family override those and the head and positions).
 
     Narayanan et al. (2021, section 5.1) and Korthikanti et al. (2022, section 6) use a
     vocabulary of 51,200 (GPT-2's 50,257 padded to a multiple of 1024), sequence length
@@ -226,12 +257,12 @@ def megatron_gpt(name: str, num_layers: int, hidden_size: int, num_heads: int, s
         num_heads=num_heads,
         num_kv_heads=num_heads,
         ffn_hidden_size=4 * hidden_size,
-        vocab_size=51200,
-        seq_len=2048,
+        vocab_size=vocab_size,
+        seq_len=seq_len,
         mlp_matrices=2,
         biases=True,
-        tied_embeddings=True,
-        learned_positions=True,
+        tied_embeddings=tied_embeddings,
+        learned_positions=learned_positions,
         source=source,
     )
 

@@ -40,6 +40,7 @@ from ._validate import (
 from .hardware import GPUS, LINKS, GPUSpec, LinkSpec
 from .models import (
     GPT3_175B_MEGATRON,
+    LLAMA3_8B,
     LLAMA3_70B,
     LLAMA31_405B,
     MEGATRON_1_7B,
@@ -51,6 +52,7 @@ from .models import (
     MEGATRON_310B,
     MEGATRON_530B,
     ModelSpec,
+    megatron_gpt,
 )
 
 SCHEDULES = ("1f1b", "interleaved")
@@ -454,20 +456,8 @@ ZB_TABLE4 = tuple(
 def zb_model(name: str) -> ModelSpec:
     """One of Zero Bubble PP's GPT-style models (:data:`ZB_MODELS`) as a ModelSpec."""
     layers, heads, hidden, _, _ = ZB_MODELS[check_choice("name", name, ZB_MODELS)]
-    return ModelSpec(
-        name=f"ZB {name}",
-        num_layers=layers,
-        hidden_size=hidden,
-        num_heads=heads,
-        num_kv_heads=heads,
-        ffn_hidden_size=4 * hidden,
-        vocab_size=ZB_VOCAB,
-        seq_len=ZB_SEQ_LEN,
-        mlp_matrices=2,
-        biases=True,
-        tied_embeddings=True,
-        learned_positions=True,
-        source="qi2024zero",
+    return megatron_gpt(
+        f"ZB {name}", layers, hidden, heads, "qi2024zero", vocab_size=ZB_VOCAB, seq_len=ZB_SEQ_LEN
     )
 
 
@@ -497,42 +487,20 @@ def megatron_h100_model(name: str) -> ModelSpec:
     positions, untied head, 4,096-token sequences, 131,072-token vocabulary)."""
     rows = {r[0]: r for r in MEGATRON_H100_TABLE}
     _, heads, hidden, layers, *_ = rows[check_choice("name", name, rows)]
-    return ModelSpec(
-        name=f"Megatron-Core {name}",
-        num_layers=layers,
-        hidden_size=hidden,
-        num_heads=heads,
-        num_kv_heads=heads,
-        ffn_hidden_size=4 * hidden,
+    return megatron_gpt(
+        f"Megatron-Core {name}",
+        layers,
+        hidden,
+        heads,
+        "megatron2024h100table",
         vocab_size=131072,
         seq_len=4096,
-        mlp_matrices=2,
-        biases=True,
         tied_embeddings=False,
         learned_positions=False,
-        source="megatron2024h100table",
     )
 
 
 # --- FP8 training: torchtitan's measurements with and without Float8 --------------------------
-
-#: Llama 3 8B (dubey2024llama3; torchtitan's llama3_8b: 32 layers, width 4,096, 32 heads, 8
-#: key-value heads, MLP 14,336, vocabulary 128,256, sequences of 8,192).
-LLAMA3_8B = ModelSpec(
-    name="Llama 3 8B",
-    num_layers=32,
-    hidden_size=4096,
-    num_heads=32,
-    num_kv_heads=8,
-    ffn_hidden_size=14336,
-    vocab_size=128256,
-    seq_len=8192,
-    mlp_matrices=3,
-    biases=False,
-    tied_embeddings=False,
-    learned_positions=False,
-    source="dubey2024llama3",
-)
 
 #: torchtitan's bf16 against Float8 runs on H100 (torchtitan2024h100): (label, model, t, d,
 #: local batch b, recomputation, tokens/s per GPU in bf16, with Float8). All compiled, FSDP over
