@@ -7,8 +7,10 @@ smallest depth it tries (:func:`note_find_optimal_pp_depth`, :func:`note_efficie
 
 :func:`plan_training` does the search the note implies, with chapters 4-5 doing the work:
 
-- enumerate every (t, p, d, micro-batch b, schedule and v, recomputation, sequence
-  parallelism, distributed optimizer) with t p d = the GPU count and m = G / (d b) whole;
+- enumerate every (t, context parallelism c, p, d, micro-batch b, schedule and v,
+  recomputation, sequence parallelism, distributed optimizer) with t c p d = the GPU count
+  and m = G / (d b) whole (c > 1 only for sequences of at least 2 x
+  :data:`MIN_CONTEXT_TOKENS` tokens);
 - drop those that break a rule (a tensor group across nodes, t not dividing the heads,
   fewer layers than p x chunks, a schedule or a layer split the chosen framework
   (``framework=``) cannot run, G not a multiple of
@@ -85,7 +87,9 @@ RULES = {
     "node (its all-reduces sit on the critical path of every layer and are timed on the "
     "node's link; a group across nodes is not modelled)",
     "tp-heads": "t must divide the attention heads and the key/value heads",
-    "gpus": "t x p must divide the GPU count (d = N / (t p) replicas)",
+    "gpus": "t x c x p must divide the GPU count (d = N / (t c p) replicas)",
+    "context": "context parallelism c > 1 needs s a multiple of 2c and at least "
+    "MIN_CONTEXT_TOKENS tokens of each sequence per GPU (s / c)",
     "layers": "every stage chunk needs at least one layer (p x chunks <= L); chunks that "
     "cannot be equal differ by a layer, the first L mod (p x chunks) one larger, and are timed "
     "by the simulator (:func:`ppnotes.perf_model.chunk_layers`)",
@@ -167,6 +171,7 @@ def torchtitan_layers_per_stage(num_layers: int, p: int, chunks: int) -> int | N
 
 FIELDS = (
     "t",
+    "cp",
     "p",
     "d",
     "b",
@@ -180,7 +185,14 @@ FIELDS = (
 )
 
 # Each integer field of a Candidate and its largest value (t and d: GPUs, p and v: stages).
-_INT_FIELDS = {"t": MAX_GPUS, "p": MAX_STAGES, "d": MAX_GPUS, "b": None, "v": MAX_STAGES}
+_INT_FIELDS = {
+    "t": MAX_GPUS,
+    "p": MAX_STAGES,
+    "d": MAX_GPUS,
+    "b": None,
+    "v": MAX_STAGES,
+    "cp": MAX_GPUS,
+}
 
 
 def _check_field(name: str, value, label: str):
@@ -233,7 +245,8 @@ class Candidate:
     configuration it builds has ``shard_gradients=False``, so its picks stay those of a
     Megatron-LM-style run without gradient sharding. ``fp8`` (FP8 linear layers, see
     :class:`ppnotes.perf_model.Config`) is a setting of the whole plan
-    (``plan_training(fp8=True)``), not a searched dimension.
+    (``plan_training(fp8=True)``), not a searched dimension. ``cp`` is the context
+    parallelism c (GPUs that split each sequence); the GPUs are t x cp x p x d.
     """
 
     t: int
@@ -247,6 +260,7 @@ class Candidate:
     dist_opt: bool = True
     shard_gradients: bool = False
     fp8: bool = False
+    cp: int = 1
 
     def __post_init__(self):
         # Fast path: the planner builds thousands of these from values it already checked.
@@ -274,9 +288,10 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        """Short text, e.g. ``t8 p8 d16 b1 interleaved v2 selective sp dopt`` (and ``zero2``
-        at the end when the gradients are sharded); see :func:`parse`."""
-        parts = [f"t{self.t}", f"p{self.p}", f"d{self.d}", f"b{self.b}", self.schedule]
+        """Short text, e.g. ``t8 p8 d16 b1 interleaved v2 selective sp dopt`` (``cp2`` after
+        t with context parallelism, ``zero2`` and ``fp8`` at the end); see :func:`parse`."""
+        parts = [f"t{self.t}"] + ([f"cp{self.cp}"] if self.cp > 1 else [])
+        parts += [f"p{self.p}", f"d{self.d}", f"b{self.b}", self.schedule]
         if self.schedule == "interleaved":
             parts.append(f"v{self.v}")
         parts.append(self.recompute)
@@ -306,6 +321,7 @@ class Candidate:
             fp8=self.fp8,
             overlap_p2p=OVERLAP_P2P[self.schedule],
             seq_len=seq_len,
+            context_parallel=self.cp,
         )
 
 
@@ -329,11 +345,14 @@ def parse(text: str) -> dict:
             out["recompute"] = word
         elif word in flags:
             out[flags[word][0]] = flags[word][1]
+        elif word[:2] == "cp" and word[2:].isdigit() and int(word[2:]) >= 1:
+            out["cp"] = int(word[2:])
         elif word[:1] in "tpdbv" and word[1:].isdigit() and int(word[1:]) >= 1:
             out[word[0]] = int(word[1:])
         else:
             raise ValueError(
-                f"config word {word!r} is not one of t<N>, p<N>, d<N>, b<N>, v<N>, a schedule "
+                f"config word {word!r} is not one of t<N>, cp<N>, p<N>, d<N>, b<N>, v<N>, "
+                "a schedule "
                 f"{pm.SCHEDULES}, a recomputation {RECOMPUTE_ORDER}, sp/nosp, dopt/nodopt, "
                 "zero2/nozero2 or fp8/bf16"
             )
@@ -477,12 +496,12 @@ class Plan:
             else:
                 lines.append(_compare(r, best))
             return "\n".join(lines)
-        size = want.get("t", 1) * want.get("p", 1) * want.get("d", 1)
+        size = want.get("t", 1) * want.get("cp", 1) * want.get("p", 1) * want.get("d", 1)
         if self.num_gpus % size or (
             "d" in want and size != self.num_gpus and "t" in want and "p" in want
         ):
             return (
-                f"{text}: dropped (gpus): t x p x d must equal the {self.num_gpus} GPUs "
+                f"{text}: dropped (gpus): t x c x p x d must equal the {self.num_gpus} GPUs "
                 f"({RULES['gpus']})"
             )
         if not what:
@@ -600,6 +619,24 @@ def _divisors(n: int) -> list[int]:
     return small + large[::-1]
 
 
+#: Fewest tokens of each sequence on one GPU for which the planner tries context parallelism:
+#: below it the ring's blocks are short (attention runs below its rate, chapter 5's R(s)) and
+#: the d replicas that c would replace cost no extra traffic per layer. Published
+#: context-parallel runs held 8,192 (Llama 3, dubey2024llama3) and 32,768 tokens per GPU
+#: (torchtitan2024h100). It also keeps the search of 2K- and 4K-token models as it was.
+MIN_CONTEXT_TOKENS = 4096
+
+
+def _context_options(seq_len: int, num_gpus: int) -> set[int]:
+    """Context-parallel sizes c > 1 searched: c | N, s a multiple of 2c (two equal pieces per
+    GPU) and s / c >= :data:`MIN_CONTEXT_TOKENS`."""
+    return {
+        c
+        for c in _divisors(num_gpus)
+        if c > 1 and seq_len % (2 * c) == 0 and seq_len // c >= MIN_CONTEXT_TOKENS
+    }
+
+
 def _schedule_options(model: ModelSpec, p: int, framework: str = "any") -> list[tuple[str, int]]:
     """(schedule, v) pairs searched at depth p: those ``framework`` runs
     (:data:`FRAMEWORK_SCHEDULES`), every v of :data:`VIRTUAL_STAGES` for interleaved."""
@@ -664,33 +701,44 @@ def search_space_size(
     global_batch: int,
     max_micro_batch: int = MAX_MICRO_BATCH,
     framework: str = "any",
+    seq_len: int | None = None,
 ) -> int:
-    """Configurations the planner covers: every t | N, p | N / t, b <= ``max_micro_batch``
-    with d b | G (one per (t, p) when d does not divide G), every schedule option the
-    ``framework`` runs, recomputation, sequence parallelism and distributed optimizer
-    setting. Most are dropped by a rule in groups, without timing (``Plan.evaluated`` counts
-    the step-model calls)."""
+    """Configurations the planner covers: every t | N, context parallelism c (1 and the
+    sizes long sequences allow, :data:`MIN_CONTEXT_TOKENS`), p | N / (t c),
+    b <= ``max_micro_batch`` with d b | G (one per (t, c, p) when d does not divide G), every
+    schedule option the ``framework`` runs, recomputation, sequence parallelism and
+    distributed optimizer setting. Most are dropped by a rule in groups, without timing
+    (``Plan.evaluated`` counts the step-model calls)."""
     _model(model)
     num_gpus = check_int("num_gpus", num_gpus, 1, MAX_GPUS)
     global_batch = check_int("global_batch", global_batch)
     max_micro_batch = check_int("max_micro_batch", max_micro_batch)
     framework = check_choice("framework", framework, FRAMEWORKS)
-    return _search_space_size(model, num_gpus, global_batch, max_micro_batch, framework)
+    s = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
+    return _search_space_size(model, num_gpus, global_batch, max_micro_batch, framework, s)
 
 
 def _search_space_size(
-    model: ModelSpec, num_gpus: int, global_batch: int, max_micro_batch: int, framework="any"
+    model: ModelSpec,
+    num_gpus: int,
+    global_batch: int,
+    max_micro_batch: int,
+    framework: str = "any",
+    seq_len: int | None = None,
 ) -> int:
     """:func:`search_space_size` for checked arguments."""
+    contexts = {1} | _context_options(seq_len or model.seq_len, num_gpus)
     total = 0
     for t in _divisors(num_gpus):
-        for p in _divisors(num_gpus // t):
-            d = num_gpus // (t * p)
-            if global_batch % d:
-                total += 1
-                continue
-            nb = sum(1 for b in _divisors(global_batch // d) if b <= max_micro_batch)
-            total += nb * len(_schedule_options(model, p, framework)) * len(RECOMPUTE_ORDER) * 4
+        for c in (c for c in _divisors(num_gpus // t) if c in contexts):
+            for p in _divisors(num_gpus // (t * c)):
+                d = num_gpus // (t * c * p)
+                if global_batch % d:
+                    total += 1
+                    continue
+                nb = sum(1 for b in _divisors(global_batch // d) if b <= max_micro_batch)
+                options = len(_schedule_options(model, p, framework))
+                total += nb * options * len(RECOMPUTE_ORDER) * 4
     return total
 
 
@@ -795,7 +843,7 @@ def plan_training(
 
     def twin(base: Candidate, rc: str) -> pm.StepResult:
         """1F1B with the same t, p, d, b and recomputation (timed once, cheap)."""
-        key = (base.t, base.p, base.d, base.b, rc)
+        key = (base.t, base.cp, base.p, base.d, base.b, rc)
         if key not in twins:
             twins[key] = evaluate(replace(base, schedule="1f1b", v=1, recompute=rc))
         return twins[key]
@@ -809,6 +857,7 @@ def plan_training(
         exposed hops is a floor; above the best found they are not timed.
         """
         key = {f: getattr(base, f) for f in ("t", "p", "d", "b", "schedule", "v")}
+        key |= {"cp": base.cp} if base.cp > 1 else {}
         for i, rc in enumerate(rc_order):
             cand = replace(base, recompute=rc)
             if base.schedule != "1f1b":
@@ -864,6 +913,15 @@ def plan_training(
                 f"{framework} has no {name!r} schedule (it runs "
                 f"{', '.join(FRAMEWORK_SCHEDULES[framework])})",
             )
+    contexts = _context_options(s, n)
+    for c in _divisors(n):
+        if c > 1 and c not in contexts:
+            drop(
+                {"cp": c},
+                "context",
+                f"context parallelism c = {c} needs s / c >= {MIN_CONTEXT_TOKENS} tokens "
+                f"per GPU and s a multiple of 2c = {2 * c}, got s = {s}",
+            )
     for t in _divisors(n):
         if cluster.gpus_per_node % t:
             drop(
@@ -890,72 +948,77 @@ def plan_training(
             )
         elif sequence_parallel is None:
             drop({"t": 1, "sp": True}, "dominated", "sequence parallelism does nothing at t = 1")
-        for p in _divisors(n // t):
-            d = n // (t * p)
-            key = {"t": t, "p": p}
-            if p > model.num_layers:
-                drop(key, "layers", f"p = {p} > {model.num_layers} layers")
+        for c in _divisors(n // t):
+            if c > 1 and c not in contexts:
                 continue
-            if batch % d:
-                drop(key, "batch", f"G = {batch} is not a multiple of d = {d}")
-                continue
-            lower = _states_lower_bound(model, t, p, d)
-            if lower > budget:
-                drop(
-                    key,
-                    "memory-bound",
-                    f"weights, gradients and sharded optimizer state alone need "
-                    f"{lower / GiB:.1f} GiB per GPU, budget {budget / GiB:.1f} GiB",
-                    lower - budget,
-                )
-                continue
-            if distributed_optimizer is None:
-                drop(
-                    key | {"dist_opt": False},
-                    "dominated",
-                    "the distributed optimizer is never slower (0.75 of the all-reduce's bytes, "
-                    "Adam on 1/d of the weights) and needs less memory"
-                    if d > 1
-                    else "the distributed optimizer does nothing at d = 1",
-                )
-            for b in _divisors(batch // d):
-                if b > bmax:
-                    break
-                m = batch // (d * b)
-                for name, v in _schedule_options(model, p, framework):
-                    ck = key | {"d": d, "b": b, "schedule": name, "v": v}
-                    if name not in allowed:
-                        continue
-                    chunks = memory.chunks_per_rank(name, v)
-                    if p * chunks > model.num_layers:
-                        drop(
-                            ck,
-                            "layers",
-                            f"{name} needs a layer per chunk: p x {chunks} = {p * chunks} > "
-                            f"{model.num_layers} layers",
-                        )
-                        continue
-                    if framework == "torchtitan" and p > 1:
-                        try:
-                            torchtitan_layers_per_stage(model.num_layers, p, chunks)
-                        except ValueError as err:
-                            drop(ck, "framework", f"torchtitan cannot build it: {err}")
+            for p in _divisors(n // (t * c)):
+                d = n // (t * c * p)
+                key = {"t": t, "p": p} | ({"cp": c} if c > 1 else {})
+                if p > model.num_layers:
+                    drop(key, "layers", f"p = {p} > {model.num_layers} layers")
+                    continue
+                if batch % d:
+                    drop(key, "batch", f"G = {batch} is not a multiple of d = {d}")
+                    continue
+                lower = _states_lower_bound(model, t, p, d * c)
+                if lower > budget:
+                    drop(
+                        key,
+                        "memory-bound",
+                        f"weights, gradients and sharded optimizer state alone need "
+                        f"{lower / GiB:.1f} GiB per GPU, budget {budget / GiB:.1f} GiB",
+                        lower - budget,
+                    )
+                    continue
+                if distributed_optimizer is None:
+                    drop(
+                        key | {"dist_opt": False},
+                        "dominated",
+                        "the distributed optimizer is never slower (0.75 of the all-reduce's "
+                        "bytes, Adam on 1/d of the weights) and needs less memory"
+                        if d > 1
+                        else "the distributed optimizer does nothing at d = 1",
+                    )
+                for b in _divisors(batch // d):
+                    if b > bmax:
+                        break
+                    m = batch // (d * b)
+                    for name, v in _schedule_options(model, p, framework):
+                        ck = key | {"d": d, "b": b, "schedule": name, "v": v}
+                        if name not in allowed:
                             continue
-                    if name == "interleaved" and m % p:
-                        drop(
-                            ck, "schedule", f"interleaved needs m = {m} to be a multiple of p = {p}"
-                        )
-                        continue
-                    if name == "zbv" and m < 2 * p - 1:
-                        drop(ck, "schedule", f"ZBV needs m = {m} >= 2p - 1 = {2 * p - 1}")
-                        continue
-                    sp = t > 1 if sequence_parallel is None else sequence_parallel and t > 1
-                    dopt = True if distributed_optimizer is None else distributed_optimizer
-                    base = Candidate(t, p, d, b, name, v, rc_order[0], sp, dopt, fp8=fp8)
-                    if name == "1f1b":
-                        try_recompute(base)
-                    else:
-                        deferred.append(base)
+                        chunks = memory.chunks_per_rank(name, v)
+                        if p * chunks > model.num_layers:
+                            drop(
+                                ck,
+                                "layers",
+                                f"{name} needs a layer per chunk: p x {chunks} = {p * chunks} > "
+                                f"{model.num_layers} layers",
+                            )
+                            continue
+                        if framework == "torchtitan" and p > 1:
+                            try:
+                                torchtitan_layers_per_stage(model.num_layers, p, chunks)
+                            except ValueError as err:
+                                drop(ck, "framework", f"torchtitan cannot build it: {err}")
+                                continue
+                        if name == "interleaved" and m % p:
+                            drop(
+                                ck,
+                                "schedule",
+                                f"interleaved needs m = {m} to be a multiple of p = {p}",
+                            )
+                            continue
+                        if name == "zbv" and m < 2 * p - 1:
+                            drop(ck, "schedule", f"ZBV needs m = {m} >= 2p - 1 = {2 * p - 1}")
+                            continue
+                        sp = t > 1 if sequence_parallel is None else sequence_parallel and t > 1
+                        dopt = True if distributed_optimizer is None else distributed_optimizer
+                        base = Candidate(t, p, d, b, name, v, rc_order[0], sp, dopt, fp8=fp8, cp=c)
+                        if name == "1f1b":
+                            try_recompute(base)
+                        else:
+                            deferred.append(base)
 
     # The other schedules, the most promising first (their 1F1B twin's floor).
     def floor_of(base):
@@ -976,7 +1039,7 @@ def plan_training(
         seq_len=s,
         ranked=ranked,
         dropped=dropped,
-        searched=_search_space_size(model, n, batch, bmax, framework),
+        searched=_search_space_size(model, n, batch, bmax, framework, s),
         evaluated=counts["evaluated"],
         seconds=time.perf_counter() - start,
         budget=budget,
@@ -987,12 +1050,12 @@ def plan_training(
 
 
 def table(plan: Plan, top: int = 10) -> list[dict]:
-    """The first ``top`` ranked configurations as rows: label, t, p, d, b, m, schedule, v,
-    recompute, step time, every part (seconds), peak memory (GiB), MFU."""
+    """The first ``top`` ranked configurations as rows: label, t, cp, p, d, b, m, schedule,
+    v, recompute, step time, every part (seconds), peak memory (GiB), MFU."""
     rows = []
     for r in _plan(plan).ranked[: check_int("top", top)]:
         c = r.candidate
-        row = {"config": c.label, "t": c.t, "p": c.p, "d": c.d, "b": c.b}
+        row = {"config": c.label, "t": c.t, "cp": c.cp, "p": c.p, "d": c.d, "b": c.b}
         row |= {"m": r.result.config.num_microbatches, "schedule": c.schedule, "v": c.v}
         row |= {"recompute": c.recompute, "step_time": r.step_time}
         row |= {k: r.result.parts[k] for k in pm.PARTS}
@@ -1090,7 +1153,7 @@ def verify(plan: Plan, top: int = 3) -> list[dict]:
         cfg = res.config
         m, p = cfg.num_microbatches, cfg.pipeline_parallel
         parts = res.parts
-        mine = sum(parts[k] for k in ("compute", "recompute", "tp_comm", "bubble"))
+        mine = sum(parts[k] for k in ("compute", "recompute", "tp_comm", "cp_comm", "bubble"))
         mine += parts["pipeline_comm"]
         if p == 1:
             f, b = res.stage_times[0]
@@ -1177,6 +1240,7 @@ def run_candidate(run) -> Candidate:
         run.sequence_parallel and run.tensor_parallel > 1,
         run.distributed_optimizer,
         run.shard_gradients,
+        cp=run.context_parallel,
     )
 
 

@@ -50,7 +50,16 @@ SCHEDULES = ("gpipe", "1f1b", "interleaved", "zb-h1", "zbv")
 SIMULATED = ("interleaved", "zb-h1", "zbv")
 RECOMPUTE = memory.RECOMPUTE_CHOICES  # "none", "selective", "full"
 LAYER_SPLITS = ("balanced", "head-aware")
-PARTS = ("compute", "recompute", "bubble", "pipeline_comm", "tp_comm", "dp_comm", "optimizer")
+PARTS = (
+    "compute",
+    "recompute",
+    "bubble",
+    "pipeline_comm",
+    "tp_comm",
+    "cp_comm",
+    "dp_comm",
+    "optimizer",
+)
 
 # Bytes an Adam step reads and writes per parameter it updates (memory-bound): fp32 gradient
 # read (4), fp32 master weight, first and second moment read and written (3 x 8), bf16 weight
@@ -145,6 +154,13 @@ class Config:
             scaling; attention stays bf16), on a GPU with FP8 (H100, H200). Memory unchanged:
             the master weights stay bf16 and fp32 and the FP8 copies are transient (torchtitan
             measured 77.0 and 76.8 GiB without and with it, torchtitan2024h100).
+        context_parallel: c, GPUs that split every sequence (context parallelism: ring
+            attention, Megatron-LM's ``--context-parallel-size`` and torchtitan's
+            ``context_parallel_degree``). Each holds s / c tokens of every sequence in two
+            load-balanced pieces, so s must be a multiple of 2c (Megatron-LM's check); the
+            attention core passes keys and values around the c GPUs. The weights are copied
+            on the c GPUs, and gradients and optimizer state are reduced and sharded over d c.
+            Ranks are ordered t, c, d, p (both frameworks' order).
     """
 
     tensor_parallel: int
@@ -164,9 +180,11 @@ class Config:
     layer_split: str = "balanced"
     shard_gradients: bool = False
     fp8: bool = False
+    context_parallel: int = 1
 
     def __post_init__(self):
         t = check_int("tensor_parallel", self.tensor_parallel, 1, MAX_GPUS)
+        c = check_int("context_parallel", self.context_parallel, 1, MAX_GPUS)
         p = check_int("pipeline_parallel", self.pipeline_parallel, 1, MAX_STAGES)
         d = check_int("data_parallel", self.data_parallel, 1, MAX_GPUS)
         b = check_int("micro_batch", self.micro_batch)
@@ -187,10 +205,12 @@ class Config:
         check_choice("layer_split", self.layer_split, LAYER_SPLITS)
         if self.seq_len is not None:
             check_int("seq_len", self.seq_len)
-        if t * p * d > MAX_GPUS:
+            _check_context_split(self.seq_len, c)
+        if t * c * p * d > MAX_GPUS:
             raise ValueError(
-                f"tensor_parallel x pipeline_parallel x data_parallel must be at most "
-                f"{MAX_GPUS:,} GPUs (beyond any real cluster), got {t} x {p} x {d} = {t * p * d}"
+                f"tensor_parallel x context_parallel x pipeline_parallel x data_parallel must "
+                f"be at most {MAX_GPUS:,} GPUs (beyond any real cluster), got "
+                f"{t} x {c} x {p} x {d} = {t * c * p * d}"
             )
         if batch % (d * b):
             raise ValueError(
@@ -235,8 +255,13 @@ class Config:
 
     @property
     def num_gpus(self) -> int:
-        """t p d."""
-        return self.tensor_parallel * self.pipeline_parallel * self.data_parallel
+        """t c p d."""
+        return (
+            self.tensor_parallel
+            * self.context_parallel
+            * self.pipeline_parallel
+            * self.data_parallel
+        )
 
     @property
     def chunks_per_rank(self) -> int:
@@ -245,19 +270,29 @@ class Config:
 
     @classmethod
     def for_gpus(cls, num_gpus: int, tensor_parallel: int, pipeline_parallel: int, **kwargs):
-        """The configuration that uses ``num_gpus`` GPUs: d = num_gpus / (t p).
+        """The configuration that uses ``num_gpus`` GPUs: d = num_gpus / (t c p).
 
-        Raises ``ValueError`` if t p does not divide the GPU count.
+        Raises ``ValueError`` if t c p does not divide the GPU count.
         """
         n = check_int("num_gpus", num_gpus, 1, MAX_GPUS)
         t = check_int("tensor_parallel", tensor_parallel, 1, MAX_GPUS)
         p = check_int("pipeline_parallel", pipeline_parallel, 1, MAX_STAGES)
-        if n % (t * p):
+        c = check_int("context_parallel", kwargs.get("context_parallel", 1), 1, MAX_GPUS)
+        if n % (t * c * p):
             raise ValueError(
-                f"tensor_parallel x pipeline_parallel = {t * p} must divide num_gpus, got "
-                f"num_gpus={n}"
+                f"tensor_parallel x context_parallel x pipeline_parallel = {t * c * p} must "
+                f"divide num_gpus, got num_gpus={n}"
             )
-        return cls(t, p, n // (t * p), **kwargs)
+        return cls(t, p, n // (t * c * p), **kwargs)
+
+
+def _check_context_split(seq_len: int, c: int) -> None:
+    """s must split into 2c equal pieces (two per GPU, for load balance under the causal mask)."""
+    if c > 1 and seq_len % (2 * c):
+        raise ValueError(
+            f"seq_len must be a multiple of 2 x context_parallel = {2 * c} (each of the c "
+            f"GPUs holds two equal pieces of every sequence), got seq_len={seq_len}"
+        )
 
 
 @dataclass(frozen=True)
@@ -462,32 +497,37 @@ def _elementwise_time(model: ModelSpec, tokens: int, t: int, gpu: GPUSpec) -> fl
 
 
 @lru_cache(maxsize=1024)
-def _layer_times(model: ModelSpec, b: int, gpu: GPUSpec, t: int, s: int, efficiency, fp8=False):
-    """(forward, backward, weight-gradient part of the backward, attention forward) of one
-    layer and one micro-batch on one of t GPUs, seconds, without communication.
+def _layer_times(
+    model: ModelSpec, b: int, gpu: GPUSpec, t: int, s: int, efficiency, fp8=False, cp=1
+):
+    """(forward, backward, weight-gradient part of the backward, attention core forward and
+    backward) of one layer and one micro-batch on one of t x cp GPUs, seconds, without
+    communication.
 
     ``efficiency`` None: every multiply timed from its shape (:mod:`ppnotes.gemm`), the
     attention core as FlashAttention-2, the element-wise kernels as memory-bound. A number:
     the book's former flat roofline (every kernel at that share of the peak, backward twice
-    the forward, its weight-gradient half equal to the forward).
+    the forward, its weight-gradient half equal to the forward). With context parallelism
+    (``cp`` > 1) each GPU holds b s / cp tokens; its attention core runs cp blocks of
+    s / cp queries against s / cp keys, each half masked on load-balanced pieces, so cp
+    causal attentions of length s / cp: 1 / cp of the whole, at a short block's rate.
     """
-    tokens = b * s
+    tokens = b * s // cp
     if efficiency is not None:
         forward = sum(
             _matmul(f, n, gpu, efficiency) for f, n in _layer_kernels(model, tokens, s, t)
         )
         attention = _matmul(*_layer_kernels(model, tokens, s, t)[-1], gpu, efficiency)
-        return forward, 2 * forward, forward, attention
+        return forward, 2 * forward, forward, attention, 2 * attention
     fwd = bwd = wgt = 0.0
     for n_in, n_out, column in _weight_shapes(model):
         f, i, w = _gemm_passes(tokens, n_in, n_out, t, column, gpu, fp8)
         fwd, bwd, wgt = fwd + f, bwd + i + w, wgt + w
     width = model.num_heads * model.head_dim // t
-    attention = gemm._attention(b, s, width, gpu, False)
+    attention = cp * gemm._attention(b, s // cp, width, gpu, False)
+    attention_b = cp * gemm._attention(b, s // cp, width, gpu, True)
     ew = _elementwise_time(model, tokens, t, gpu)
-    fwd += attention + ew
-    bwd += gemm._attention(b, s, width, gpu, True) + 2 * ew
-    return fwd, bwd, wgt, attention
+    return fwd + attention + ew, bwd + attention_b + 2 * ew, wgt, attention, attention_b
 
 
 @lru_cache(maxsize=1024)
@@ -703,10 +743,17 @@ def _check_model_config(model, config):
     return model, config
 
 
+def _local_seq(model: ModelSpec, config: Config) -> int:
+    """Tokens of each sequence on one GPU: s / c (context parallelism splits the sequence)."""
+    s = config.seq_len or model.seq_len
+    _check_context_split(s, config.context_parallel)
+    return s // config.context_parallel
+
+
 def _hop_time(model: ModelSpec, cluster: Cluster, config: Config) -> float:
     if config.pipeline_parallel == 1:
         return 0.0
-    s = config.seq_len or model.seq_len
+    s = _local_seq(model, config)
     nbytes = comm.per_nic_bytes(
         model, config.micro_batch, s, ACTIVATION_BYTES, config.tensor_parallel, scatter_gather=True
     )
@@ -730,7 +777,7 @@ def tp_time_per_layer(model: ModelSpec, cluster: Cluster, config: Config) -> tup
 
 def _tp_time_per_layer(model: ModelSpec, cluster: Cluster, config: Config) -> tuple[float, float]:
     t = config.tensor_parallel
-    s = config.seq_len or model.seq_len
+    s = _local_seq(model, config)
     one = comm.activation_bytes_per_hop(model, config.micro_batch, s, ACTIVATION_BYTES)
     allreduce = comm.allreduce_time_across_nodes(
         one,
@@ -754,7 +801,8 @@ def _tp_time_per_layer(model: ModelSpec, cluster: Cluster, config: Config) -> tu
 def _data_parallel_time(
     model: ModelSpec, cluster: Cluster, config: Config, params_per_gpu: float
 ) -> float:
-    """Seconds of the gradient reduction over d replicas (before any overlap).
+    """Seconds of the gradient reduction over the d c GPUs that hold the same weights
+    (d replicas, each split c ways by context parallelism), before any overlap.
 
     Without the distributed optimizer: a ring all-reduce of the fp32 gradients. With it
     (ZeRO-1): a reduce-scatter of the gradients, then an all-gather of the updated bf16
@@ -762,7 +810,7 @@ def _data_parallel_time(
     distributed optimizer). The bytes per GPU are the stage's parameters over t:
     :func:`ppnotes.comm.collective_time` of a volume that falls as 1/p.
     """
-    d = config.data_parallel
+    d = config.data_parallel * config.context_parallel
     if d == 1:
         return 0.0
     crosses = config.tensor_parallel * d > cluster.gpus_per_node
@@ -772,6 +820,43 @@ def _data_parallel_time(
     weights = params_per_gpu * PARAM_GATHER_BYTES
     scatter = _ring_time(grads, d, cluster, crosses, "reduce-scatter")
     return scatter + _ring_time(weights, d, cluster, crosses, "all-gather")
+
+
+def cp_time_per_layer(model: ModelSpec, cluster: Cluster, config: Config) -> tuple[float, float]:
+    """(forward, backward) seconds of context-parallel ring traffic per layer and
+    micro-batch that the attention core does not hide.
+
+    Ring attention (Megatron-LM's default ``cp_comm_type`` "p2p"; Liu et al. 2023): in
+    each of c - 1 steps every GPU passes the keys and values of its s / c tokens
+    (b s / c x 2 x kv heads x head size / t values, bf16) to its neighbour while it computes
+    one block of attention, 1 / c of its attention core; the backward passes keys, values
+    and their gradients, twice the bytes, under the backward's blocks. A step costs what its
+    transfer exceeds its block. The c GPUs are t apart (rank order t, c, d, p), inside a node
+    while t c fits in one. Zero for c = 1.
+    """
+    model, cluster, config = _check_objects(model, cluster, config)
+    _check_placement(cluster, config)
+    b, t, s = config.micro_batch, config.tensor_parallel, config.seq_len or model.seq_len
+    _check_context_split(s, config.context_parallel)
+    times = _layer_times(model, b, cluster.gpu, t, s, None, False, config.context_parallel)
+    return _cp_time_per_layer(model, cluster, config, *times[3:])
+
+
+def _cp_time_per_layer(
+    model: ModelSpec, cluster: Cluster, config: Config, attention_f: float, attention_b: float
+) -> tuple[float, float]:
+    c = config.context_parallel
+    if c == 1:
+        return 0.0, 0.0
+    t, s = config.tensor_parallel, _local_seq(model, config)
+    kv = 2 * config.micro_batch * s * model.num_kv_heads * model.head_dim / t
+    crosses = t * c > cluster.gpus_per_node
+    forward = _link_time(kv * ACTIVATION_BYTES, cluster, crosses)
+    backward = _link_time(2 * kv * ACTIVATION_BYTES, cluster, crosses)
+    return (
+        (c - 1) * max(0.0, forward - attention_f / c),
+        (c - 1) * max(0.0, backward - attention_b / c),
+    )
 
 
 def _embedding_sync_time(model: ModelSpec, cluster: Cluster, config: Config) -> float:
@@ -948,16 +1033,23 @@ def step_time(
     reserve = check_real("reserve_fraction", reserve_fraction, 0.0, 0.99)
     _check_placement(cluster, config)
     gpu, t, m = cluster.gpu, config.tensor_parallel, config.num_microbatches
-    b, s = config.micro_batch, config.seq_len or model.seq_len
+    b, s, c = config.micro_batch, config.seq_len or model.seq_len, config.context_parallel
+    local = _local_seq(model, config)
 
     fp8 = gemm.check_fp8(gpu, config.fp8)
     if fp8 and efficiency is not None:
         raise ValueError(f"fp8=True needs the kernel model (efficiency=None), got {efficiency}")
-    layer_f, layer_b, layer_w, attention_f = _layer_times(model, b, gpu, t, s, efficiency, fp8)
+    times = _layer_times(model, b, gpu, t, s, efficiency, fp8, c)
+    layer_f, layer_b, layer_w, attention_f, _ = times
+    head_f, head_b, head_w = _head_times(model, b, gpu, t, local, efficiency, fp8)
     redo = {"none": 0.0, "full": layer_f, "selective": attention_f}[config.recompute]
-    head_f, head_b, head_w = _head_times(model, b, gpu, t, s, efficiency, fp8)
     tp_f, tp_b = _tp_time_per_layer(model, cluster, config)
-    counts = _layers_per_rank(model, config, head_f / (layer_f + tp_f))
+    # Ring traffic the attention core does not hide; a recomputed attention passes it again.
+    cp_f, cp_b = _cp_time_per_layer(model, cluster, config, *times[3:])
+    if config.recompute != "none":
+        cp_b += cp_f
+    coll_f, coll_b = tp_f + cp_f, tp_b + cp_b  # per-layer collectives: tensor and context
+    counts = _layers_per_rank(model, config, head_f / (layer_f + coll_f))
     chunks = _chunk_layers(model, config, counts)
     if chunks is not None:  # each rank holds the sum of its (unequal) chunks
         counts = [0] * config.pipeline_parallel
@@ -970,12 +1062,12 @@ def step_time(
     head_rank = 0 if config.schedule == "zbv" else len(counts) - 1
     fwd = [n * layer_f + (head_f if i == head_rank else 0.0) for i, n in enumerate(counts)]
     bwd = [n * layer_b + (head_b if i == head_rank else 0.0) for i, n in enumerate(counts)]
-    forward = [c + n * tp_f for c, n in zip(fwd, counts, strict=True)]
-    backward = [c + n * (redo + tp_b) for c, n in zip(bwd, counts, strict=True)]
+    forward = [x + n * coll_f for x, n in zip(fwd, counts, strict=True)]
+    backward = [x + n * (redo + coll_b) for x, n in zip(bwd, counts, strict=True)]
     if chunks is None:
         pipe = _pipeline_time(config.schedule, m, forward, backward, config.virtual_stages)
     else:
-        layer = {"F": layer_f + tp_f, "B": layer_b + redo + tp_b, "W": layer_w}
+        layer = {"F": layer_f + coll_f, "B": layer_b + redo + coll_b, "W": layer_w}
         head = {"F": head_f, "B": head_b, "W": head_w}
         pipe = _uneven_pipeline_time(config, chunks, layer, head)
     k = max(range(len(counts)), key=lambda i: forward[i] + backward[i])
@@ -998,13 +1090,16 @@ def step_time(
         # the next step's first forward (overlap_grad_reduce, overlap_param_gather).
         dp = max(0.0, dp - backward[0] - forward[0])
     dp += _embedding_sync_time(model, cluster, config)
-    shard = config.data_parallel if config.distributed_optimizer else 1
+    # The d c GPUs holding the same weights share the optimizer state (Megatron-LM's
+    # distributed optimizer over data and context parallelism; torchtitan's FSDP over both).
+    shard = config.data_parallel * c if config.distributed_optimizer else 1
     optimizer = max(params) / shard * ADAM_BYTES_PER_PARAM / gpu.achievable_hbm_bandwidth
 
     parts = {
         "compute": m * (fwd[k] + bwd[k]),
         "recompute": m * counts[k] * redo,
         "tp_comm": m * counts[k] * (tp_f + tp_b),
+        "cp_comm": m * counts[k] * (cp_f + cp_b),
     }
     # the slowest rank may be busy the whole step (bubble 0): drop rounding below zero
     parts["bubble"] = max(0.0, pipe - sum(parts.values())) if pipe > 0 else 0.0
@@ -1021,12 +1116,12 @@ def step_time(
         num_microbatches=m,
         schedule=config.schedule,
         virtual_stages=config.virtual_stages,
-        seq_len=s,
+        seq_len=local,  # activations of the s / c tokens each GPU holds
         sequence_parallel=config.sequence_parallel,
         recompute=config.recompute,
         fp32_grads=True,
         distributed_optimizer=config.distributed_optimizer,
-        data_parallel=config.data_parallel,
+        data_parallel=config.data_parallel * c,
         shard_gradients=config.shard_gradients,
         flash_attention=True,
     )
@@ -1257,6 +1352,7 @@ def run_config(run) -> Config:
         seq_len=run.seq_len,
         layer_split="balanced" if even else "head-aware",
         shard_gradients=run.shard_gradients,
+        context_parallel=run.context_parallel,
         **_OVERLAP_BY_SOURCE.get(run.source, {}),
     )
 
@@ -1541,4 +1637,60 @@ def fp8_comparison() -> list[dict]:
                 "measured_bf16": bf16,
             }
         )
+    return rows
+
+
+def cp_comparison() -> list[dict]:
+    """Context parallelism against torchtitan's sequence-length sweeps
+    (:data:`ppnotes.runs.TORCHTITAN_CP`): each GPU keeps 32,768 tokens while the sequence
+    and c grow together, so the step model's tokens per second per GPU fall only through the
+    longer attention and the ring. Configuration as published (FSDP over d = 8 / c with
+    gradients sharded, full recomputation, FP8 linear layers, 1F1B with asynchronous sends),
+    on DGX H100 nodes (their H100s are 96 GB, 500 W parts: the falls, each speed over the
+    c = 1 speed, are compared). Rows: ``sweep``, ``c``, ``seq_len``, ``measured`` and
+    ``predicted`` (tokens/s per GPU), ``measured_ratio`` and ``predicted_ratio`` (over
+    c = 1), ``error`` (ratio predicted / measured - 1), ``memory`` (measured GiB) and
+    ``memory_model`` (GiB of the fullest GPU by the memory model, which leaves out the
+    logits and the allocator's cache) and ``logits`` (GiB of one micro-batch's fp32 logits,
+    :func:`ppnotes.memory.logits_bytes`)."""
+    from . import runs
+
+    cluster = CLUSTERS["DGX H100 + NDR"]
+    rows = []
+    for label, model, t, p, m, points in runs.TORCHTITAN_CP:
+        base = None
+        for c, seq, tps, gib in points:
+            d = 8 // c
+            config = Config(
+                t,
+                p,
+                d,
+                1,
+                d * m,
+                recompute="full",
+                shard_gradients=True,
+                fp8=True,
+                overlap_p2p=True,
+                seq_len=seq,
+                context_parallel=c,
+            )
+            result = step_time(model, cluster, config)
+            predicted = result.tokens_per_second / config.num_gpus
+            base = base or (tps, predicted)
+            ratio, model_ratio = tps / base[0], predicted / base[1]
+            rows.append(
+                {
+                    "sweep": label,
+                    "c": c,
+                    "seq_len": seq,
+                    "measured": tps,
+                    "predicted": predicted,
+                    "measured_ratio": ratio,
+                    "predicted_ratio": model_ratio,
+                    "error": model_ratio / ratio - 1,
+                    "memory": gib,
+                    "memory_model": max(r["total"] for r in result.memory) / 2**30,
+                    "logits": memory.logits_bytes(model, 1, seq // c, t) / 2**30,
+                }
+            )
     return rows

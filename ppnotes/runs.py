@@ -92,6 +92,7 @@ class PublishedRun:
         measured_step_time: reported time of one step (iteration) in seconds, or ``None``.
         shard_gradients: whether the gradients are sharded over data parallelism too
             (ZeRO-2; Llama 3's FSDP); memory only, see ``perf_model.Config``.
+        context_parallel: c, GPUs that split every sequence (``perf_model.Config``).
     """
 
     name: str
@@ -119,6 +120,7 @@ class PublishedRun:
     notes: str
     measured_step_time: float | None = None
     shard_gradients: bool = False
+    context_parallel: int = 1
 
     def __post_init__(self) -> None:
         check_instance("name", self.name, str, "str")
@@ -132,6 +134,7 @@ class PublishedRun:
             "num_gpus",
             "tensor_parallel",
             "data_parallel",
+            "context_parallel",
         ):
             check_int(field, getattr(self, field), 1, MAX_GPUS)
         for field in ("pipeline_parallel", "virtual_stages"):
@@ -150,10 +153,12 @@ class PublishedRun:
         if self.measured_step_time is not None:
             check_real("measured_step_time", self.measured_step_time, strict=True)
         t, p, d = self.tensor_parallel, self.pipeline_parallel, self.data_parallel
-        if t * p * d != self.num_gpus:
+        c = self.context_parallel
+        if t * c * p * d != self.num_gpus:
             raise ValueError(
-                f"tensor_parallel x pipeline_parallel x data_parallel must equal num_gpus "
-                f"({self.num_gpus}), got {t} x {p} x {d} = {t * p * d} in run {self.name!r}"
+                f"tensor_parallel x context_parallel x pipeline_parallel x data_parallel must "
+                f"equal num_gpus ({self.num_gpus}), got {t} x {c} x {p} x {d} = "
+                f"{t * c * p * d} in run {self.name!r}"
             )
         if self.global_batch % (d * self.micro_batch):
             raise ValueError(
@@ -367,9 +372,10 @@ _LLAMA_NOTES = (
 )
 
 
-def _llama(gpus, d, per_dp, tflops, extra=""):
+def _llama(gpus, d, per_dp, tflops, extra="", cp=1, seq_len=8192):
+    long = "" if cp == 1 else f", {seq_len // 1024}K tokens"
     return PublishedRun(
-        name=f"Llama 3 405B ({gpus // 1024}K GPUs)",
+        name=f"Llama 3 405B ({gpus // 1024}K GPUs{long})",
         model=LLAMA31_405B,
         gpu="H100 SXM 80GB",
         gpus_per_node=8,
@@ -382,7 +388,8 @@ def _llama(gpus, d, per_dp, tflops, extra=""):
         data_parallel=d,
         micro_batch=1,
         global_batch=d * per_dp,
-        seq_len=8192,
+        seq_len=seq_len,
+        context_parallel=cp,
         schedule="interleaved",
         virtual_stages=2,
         recompute="none",
@@ -399,6 +406,18 @@ def _llama(gpus, d, per_dp, tflops, extra=""):
 LLAMA3_RUNS: tuple[PublishedRun, ...] = (
     _llama(8192, 64, 32, 430.0, extra=" Table 4: 43 % MFU, 16M tokens per batch."),
     _llama(16384, 128, 16, 400.0, extra=" Table 4: 41 % MFU, 16M tokens per batch."),
+    _llama(
+        16384,
+        8,
+        16,
+        380.0,
+        extra=" Table 4: 38 % MFU, 16M tokens per batch, context parallelism 16 at 131,072 "
+        "tokens (each GPU holds 8,192 tokens, as in the runs above). The report's DP column "
+        "reads 4 in one copy and 8 in others; 16,384 / (8 x 16 x 16) = 8 and 8 x 16 x "
+        "131,072 = 16M tokens, so d = 8.",
+        cp=16,
+        seq_len=131072,
+    ),
 )
 
 RUNS: tuple[PublishedRun, ...] = SC21_RUNS + SP_RUNS + LLAMA3_RUNS
@@ -515,3 +534,38 @@ TORCHTITAN_FP8 = (
 #: Peak memory of torchtitan's Llama 3 8B run on 8 H100s without and with Float8, GiB
 #: (torchtitan2024h100, Table 1: 77.0 and 76.8, the largest over the GPUs).
 TORCHTITAN_FP8_MEMORY_GIB = (77.0, 76.8)
+
+
+# --- context parallelism: torchtitan's sweeps of sequence length -----------------------------
+
+#: torchtitan's context-parallel sweeps on H100 (torchtitan2024h100, Tables 2 and 6): the
+#: sequence grows with c, so each GPU holds the same 32,768 tokens of every sequence. Each
+#: sweep: (label, model, t, p, micro-batches per step m, rows), a row (c, sequence length,
+#: tokens per second per GPU, peak memory GiB as printed: the largest over the GPUs). Both
+#: with FSDP over the d = 8 / c replicas and c (gradients and optimizer state sharded), full
+#: activation checkpointing, torch.compile and Float8 linear layers; the 405B sweep adds
+#: asynchronous TP (not modelled) and runs 1F1B over p = 8 with local batch 8, micro-batches
+#: of one (torchtitan's default), so m = 8. The 8B sweep has local batch 1 (m = 1).
+TORCHTITAN_CP = (
+    (
+        "Llama 3.1 8B, 8 GPUs",
+        LLAMA3_8B,
+        1,
+        1,
+        1,
+        (
+            (1, 32768, 3890, 83.9),
+            (2, 65536, 2540, 84.2),
+            (4, 131072, 1071, 84.0),
+            (8, 262144, 548, 84.5),
+        ),
+    ),
+    (
+        "Llama 3.1 405B, 512 GPUs",
+        LLAMA31_405B,
+        8,
+        8,
+        8,
+        ((1, 32768, 76, 75.3), (2, 65536, 47, 75.9), (4, 131072, 31, 77.1), (8, 262144, 16, 84.9)),
+    ),
+)

@@ -36,17 +36,18 @@ SHAPES = [m for m in models.MODELS.values()]
 
 
 def _megatron_candidates(model):
-    for t, p, (sched, v), rc, sp, dopt in itertools.product(
+    for t, p, (sched, v), rc, sp, dopt, cp in itertools.product(
         (1, 2, 8),
         (1, 2, 4, 8),
         (("1f1b", 1), ("interleaved", 2), ("interleaved", 3)),
         o.RECOMPUTE_ORDER,
         (False, True),
         (False, True),
+        (1, 4),
     ):
         if p == 1 and sched == "interleaved":
             continue
-        cand = o.Candidate(t, p, 4, 2, sched, v, rc, sp, dopt)
+        cand = o.Candidate(t, p, 4, 2, sched, v, rc, sp, dopt, cp=cp)
         if export.megatron_compatible(cand, model):
             yield cand
 
@@ -115,6 +116,10 @@ def test_megatron_rules(model):
             # args.py:1001-1009: interleaving needs p > 2 unless overlap_p2p_comm, which is
             # on by default (args.py:3118 --no-overlap-p2p-communication) and never disabled.
             assert "--no-overlap-p2p-communication" not in f
+        # args.py:1335-1338: with context parallelism, the sequence splits into 2c pieces;
+        # args.py:427-434: the world (t x c x p x d, megatron_command) is a multiple of t c p.
+        assert f.get("--context-parallel-size", "1") == str(cand.cp)
+        assert seq % (2 * cand.cp) == 0
         # num_microbatches_calculator.py:381: global batch divisible by micro-batch x d.
         assert int(f["--global-batch-size"]) % (cand.b * cand.d) == 0
         # args.py:1024-1029: --overlap-param-gather needs the distributed optimizer and
@@ -128,9 +133,10 @@ def test_megatron_rules(model):
         assert f.get("--recompute-granularity", "none") == cand.recompute
         # args.py:1433-1439: SP is dropped when t = 1; emitted only with t > 1.
         assert ("--sequence-parallel" in f) == (cand.sp and cand.t > 1)
-        # args.py:1477-1479: t > 1 before Blackwell needs CUDA_DEVICE_MAX_CONNECTIONS=1.
+        # args.py:1453-1479: t > 1 or c > 1 before Blackwell needs CUDA_DEVICE_MAX_CONNECTIONS=1
+        # (found by running the exports through validate_args, tools/check_megatron_exports.py).
         assert export.megatron_env(cand) == (
-            {"CUDA_DEVICE_MAX_CONNECTIONS": "1"} if cand.t > 1 else {}
+            {"CUDA_DEVICE_MAX_CONNECTIONS": "1"} if cand.t > 1 or cand.cp > 1 else {}
         )
     assert seen, f"no Megatron-LM configuration of {model.name} was checked"
 
@@ -268,6 +274,8 @@ TT_CASES = [
     # stages per rank) and in 6 stages (layers_per_stage 14: ceil(80 / 14) = 6)
     (o.Candidate(8, 6, 16, 1, "zbv", 1, "none", True, True), LLAMA3_70B),
     (o.Candidate(8, 2, 16, 1, "interleaved", 3, "none", True, True), LLAMA3_70B),
+    # context parallelism: the 8,192-token sequence split over 4 GPUs of t x 4 x p x d
+    (o.Candidate(8, 4, 8, 1, "zbv", 1, "none", True, True, cp=4), LLAMA3_70B),
 ]
 
 
@@ -291,7 +299,17 @@ def _torchtitan_build(cand, model, global_batch=1024, seq=8192):
 @needs_torchtitan
 @pytest.mark.parametrize("cand,model", TT_CASES, ids=lambda x: getattr(x, "label", ""))
 def test_torchtitan_loader_builds_the_timed_stages(cand, model):
+    from torchtitan.distributed.parallel_dims import ParallelDims
+
     cfg, counts = _torchtitan_build(cand, model)
+    # torchtitan's own checks: the model's attention supports context parallelism
+    # (SDPA or FlexAttention, llama3/model.py), and the mesh's degrees multiply to the world
+    cfg.model_spec.model.update_from_config(config=cfg)
+    par = cfg.parallelism
+    assert par.context_parallel_degree == cand.cp
+    world = cand.t * cand.cp * cand.p * cand.d
+    dims = ParallelDims.from_config(par, world)  # asserts dp x cp x tp x pp == world
+    assert (dims.dp_shard, dims.cp) == (cand.d, cand.cp)
     chunks = o.memory.chunks_per_rank(cand.schedule, cand.v)
     assert len(counts) == cand.p * chunks and sum(counts) == model.num_layers
     # torchtitan builds, stage by stage, the layers the step model timed

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ppnotes import bubble, export, serving_plan
 from ppnotes import optimum as o
 from ppnotes import perf_model as pm
-from ppnotes.models import GPT3_175B, LLAMA3_70B, MEGATRON_1_7B
+from ppnotes.models import GPT3_175B, LLAMA3_8B, LLAMA3_70B, MEGATRON_1_7B
 
 A100 = pm.CLUSTERS["DGX A100 80GB + HDR"]
 H100 = pm.CLUSTERS["DGX H100 + NDR"]
@@ -167,7 +167,10 @@ def test_explain_answers_why_not(gpt3_plan):
 def test_parse_reads_labels_and_rejects_nonsense():
     c = o.Candidate(8, 4, 2, 1, "interleaved", 2, "selective", True, False)
     # the label shows "zero2" only when the gradients are sharded: absent means not given
-    assert o.parse(c.label) | {"shard_gradients": False, "fp8": False} == c.__dict__
+    assert o.parse(c.label) | {"shard_gradients": False, "fp8": False, "cp": 1} == c.__dict__
+    long = o.Candidate(8, 4, 2, 1, "1f1b", cp=4)
+    assert long.label.startswith("t8 cp4 p4 d2")
+    assert o.parse(long.label)["cp"] == 4
     assert o.parse("p4") == {"p": 4}
     with pytest.raises(ValueError, match="config word"):
         o.parse("q7")
@@ -669,7 +672,9 @@ def test_shard_gradients_is_carried_labelled_and_timed():
     zero2 = o.Candidate(8, 4, 2, 1, shard_gradients=True)
     assert plain.shard_gradients is False and "zero2" not in plain.label
     assert zero2.label == plain.label + " zero2"
-    assert o.parse(zero2.label) | {"v": 1, "fp8": False} == {k: getattr(zero2, k) for k in o.FIELDS}
+    assert o.parse(zero2.label) | {"v": 1, "fp8": False, "cp": 1} == {
+        k: getattr(zero2, k) for k in o.FIELDS
+    }
     assert o.parse("nozero2") == {"shard_gradients": False}
     assert zero2.config(64).shard_gradients and not plain.config(64).shard_gradients
     # sharded gradients need less memory for the same time model otherwise
@@ -705,3 +710,22 @@ def test_fp8_plans_on_h100_only_and_is_not_exported():
     for call in (export.megatron_flags, export.torchtitan_config):
         with pytest.raises(ValueError, match="fp8 is not exported"):
             call(fp8.best.candidate, GPT3_175B, 512, 2048)
+
+
+def test_planner_searches_context_parallelism_for_long_sequences():
+    h100 = pm.CLUSTERS["DGX H100 + NDR"]
+    plan = o.plan_training(LLAMA3_8B, h100, 64, 64, 131072)
+    best = plan.best
+    # without CP, 131,072 tokens fit only with full recomputation or a pipeline: slower
+    assert best is not None and best.candidate.cp > 1
+    assert 131072 // best.candidate.cp >= o.MIN_CONTEXT_TOKENS
+    assert best.candidate.t * best.candidate.cp * best.candidate.p * best.candidate.d == 64
+    assert "cp" in best.candidate.label and o.parse(best.candidate.label)["cp"] == best.candidate.cp
+    plain = [r for r in plan.ranked if r.candidate.cp == 1]
+    assert plain and all(r.candidate.recompute == "full" or r.candidate.p > 1 for r in plain)
+    assert "context" in {d.rule for d in plan.dropped}  # c that leaves < MIN tokens per GPU
+    # a 2,048-token model is searched as before: c = 1 only
+    assert all(r.candidate.cp == 1 for r in o.plan_training(GPT3_175B, A100, 64, 64).ranked)
+    assert o.search_space_size(LLAMA3_8B, 64, 64, seq_len=131072) > o.search_space_size(
+        LLAMA3_8B, 64, 64
+    )

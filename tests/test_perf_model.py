@@ -482,3 +482,82 @@ def test_stage_ranks_match_the_built_schedule(schedule, v):
 
     cfg = pm.Config(1, 4, 1, 1, 16, schedule=schedule, virtual_stages=v)
     assert pm._stage_ranks(cfg) == build_schedule(schedule, 4, 16, v).stage_to_rank
+
+
+# --- context parallelism --------------------------------------------------------------------
+
+H100_NODES = pm.CLUSTERS["DGX H100 + NDR"]
+
+
+def _cp(c, seq=32768, d=1, **kw):
+    kw = {"recompute": "none", "seq_len": seq, "context_parallel": c} | kw
+    return pm.Config(8, 1, d, 1, d, **kw)
+
+
+def test_context_parallel_splits_the_tokens_and_the_attention():
+    c, s = 4, 32768
+    whole = pm._layer_times(LLAMA3_70B, 1, H100_NODES.gpu, 8, s, None, False, 1)
+    split = pm._layer_times(LLAMA3_70B, 1, H100_NODES.gpu, 8, s, None, False, c)
+    short = pm._layer_times(LLAMA3_70B, 1, H100_NODES.gpu, 8, s // c, None, False, 1)
+    # attention: c causal blocks of s / c (fewer FLOPs than the whole at a short block's rate)
+    assert split[3] == pytest.approx(c * short[3])
+    assert whole[3] / c < split[3] < whole[3]
+    # everything else works token by token: the same as a sequence of s / c
+    assert split[0] - split[3] == pytest.approx(short[0] - short[3])
+    assert split[2] == pytest.approx(short[2])  # weight gradients
+
+
+def test_context_parallel_memory_and_gpus():
+    one = pm.step_time(LLAMA3_70B, H100_NODES, _cp(1, 8192, d=4))
+    four = pm.step_time(LLAMA3_70B, H100_NODES, _cp(4, 32768))
+    assert four.config.num_gpus == one.config.num_gpus == 32
+    # the same tokens per GPU, the same d c = 4 sharing the optimizer: the same memory
+    for key in ("activations", "optimizer", "weights", "gradients"):
+        assert four.memory[0][key] == pytest.approx(one.memory[0][key]), key
+    assert four.parts["cp_comm"] == 0.0 == one.parts["cp_comm"]  # 8K-token blocks hide it
+    assert four.step_time > one.step_time  # the longer sequence's attention
+
+
+def test_context_parallel_ring_shows_when_blocks_are_short_and_cross_nodes():
+    pcie = dataclasses.replace(H100_NODES, inter_link=comm._link("PCIe Gen4 x16"))
+    f, b = pm.cp_time_per_layer(LLAMA3_70B, pcie, _cp(64, 65536))  # 1,024 tokens per GPU
+    assert f > 0 and b >= 0
+    assert pm.cp_time_per_layer(LLAMA3_70B, pcie, _cp(1)) == (0.0, 0.0)
+    r = pm.step_time(LLAMA3_70B, pcie, _cp(64, 65536))
+    assert r.parts["cp_comm"] == pytest.approx(LLAMA3_70B.num_layers * (f + b))
+    assert sum(r.parts.values()) == pytest.approx(r.step_time)
+
+
+def test_context_parallel_rejects_a_sequence_that_does_not_split():
+    with pytest.raises(ValueError, match=r"seq_len must be a multiple of 2 x context_parallel"):
+        _cp(3, 32768)
+    with pytest.raises(ValueError, match="context_parallel"):
+        _cp(0)
+    # the model's own sequence (8,192 tokens) is checked when the step is timed
+    with pytest.raises(ValueError, match=r"multiple of 2 x context_parallel = 6"):
+        pm.step_time(LLAMA3_70B, H100_NODES, pm.Config(8, 1, 1, 1, 1, context_parallel=3))
+
+
+def test_cp_comparison_orders_each_sweep_and_states_its_misses():
+    rows = pm.cp_comparison()
+    assert len(rows) == 8
+    for sweep in {r["sweep"] for r in rows}:
+        these = [r for r in rows if r["sweep"] == sweep]
+        assert [r["c"] for r in these] == [1, 2, 4, 8]
+        for a, z in zip(these, these[1:], strict=False):
+            assert z["predicted_ratio"] < a["predicted_ratio"]
+            assert z["measured_ratio"] < a["measured_ratio"]
+        # memory: the same tokens per GPU, the same modelled peak for every c
+        assert len({round(r["memory_model"], 6) for r in these}) == 1
+    assert max(abs(r["error"]) for r in rows) < 0.4
+
+
+def test_llama3_long_context_run_is_expressed_with_context_parallelism():
+    from ppnotes import runs
+
+    long = runs.get_run("Llama 3 405B (16K GPUs, 128K tokens)")
+    cfg = pm.run_config(long)
+    assert cfg.context_parallel == 16 and cfg.num_gpus == long.num_gpus == 16384
+    rows = {r["name"]: r for r in pm.run_comparison(runs.LLAMA3_RUNS[1:])}
+    fall = rows[long.name]["predicted"] / rows["Llama 3 405B (16K GPUs)"]["predicted"]
+    assert fall == pytest.approx(380 / 400, rel=0.05)

@@ -62,6 +62,7 @@ PRINTED_PERCENT = {
     "Megatron 1T (SP + selective)": 56.3,
     "Llama 3 405B (8K GPUs)": 43,
     "Llama 3 405B (16K GPUs)": 41,
+    "Llama 3 405B (16K GPUs, 128K tokens)": 38,
 }
 
 
@@ -110,7 +111,11 @@ def test_korthikanti_step_times_reproduce_their_mfu(run):
 def test_llama_batches_are_16m_tokens():
     for run in runs.LLAMA3_RUNS:
         assert run.tokens_per_step == 64 * 32 * 8192 == pytest.approx(16e6, rel=0.05)
-        assert run.tensor_parallel * run.pipeline_parallel * run.data_parallel == run.num_gpus
+        gpus = run.tensor_parallel * run.context_parallel * run.pipeline_parallel
+        assert gpus * run.data_parallel == run.num_gpus
+    # the 128K-token run splits each sequence over 16 GPUs, so each holds 8,192 tokens
+    long = runs.get_run("Llama 3 405B (16K GPUs, 128K tokens)")
+    assert long.seq_len // long.context_parallel == 8192 == runs.LLAMA3_RUNS[0].seq_len
 
 
 def test_interleaved_megatron_runs_split_layers_evenly_into_virtual_stages():

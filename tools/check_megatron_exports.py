@@ -7,7 +7,7 @@ d98e8a64ddf34856e74b24714e3bedb2f5a39553)::
     git clone https://github.com/NVIDIA/Megatron-LM && git -C Megatron-LM checkout d98e8a64
     .venv/bin/python tools/check_megatron_exports.py Megatron-LM
 
-For a grid over every model preset, t, p, schedule and v, it builds the export
+For a grid over every model preset, t, p, schedule, v and context parallelism, it builds the export
 (:func:`ppnotes.export.megatron_flags`), then runs Megatron-LM's ``parse_args``,
 ``validate_args`` and ``core_transformer_config_from_args`` (whose TransformerConfig parses and
 validates a ``--pipeline-model-parallel-layout``), and checks that Megatron-LM would build the
@@ -54,12 +54,13 @@ def _grid(models, optimum):
     """(model, candidate, global batch, sequence length) for every preset and layout tried."""
     schedules = (("1f1b", 1), ("interleaved", 2), ("interleaved", 3), ("interleaved", 8))
     for model in models.MODELS.values():
-        for t, p, (name, v) in itertools.product((1, 8), (1, 3, 4, 5, 16), schedules):
+        grid = itertools.product((1, 8), (1, 3, 4, 5, 16), schedules, (1, 4))
+        for t, p, (name, v), cp in grid:
             if (p == 1 and name == "interleaved") or p * v > model.num_layers:
                 continue
             if model.num_heads % t or model.num_kv_heads % t:
                 continue
-            cand = optimum.Candidate(t, p, 2, 1, name, v, "selective", True, True)
+            cand = optimum.Candidate(t, p, 2, 1, name, v, "selective", True, True, cp=cp)
             yield model, cand, 2 * p * 2, min(model.seq_len, 4096)
 
 
@@ -77,7 +78,7 @@ def main(argv=None) -> int:
         flags = shlex.split(" ".join(export.megatron_flags(cand, model, batch, seq)))
         sys.argv = ["pretrain_gpt.py", *flags, "--tokenizer-type", "NullTokenizer"]
         sys.argv += ["--vocab-size", str(model.vocab_size)]
-        os.environ.update(WORLD_SIZE=str(cand.t * cand.p * cand.d), RANK="0")
+        os.environ.update(WORLD_SIZE=str(cand.t * cand.cp * cand.p * cand.d), RANK="0")
         os.environ.pop("CUDA_DEVICE_MAX_CONNECTIONS", None)
         os.environ.update(export.megatron_env(cand))
         try:
@@ -96,6 +97,8 @@ def main(argv=None) -> int:
                 ]
                 want = want or pm.layers_per_rank(model, timed)
                 assert got == want, f"layout builds {got}, the step model timed {want}"
+            assert args.context_parallel_size == cand.cp, f"cp {args.context_parallel_size}"
+            assert args.data_parallel_size == cand.d, f"d {args.data_parallel_size}"
             chunks = args.virtual_pipeline_model_parallel_size or 1
             assert chunks == timed.chunks_per_rank, f"{chunks} virtual stages, timed {cand.v}"
             accepted += 1

@@ -38,6 +38,7 @@ PART_COLORS = {
     "bubble": ROLE_COLORS["idle"],  # light grey
     "pipeline_comm": ROLE_COLORS["comm"],  # reddish purple
     "tp_comm": "#D55E00",  # vermillion
+    "cp_comm": "#F0E442",  # yellow: the context-parallel ring
     "dp_comm": ROLE_COLORS["backward"],  # orange: gradients come from the backward pass
     "optimizer": ROLE_COLORS["weight"],  # bluish green: the weight update
 }
@@ -47,6 +48,7 @@ PART_LABELS = {
     "bubble": "bubble (idle)",
     "pipeline_comm": "exposed pipeline comm",
     "tp_comm": "tensor-parallel comm",
+    "cp_comm": "context-parallel comm",
     "dp_comm": "exposed data-parallel comm",
     "optimizer": "optimizer step",
 }
