@@ -49,13 +49,18 @@ def test_breakdown_vs_depth_stacks_the_parts_to_the_step_time():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "4", "16", "64"]
     assert "n/a" in [t.get_text() for t in ax.texts]
     assert ax.get_ylabel() == "step time (s)" and "depth" in ax.get_xlabel()
-    labels = ax.get_legend_handles_labels()[1] or [t.get_text() for t in ax.get_legend().texts]
+    legend = ax.get_legend() or fig.legends[0]  # one panel: the legend sits under the axes
+    labels = [t.get_text() for t in legend.texts]
     assert labels[: len(labels) - 1] == [
         pp.PART_LABELS[k] for k in ("compute", "recompute", "bubble", "pipeline_comm")
     ]
     assert labels[-1] == "does not fit"
     hatched = [p for p in ax.patches if p.get_hatch()]
     assert len(hatched) == 4  # the four parts of the p = 64 bar
+    assert all(p.get_alpha() < 1 for p in hatched)  # and faded
+    # the fastest bar that fits is marked (p = 4: fake() is 10 s against p = 1's)
+    fastest = [t for t in ax.texts if t.get_text() == "fastest"]
+    assert len(fastest) == 1 and fastest[0].xy[0] == 1
     colours = {to_hex(p.get_facecolor()) for p in ax.patches}
     assert to_hex(pp.PART_COLORS["compute"]) in colours
 
@@ -165,3 +170,25 @@ def test_kernel_time_vs_tp_figure_stacks_each_kernel():
         assert tops[x] == pytest.approx(1e3 * t * sum(f + b for f, b in times[t].values()))
     with pytest.raises(ValueError, match="kernel_times"):
         plots.kernel_time_vs_tp_figure({})
+
+
+def test_step_vs_depth_marks_each_schedules_fastest_fitting_depth():
+    by_schedule = {
+        "1F1B": {2: fake(fits=False), 4: fake({"compute": 9.0}), 8: fake({"compute": 9.5})},
+        "ZBV": {2: fake({"compute": 7.0}, fits=False), 4: fake({"compute": 8.0}), 8: None},
+    }
+    fig = plots.step_vs_depth_figure(by_schedule)
+    ax = fig.axes[0]
+    stars = [ln for ln in ax.lines if ln.get_marker() == "*" and len(ln.get_xdata())]
+    # p = 4 (position 1) for both: 9.0 s beats 9.5 s, and ZBV's p = 2 does not fit
+    assert sorted((float(ln.get_xdata()[0]), float(ln.get_ydata()[0])) for ln in stars) == [
+        (1.0, 8.0),
+        (1.0, 9.0),
+    ]
+    hollow = [
+        ln for ln in ax.lines if ln.get_marker() == "o" and ln.get_markerfacecolor() == "white"
+    ]
+    assert len([ln for ln in hollow if len(ln.get_xdata())]) == 2  # the two p = 2 points
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4", "8"]
+    labels = [t.get_text() for t in fig.legends[0].texts]
+    assert labels[:2] == ["1F1B", "ZBV"] and "does not fit" in labels

@@ -26,6 +26,7 @@ __all__ = [
     "PART_LABELS",
     "breakdown_svg",
     "breakdown_vs_depth_figure",
+    "step_vs_depth_figure",
     "gemm_efficiency_figure",
     "kernel_time_vs_tp_figure",
     "mfu_vs_microbatch_figure",
@@ -53,7 +54,9 @@ PART_LABELS = {
     "optimizer": "optimizer step",
 }
 _EDGE = "#555555"  # outlines keep the light-grey bubble visible on white
-_NOFIT_HATCH = "//"
+_NOFIT_HATCH = "///"
+_NOFIT_ALPHA = 0.35  # a bar that does not fit is faded, hatched and dark-edged
+_NOFIT_EDGE = "#222222"
 _MARKERS = {"hfu": "o", "mfu": "s"}
 
 
@@ -108,7 +111,8 @@ def breakdown_vs_depth_figure(
             mapping, drawn as one panel per label sharing the time axis.
         share: plot each part as a share of the step (percent) instead of seconds.
 
-    Bars of configurations that do not fit memory (``result.fits`` is False) are hatched.
+    Bars of configurations that do not fit memory (``result.fits`` is False) are faded and
+    hatched; the fastest bar that fits in each panel is marked "fastest".
     """
     panels = _panels(results_by_depth)
     everything = [r for by in panels.values() for r in by.values() if r is not None]
@@ -137,11 +141,24 @@ def breakdown_vs_depth_figure(
                     bottom=bottom,
                     width=0.7,
                     color=PART_COLORS[part],
-                    edgecolor=_EDGE,
-                    linewidth=0.4,
+                    alpha=_NOFIT_ALPHA if nofit else 1.0,
+                    edgecolor=_NOFIT_EDGE if nofit else _EDGE,
+                    linewidth=0.6 if nofit else 0.4,
                     hatch=_NOFIT_HATCH if nofit else None,
                 )
                 bottom += value
+        best = _fastest_fitting(by_depth)
+        if best is not None and not share:
+            i = depths.index(best)
+            ax.annotate(
+                "fastest",
+                (i, by_depth[best].step_time),
+                xytext=(0, 4),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontweight="bold",
+            )
         ax.set_xticks(range(len(depths)))
         ax.set_xticklabels([str(p) for p in depths])
         ax.set_xlim(-0.6, len(depths) - 0.4)
@@ -157,9 +174,65 @@ def breakdown_vs_depth_figure(
     ]
     if any_nofit:
         handles.append(
-            Patch(facecolor="white", edgecolor=_EDGE, hatch=_NOFIT_HATCH, label="does not fit")
+            Patch(
+                facecolor="white", edgecolor=_NOFIT_EDGE, hatch=_NOFIT_HATCH, label="does not fit"
+            )
         )
-    axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if n == 1:  # below the axes: the plot keeps the page's width on a narrow screen
+        fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
+    else:
+        axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+def _fastest_fitting(by_depth: Mapping):
+    """The depth whose result fits memory with the shortest step, or None."""
+    ok = [p for p, r in by_depth.items() if r is not None and getattr(r, "fits", True)]
+    return min(ok, key=lambda p: by_depth[p].step_time) if ok else None
+
+
+@styled
+def step_vs_depth_figure(results_by_schedule, *, width: float = 6.0, height: float = 3.6) -> Figure:
+    """Step time against the pipeline depth p, one line per schedule: filled markers where the
+    configuration fits memory, hollow where it does not, a star on each schedule's fastest
+    depth that fits. ``results_by_schedule``: label -> {depth: StepResult or None}, as
+    :func:`breakdown_vs_depth_figure` takes (None: the schedule cannot run at that depth)."""
+    panels = _panels(results_by_schedule)
+    depths = sorted({p for by in panels.values() for p in by})
+    fig, ax = new_figure(width=width, height=height)
+    for k, (label, by_depth) in enumerate(panels.items()):
+        color = SERIES_COLORS[k % len(SERIES_COLORS)]
+        xs = [depths.index(p) for p in by_depth if by_depth[p] is not None]
+        ys = [r.step_time for r in by_depth.values() if r is not None]
+        fits = [r.fits for r in by_depth.values() if r is not None]
+        ax.plot(xs, ys, color=color, linewidth=1.5, label=label)
+        for x, y, ok in zip(xs, ys, fits, strict=True):
+            ax.plot(x, y, "o", color=color, markerfacecolor=color if ok else "white", ms=6)
+        best = _fastest_fitting(by_depth)
+        if best is not None:
+            ax.plot(
+                depths.index(best),
+                by_depth[best].step_time,
+                "*",
+                color=color,
+                ms=16,
+                markeredgecolor="black",
+                markeredgewidth=0.6,
+                zorder=5,
+            )
+    ax.set_xticks(range(len(depths)))
+    ax.set_xticklabels([str(p) for p in depths])
+    ax.set_xlabel("pipeline depth p (stages)")
+    ax.set_ylabel("step time (s)")
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [
+        ax.plot([], [], "o", color="#555555", markerfacecolor="white", label="does not fit")[0],
+        ax.plot(
+            [], [], "*", color="#555555", ms=12, markeredgecolor="black", label="fastest that fits"
+        )[0],
+    ]
+    # below the axes: the plot keeps the page's width on a narrow screen
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
     return fig
 
 
