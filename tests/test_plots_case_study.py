@@ -12,8 +12,19 @@ from ppnotes import recommend as rc
 
 def test_case_figures_build():
     rows = cs.all_rows()
-    fig = plots.case_timeline_figure(rows[:2])
+    by = {r.label: r for r in rows}
+    fig = plots.case_timeline_figure([by["PP4 TP8"], by["PP1 TP8 x4"]])
     assert isinstance(fig, Figure) and len(fig.axes) == 2
+    # one time axis: both panels span two of the longer period, the shorter one repeated
+    window = 2e3 * by["PP1 TP8 x4"].serving.period
+    assert [ax.get_xlim() for ax in fig.axes] == [(0, window), (0, window)]
+    per = round(window / (1e3 * by["PP4 TP8"].serving.period))
+    assert len(fig.axes[0].patches) == 3 * 4 * per  # compute, comm, idle x stages x periods
+    assert [t.get_text() for t in fig.legends[0].texts] == [
+        "matrix products",
+        "TP all-reduce",
+        "idle",
+    ]
     fig = plots.case_memory_figure(rows, cs.MODEL, rows[0].serving.memory["budget"])
     bars = sum(r.p for r in rows)
     assert len(fig.axes[0].patches) == 2 * bars

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from matplotlib.patches import Patch
+
 from .. import memory, partition
 from .style import ROLE_COLORS, SERIES_COLORS, new_figure, styled
 
 __all__ = ["case_memory_figure", "case_timeline_figure", "case_tradeoff_figure", "case_frame_html"]
 
 
-def _timeline(ax, row, periods: int = 2) -> None:
-    """Stages as rows over ``periods`` decode periods: compute, TP all-reduce, idle."""
+def _timeline(ax, row, window: float) -> None:
+    """Stages as rows over ``window`` ms of decode periods: compute, TP all-reduce, idle."""
     srv = row.serving
     period = srv.period * 1e3
+    periods = max(1, round(window / period))
     for s, d in enumerate(srv.stage_times):
         busy = d * 1e3
         comm = row.tp_comm * period * row.p * d / sum(srv.stage_times)
@@ -20,20 +23,33 @@ def _timeline(ax, row, periods: int = 2) -> None:
             ax.barh(s, busy - comm, left=x0, color=ROLE_COLORS["forward"], height=0.7)
             ax.barh(s, comm, left=x0 + busy - comm, color=ROLE_COLORS["comm"], height=0.7)
             ax.barh(s, period - busy, left=x0 + busy, color=ROLE_COLORS["idle"], height=0.7)
+            ax.axvline(x0, color="white", linewidth=0.8)  # where one period ends
     ax.invert_yaxis()
     ax.set_ylabel("stage")
-    ax.set_title(f"{row.label}: period {period:.1f} ms", loc="left")
+    ax.set_title(f"{row.label}: a period of {period:.1f} ms", loc="left")
     ax.set_yticks(range(row.p) if row.p <= 8 else [0, row.p - 1])
 
 
 @styled
-def case_timeline_figure(rows):
-    """One row per configuration in ``rows`` (:class:`ppnotes.case_study.CaseRow`): two decode
-    periods of every stage (blue compute, purple TP all-reduce, grey idle), in ms."""
-    fig, axes = new_figure(4.0, 1.3 + 1.4 * len(rows), len(rows), 1, squeeze=False)
+def case_timeline_figure(rows, periods: int = 2):
+    """One panel per configuration in ``rows`` (:class:`ppnotes.case_study.CaseRow`) on one
+    time axis (ms): every stage over ``periods`` of the longest decode period, the shorter
+    periods repeated to fill it (blue compute, purple TP all-reduce, grey idle)."""
+    fig, axes = new_figure(4.0, 1.6 + 1.3 * len(rows), len(rows), 1, squeeze=False, sharex=True)
+    window = periods * max(row.serving.period for row in rows) * 1e3
     for ax, row in zip(axes[:, 0], rows, strict=True):
-        _timeline(ax, row)
+        _timeline(ax, row, window)
     axes[-1, 0].set_xlabel("time (ms)")
+    axes[-1, 0].set_xlim(0, window)
+    handles = [
+        Patch(color=ROLE_COLORS[role], label=label)
+        for role, label in (
+            ("forward", "matrix products"),
+            ("comm", "TP all-reduce"),
+            ("idle", "idle"),
+        )
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
     return fig
 
 
