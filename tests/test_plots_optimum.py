@@ -34,21 +34,6 @@ def test_pareto_figure_needs_a_fit():
         plots.pareto_figure(empty)
 
 
-def test_depth_sweep_figure_numbers_and_categories():
-    rows = [{"x": 64, "best_p": 4, "min_p": 2}, {"x": 128, "best_p": 8, "min_p": 2}]
-    fig = plots.depth_sweep_figure(rows, xlabel="GPUs")
-    lines = fig.axes[0].get_lines()
-    assert list(lines[0].get_ydata()) == [4, 8] and list(lines[1].get_ydata()) == [2, 2]
-    fig = plots.depth_sweep_figure(
-        [{"x": "HDR", "best_p": 8, "min_p": 2}, {"x": "NDR", "best_p": 4, "min_p": 2}],
-        xlabel="network",
-    )
-    heights = [p.get_height() for p in fig.axes[0].patches]
-    assert heights == [8, 4, 2, 2]
-    with pytest.raises(ValueError):
-        plots.depth_sweep_figure([], xlabel="x")
-
-
 def test_practice_figure():
     rows = [{"name": "A (x)", "theirs_step": 2.0, "ours_step": 1.5}]
     fig = plots.practice_figure(rows)

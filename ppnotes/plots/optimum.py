@@ -15,7 +15,6 @@ from .perf_model import breakdown_svg
 from .style import SERIES_COLORS, new_figure, styled
 
 __all__ = [
-    "depth_sweep_figure",
     "optimum_frame_html",
     "pareto_figure",
     "practice_figure",
@@ -70,55 +69,6 @@ def pareto_figure(plan, *, title: str | None = None) -> Figure:
     if title:
         ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    return fig
-
-
-@styled
-def depth_sweep_figure(rows, *, xlabel: str, logx: bool = True, title: str | None = None):
-    """The fastest configuration's p and the smallest p that fits, against a swept value.
-
-    ``rows``: dicts with ``x`` (number or label), ``best_p`` and ``min_p`` (None when nothing
-    fits), as :func:`ppnotes.optimum.sweep` returns them. Categorical x (strings) are drawn
-    as grouped bars (linear p axis), numbers as lines with markers (log p axis)."""
-    rows = list(rows)
-    if not rows:
-        raise ValueError("rows must not be empty")
-    fig, ax = new_figure(6.0, 3.2)
-    xs = [r["x"] for r in rows]
-    best = [r["best_p"] for r in rows]
-    low = [r["min_p"] for r in rows]
-    if all(isinstance(x, str) for x in xs):
-        pos = list(range(len(xs)))
-        ax.bar(
-            [i - 0.2 for i in pos],
-            [b or 0 for b in best],
-            0.4,
-            label="fastest p",
-            color=SERIES_COLORS[0],
-        )
-        ax.bar(
-            [i + 0.2 for i in pos],
-            [m or 0 for m in low],
-            0.4,
-            label="smallest p that fits",
-            color=SERIES_COLORS[1],
-        )
-        ax.set_xticks(pos, xs, fontsize=8)
-    else:
-        ax.plot(xs, best, "o-", label="fastest p", color=SERIES_COLORS[0])
-        ax.plot(xs, low, "s--", label="smallest p that fits", color=SERIES_COLORS[1])
-        if logx:
-            ax.set_xscale("log", base=2)
-        ax.set_xticks(xs, [str(x) for x in xs])
-        ax.set_yscale("log", base=2)
-    ticks = sorted({v for v in best + low if v})
-    ax.set_yticks(ticks, [str(v) for v in ticks])
-    ax.minorticks_off()
-    ax.set_ylabel("pipeline depth p")
-    ax.set_xlabel(xlabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
     return fig
 
 
