@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numbers
 
-from myst_nb import glue as _myst_glue
-
 
 def plain(value):
     """Return ``value`` as a plain ``int``, ``float`` or ``str`` (numpy scalars included).
@@ -33,8 +31,10 @@ def glue(key: str, value):
     """Glue one value under ``key`` without displaying it; return the plain value."""
     if not isinstance(key, str) or not key.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"key must be letters, digits, '_' or '-', got {key!r}")
+    from myst_nb import glue as myst_glue  # here, so count() needs no notebook machinery
+
     value = plain(value)
-    _myst_glue(key, value, display=False)
+    myst_glue(key, value, display=False)
     return value
 
 
@@ -43,3 +43,15 @@ def glue_all(prefix: str = "", **values) -> dict:
     if not isinstance(prefix, str):
         raise ValueError(f"prefix must be a string, got {prefix!r}")
     return {f"{prefix}{name}": glue(f"{prefix}{name}", v) for name, v in values.items()}
+
+
+def count(n, noun: str, plural: str | None = None) -> str:
+    """``n`` with its noun in the right number: ``count(1, "replica")`` -> ``"1 replica"``,
+    ``count(4, "replica")`` -> ``"4 replicas"`` (``plural`` for irregular nouns)."""
+    n = plain(n)
+    if not isinstance(n, int):
+        raise ValueError(f"n must be a whole number, got {n!r}")
+    if not isinstance(noun, str) or not noun:
+        raise ValueError(f"noun must be a non-empty string, got {noun!r}")
+    word = noun if n == 1 else (plural or noun + "s")
+    return f"{n:,} {word}"

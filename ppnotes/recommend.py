@@ -23,6 +23,7 @@ from ._validate import (
     check_int,
     check_real,
 )
+from .glue import count
 from .models import ModelSpec
 
 KINDS = ("train", "serve")
@@ -220,7 +221,7 @@ def _serve(model, cluster, w) -> Recommendation | None:
         ),
         Reason(
             f"throughput: {s.tokens_per_s:,.0f} tokens/s per replica, "
-            f"{best.replicas} replica(s), {best.gpus} GPUs",
+            f"{count(best.replicas, 'replica')}, {best.gpus} GPUs",
             7,
             best.gpus,
         ),

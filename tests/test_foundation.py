@@ -68,6 +68,17 @@ def test_glue_checks_the_key():
         glue.glue_all(0, x=1)
 
 
+def test_count_puts_the_noun_in_the_right_number():
+    assert glue.count(1, "replica") == "1 replica"
+    assert glue.count(np.int64(4), "replica") == "4 replicas"
+    assert glue.count(1024, "GPU") == "1,024 GPUs"
+    assert glue.count(2, "batch", "batches") == "2 batches"
+    with pytest.raises(ValueError, match="whole number"):
+        glue.count(1.5, "replica")
+    with pytest.raises(ValueError, match="noun"):
+        glue.count(2, "")
+
+
 # ------------------------------------------------------------------ quiz
 
 

@@ -6,6 +6,7 @@ from .. import bubble, comm, inference, memory, partition
 from .. import case_study as cs
 from .. import perf_model as pm
 from .. import recommend as rc
+from ..glue import count
 from ..hardware import IB_HDR
 from ..models import GPT3_175B, LLAMA3_70B
 from ..quiz import choice, multiple_choice, numeric
@@ -153,7 +154,7 @@ def questions() -> list[dict]:
             "5,000 output tokens/s, TTFT ≤ 1 s, TPOT ≤ 50 ms, 1,024 + 256-token requests: "
             "how many GPUs?",
             rec.t * rec.p * rec.d,
-            correct_feedback=f"Right: {rec.d} replica(s) of t = {rec.t}, p = {rec.p}: with "
+            correct_feedback=f"Right: {count(rec.d, 'replica')} of t = {rec.t}, p = {rec.p}: with "
             "each request's prefill counted, compute sets the count, not memory, and no replica "
             "runs above 90 % utilisation.",
             wrong_feedback="The planner's fewest-GPU shape under load "
