@@ -63,6 +63,15 @@ def test_timeline_tints_a_ranks_second_stage():
     fig = plots.timeline_figure(simulate_named("zbv", 2, 3))
     forward = fig.axes[0].collections[0]
     assert len({to_hex(c) for c in forward.get_facecolor()}) == 2  # stage r and stage 2p-1-r
+    # the legend says what the lighter tint means; schedules with one chunk per rank do not
+    labels = [t.get_text() for t in fig.legends[0].texts]
+    assert any(label.startswith("lighter") for label in labels)
+    plain = plots.timeline_figure(simulate_named("1f1b", 2, 3))
+    assert not any(t.get_text().startswith("lighter") for t in plain.legends[0].texts)
+    # interleaved, 4 ranks, 8 micro-batches: every bar, forward ones included, is numbered
+    inter = simulate_named("interleaved", 4, 8, 2)
+    fig = plots.timeline_figure(inter)
+    assert len(fig.axes[0].texts) == len(inter.actions)
 
 
 @pytest.mark.parametrize(

@@ -81,10 +81,11 @@ def timeline_figure(
     """
     panels = _results_by_label(results)
     ranks = [r.schedule.num_ranks for r in panels.values()]
+    chunked = any(len(st) > 1 for r in panels.values() for st in r.schedule.rank_stages)
     # Fixed margins in inches instead of constrained layout: explorers draw dozens of these,
     # and the layout solver would double the cost of each frame.
     heights = [0.26 * p + 0.3 for p in ranks]
-    title, bottom, left, right = 0.3, 0.8, 0.55, 0.12
+    title, bottom, left, right = 0.3, 1.05 if chunked else 0.8, 0.55, 0.12
     height = sum(heights) + title * len(panels) + bottom
     fig, axes = new_figure(
         width,
@@ -129,11 +130,18 @@ def timeline_figure(
     if "W" in kinds:
         handles.append(Patch(color=ROLE_COLORS["weight"], label="weight grad. W"))
     handles.append(Patch(color=ROLE_COLORS["idle"], label="idle (bubble)"))
+    if chunked:  # say what the lighter tint means
+        handles.append(
+            Patch(
+                color=_tint(ROLE_COLORS["forward"]),
+                label="lighter: the rank's 2nd (4th, ...) chunk of layers",
+            )
+        )
     fig.legend(
         handles=handles,
         loc="lower center",
         bbox_to_anchor=(0.5, 0.0),
-        ncols=len(handles),
+        ncols=2 if chunked else len(handles),
         frameon=False,
     )
     return fig
@@ -181,14 +189,13 @@ def _draw_timeline(ax, result: SimResult, numbers: bool, points_per_unit: float)
                 label=kind,
             )
         )
-    # Numbers only where most bars are wide enough to read them (about 12 pt), and only in bars
-    # with room for the digits plus a margin.
-    if numbers and typical * points_per_unit >= 12:
+    # Numbers in every bar with room for its digits plus a small margin.
+    if numbers:
         for action, start, duration, rank in zip(
             result.actions, result.start, result.duration, result.rank, strict=True
         ):
             text = str(action.microbatch)
-            if duration * points_per_unit >= 0.62 * _LABEL_FONT * len(text) + 5:
+            if duration * points_per_unit >= 0.62 * _LABEL_FONT * len(text) + 2:
                 ax.text(
                     start + duration / 2,
                     rank,
