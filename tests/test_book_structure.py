@@ -327,6 +327,20 @@ def test_site_hygiene_alt_text_from_caption():
     assert '<a class="ppnotes-full-size" href="../_images/x.png"' in out and "/></a>" in out
 
 
+def test_site_hygiene_makes_ids_unique():
+    unique = _site_hygiene().unique_ids
+    page = (
+        '<section id="exercise-content"></section><p id="x"></p>'
+        '<section id="exercise-content"></section><b id="exercise-content-2"></b>'
+        '<section id="exercise-content"></section>'
+    )
+    out = unique(page)
+    ids = [m.group(1) for m in __import__("re").finditer(r' id="([^"]+)"', out)]
+    assert len(ids) == len(set(ids)) == 5
+    assert ids[0] == "exercise-content" and ids[1] == "x" and ids[3] == "exercise-content-2"
+    assert unique('<a id="a"></a>') == '<a id="a"></a>'
+
+
 def test_lang_marks_adds_lang_to_the_chinese_tab_only():
     add = _lang_marks().add_lang_attributes
     html = (

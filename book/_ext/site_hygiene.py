@@ -10,7 +10,9 @@ Done at ``html-page-context`` time, on the HTML Sphinx is about to write (issue 
   (chapter titles in the body and in the navigation, the glossary's 中文 column), so browsers
   pick Simplified Chinese glyphs;
 - give every figure image alt text from its caption (not its file path), and let a reader open
-  the figure at full size (the image links to itself).
+  the figure at full size (the image links to itself);
+- make element ids unique (sphinx-exercise gives every exercise ``id="exercise-content"`` and
+  every solution ``id="solution-content"``): later copies get ``-2``, ``-3``, ...
 """
 
 from __future__ import annotations
@@ -86,6 +88,30 @@ def caption_alt_text(markup: str) -> str:
     return _FIGURE.sub(fix, markup)
 
 
+_ID = re.compile(r'(\sid=")([^"]+)(")')
+
+
+def unique_ids(markup: str) -> str:
+    """Rename the second and later elements with the same id to ``id-2``, ``id-3``, ... (links
+    to the first keep working; a page with repeated ids is invalid HTML and confuses screen
+    readers)."""
+    seen: dict[str, int] = {}
+    taken = set(m.group(2) for m in _ID.finditer(markup))
+
+    def fix(m: re.Match) -> str:
+        name = m.group(2)
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] == 1:
+            return m.group(0)
+        k = seen[name]
+        while f"{name}-{k}" in taken:
+            k += 1
+        taken.add(f"{name}-{k}")
+        return f"{m.group(1)}{name}-{k}{m.group(3)}"
+
+    return _ID.sub(fix, markup)
+
+
 _THEBE_CONFIG = re.compile(r'<script type="text/x-thebe-config">.*?</script>', re.DOTALL)
 
 
@@ -104,7 +130,7 @@ def _on_page_context(app, pagename, templatename, context, doctree):
     body = context.get("body")
     if isinstance(body, str):
         body = _THEBE_CONFIG.sub("", body)
-        context["body"] = mark_chinese(caption_alt_text(body))
+        context["body"] = unique_ids(mark_chinese(caption_alt_text(body)))
     toctree = context.get("generate_toctree_html")
     if callable(toctree) and not getattr(toctree, "_ppnotes", False):
 
