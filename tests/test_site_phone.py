@@ -1,4 +1,5 @@
-"""The site on a phone (issue 22): figure text stays readable, ids are unique."""
+"""The site for every reader (issue 22): figure text readable on a phone, unique ids, explorers
+that say what they show."""
 
 from __future__ import annotations
 
@@ -52,3 +53,33 @@ def test_phone_figures_keep_text_readable(visit, page):
 def test_ids_are_unique(visit, page):
     v = visit(page)
     assert v.page.evaluate(DUPLICATE_IDS_JS) == [], f"{page}: repeated element ids"
+
+
+SLIDERS_JS = """
+() => [...document.querySelectorAll('.cell_output .widget-hslider')].map(c => ({
+  readout: c.querySelector('.widget-readout').textContent.trim(),
+  valuetext: c.querySelector('.noUi-handle').getAttribute('aria-valuetext'),
+}))
+"""
+FRAME_ALTS_JS = """
+() => [...document.querySelectorAll('.cell_output .widget-subarea img')].map(i => i.alt)
+"""
+
+
+def test_explorer_sliders_announce_values_and_frames_have_alt_text(visit):
+    v = visit("book/02_bubble")
+    site.show_explorers(v.page)
+    v.page.wait_for_selector(".jupyter-widgets img", timeout=20000)
+    v.page.wait_for_timeout(500)
+    sliders = v.page.evaluate(SLIDERS_JS)
+    assert sliders and all(s["valuetext"] == s["readout"] for s in sliders), sliders
+    alts = v.page.evaluate(FRAME_ALTS_JS)
+    assert alts and all(a.startswith("Explorer frame for ") for a in alts), alts[:3]
+    before = alts[0]
+    handle = v.page.locator(".cell_output .widget-hslider .noUi-handle").first
+    handle.focus()
+    handle.press("ArrowRight")
+    v.page.wait_for_timeout(500)
+    after = v.page.evaluate(SLIDERS_JS)[0]
+    assert after["valuetext"] == after["readout"] != sliders[0]["readout"]
+    assert v.page.evaluate(FRAME_ALTS_JS)[0] != before
