@@ -255,6 +255,40 @@ def test_chapter_figures_and_solutions(visit, page):
         pytest.fail(f"{page}: clicking a solution's title must open it")
 
 
+# How many code sources (div.cell_input) a reader sees now, and how many the page holds.
+VISIBLE_CODE_JS = r"""() => {
+  const all = [...document.querySelectorAll('#main-content div.cell_input')];
+  // checkVisibility: false inside a closed <details> (its content is content-visibility hidden)
+  const seen = all.filter(e => e.checkVisibility({visibilityProperty: true}));
+  return [seen.length, all.length];
+}"""
+
+
+@pytest.mark.parametrize("page", chapters())
+def test_code_is_folded_until_the_reader_asks(visit, page):
+    """Issue 22: a chapter shows no code by default; a cell's fold shows its code, and the
+    button under the title shows every cell's code (and folds it back)."""
+    v = visit(page, PHONE)
+    seen, total = v.page.evaluate(VISIBLE_CODE_JS)
+    assert total > 0, f"{page}: no code in the page at all (code folding lost it?)"
+    assert seen == 0, f"{page}: {seen} of {total} code cells shown before the reader asked"
+    fold = v.page.locator("details.hide.above-input:visible").first
+    fold.locator("summary").click()
+    fold.locator("div.cell_input").wait_for(state="visible", timeout=3000)
+    assert v.page.evaluate(VISIBLE_CODE_JS)[0] == 1, f"{page}: one fold opened more than one"
+    button = v.page.locator(".ppnotes-code-toggle button")
+    assert button.count() == 1 and button.is_visible(), f"{page}: no 'Show all code' button"
+    assert f"({total} cells)" in button.inner_text()
+    button.click()
+    assert v.page.evaluate(VISIBLE_CODE_JS) == [total, total], f"{page}: code still hidden"
+    assert button.get_attribute("aria-pressed") == "true"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    v.page.screenshot(path=str(SCREENSHOTS / f"{page.replace('/', '_')}_code_shown.png"))
+    button.click()
+    assert v.page.evaluate(VISIBLE_CODE_JS)[0] == 0, f"{page}: 'Hide all code' left code shown"
+    assert v.errors == [], f"console errors on {page}: {v.errors}"
+
+
 def quiz_numeric(page, question_fragment: str):
     """The text input and feedback box of the numeric question containing the fragment."""
     q = page.locator(".Quiz", has_text=question_fragment).first
