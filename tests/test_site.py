@@ -346,6 +346,89 @@ def test_percent_answers_in_every_common_form(visit):
         assert "incorrect" in feedback.get_attribute("class").split(), f"{typed!r} judged right"
 
 
+def check_button(inp):
+    """The Check button beside a numeric question's input."""
+    return inp.locator("xpath=following-sibling::button[contains(@class, 'ppq-check')]")
+
+
+def test_quiz_on_a_phone_checks_by_button_and_reads_a_decimal_comma(visit):
+    """Issue 22: on a 390 px phone a numeric question has a Check button a thumb can hit, asks
+    for a decimal keypad, reads "17,9" as 17.9 (and says so), and refuses what it cannot read
+    with a message instead of a verdict."""
+    q = percent_question()
+    right = quiz.numeric_answer(q)
+    v = visit("book/02_bubble", PHONE)
+    inp, feedback = quiz_numeric(v.page, q["question"][:40])
+    box = v.page.locator(".Quiz", has_text=q["question"][:40]).first
+    assert inp.get_attribute("inputmode") == "decimal"
+    button = check_button(inp)
+    assert button.count() == 1 and button.inner_text().strip() == "Check"
+    button.scroll_into_view_if_needed()
+    rect = button.bounding_box()
+    assert rect["height"] >= 44 and rect["x"] + rect["width"] <= PHONE["width"], rect
+    comma = f"{right:.3g}".replace(".", ",")
+    assert "," in comma
+    inp.click()
+    inp.press_sequentially(comma)  # real key presses: jupyterquiz alone dropped the comma
+    assert inp.input_value() == comma
+    button.click()
+    assert "correct" in feedback.get_attribute("class").split(), f"{comma!r} judged wrong"
+    note = box.locator(".ppq-read")
+    assert note.is_visible() and note.inner_text() == f"Read as {right:.3g}"
+    # a comma that could only be a decimal comma, wrong by a factor of ten, is still wrong
+    inp.click()
+    inp.press_sequentially(f"{right / 10:.3g}".replace(".", ","))
+    button.click()
+    assert "incorrect" in feedback.get_attribute("class").split()
+    inp.click()
+    inp.press_sequentially("17..9x")
+    button.click()
+    assert "Not read as a number" in note.inner_text() and note.is_visible()
+    assert not feedback.is_visible(), "an unreadable answer must get a message, not a verdict"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    v.page.screenshot(path=str(SCREENSHOTS / "quiz_phone_refused.png"))
+    assert v.errors == [], f"console errors: {v.errors}"
+
+
+# How the page reads what a reader types (ppnotes.quiz.QUIZ_JS), and the number it judges.
+READ_AS = {
+    "17,9": 17.9,
+    "17.9 %": 17.9,
+    "0,179": 0.179,
+    "1,024": 1024,
+    "12,288.5": 12288.5,
+    "1/8": 0.125,
+    "−12": -12,
+    " 42 ": 42,
+}
+REFUSED = ["", "abc", "1,2,3", "17..9", "1/0", "1,5.5"]
+
+
+def test_quiz_reads_answers_in_the_forms_readers_type(visit):
+    v = visit("book/01_definition", PHONE)
+    parse = "(text) => window.ppnotesQuiz.parse(text)"
+    for typed, value in READ_AS.items():
+        read = v.page.evaluate(parse, typed)
+        assert read.get("value") == pytest.approx(value), f"{typed!r} read as {read}"
+    for typed in REFUSED:
+        read = v.page.evaluate(parse, typed)
+        assert "error" in read and "value" not in read, f"{typed!r} read as {read}"
+
+
+def test_whole_percent_rounding_accepted_where_unambiguous(visit):
+    """Issue 22: 9.86 % typed as "10" is right for chapter 2's interleaved question."""
+    questions = importlib.import_module("ppnotes.quizzes.bubble").questions()
+    q = next(q for q in questions if "Interleaved 1F1B with v = 2" in q["question"])
+    right = quiz.numeric_answer(q)
+    v = visit("book/02_bubble", PHONE)
+    inp, feedback = quiz_numeric(v.page, q["question"][:40])
+    for typed, verdict in ((f"{round(right)}", "correct"), (f"{round(right) + 1}", "incorrect")):
+        inp.click()
+        inp.press_sequentially(typed)
+        check_button(inp).click()
+        assert verdict in feedback.get_attribute("class").split(), f"{typed!r} not {verdict}"
+
+
 def test_whole_numbers_exact_and_answer_shown_after_wrong_tries(visit):
     v = visit("book/01_definition")
     box = v.page.locator(".Quiz", has_text="How many GPUs does a job").first
