@@ -293,6 +293,7 @@ def test_lang_marks_is_registered():
         "site_hygiene": "book/_ext",
         "patient_execution": "book/_ext",
         "code_folding": "book/_ext",
+        "chinese_search": "book/_ext",
     }
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import re
-from urllib.parse import urlparse
+from html.parser import HTMLParser
+from urllib.parse import quote, urlparse
 
 import pytest
 import yaml
@@ -18,7 +19,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from ppnotes import quiz
 from ppnotes.quizzes import CHAPTER_QUIZZES
 
-from .conftest import ROOT, SCREENSHOTS
+from .conftest import ROOT, SCREENSHOTS, SITE
 
 pytestmark = pytest.mark.browser
 
@@ -573,3 +574,83 @@ def test_search_finds_pages_and_snippets_show_no_raw_tex(browser, site_url):
         assert v.errors == [], f"console errors on the search page: {v.errors}"
     finally:
         v.close()
+
+
+class ArticleText(HTMLParser):
+    """The text of a built page's <article> (what Sphinx indexes), without scripts or styles."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0  # inside <article>
+        self.skip = 0  # inside <script> or <style>
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "article" or self.depth:
+            self.depth += tag not in ("br", "img", "input", "hr", "meta", "link", "wbr")
+        if self.depth and tag in ("script", "style"):
+            self.skip += 1
+
+    def handle_endtag(self, tag):
+        if self.depth and tag in ("script", "style"):
+            self.skip -= 1
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth and not self.skip:
+            self.parts.append(data)
+
+
+def article_text(page: str) -> str:
+    parser = ArticleText()
+    parser.feed((SITE / f"{page}.html").read_text())  # the root too (index.html redirects)
+    return "".join(parser.parts)
+
+
+def search_results(browser, site_url: str, query: str) -> list[str]:
+    """The documents the site's search page lists for ``query``, in the order shown."""
+    v = Visit(browser, f"{site_url}/search.html?q={quote(query)}")
+    try:
+        v.page.wait_for_function(
+            "() => /found|did not match/.test("
+            "(document.querySelector('#search-results .search-summary') || {}).innerText || '')",
+            timeout=15000,
+        )
+        hrefs = v.page.eval_on_selector_all(
+            "#search-results li > a", "links => links.map(a => a.getAttribute('href'))"
+        )
+        assert v.errors == [], f"console errors on the search page: {v.errors}"
+    finally:
+        v.close()
+    found: list[str] = []
+    for href in hrefs:
+        doc = href.split("?")[0].split("#")[0].removesuffix(".html")
+        if doc not in found:
+            found.append(doc)
+    return found
+
+
+@pytest.mark.parametrize("word", ["气泡", "显存", "张量"])
+def test_chinese_search_finds_every_page_with_the_word_in_book_order(browser, site_url, word):
+    """Issue 22: a Chinese word is found on every page whose text contains it (not only where
+    it stands alone between punctuation), and results follow the table of contents."""
+    expected = [p for p in toc_pages() if word in article_text(p)]
+    assert len(expected) >= 2, f"{word!r} is on too few pages to test the search: {expected}"
+    found = search_results(browser, site_url, word)
+    assert set(found) == set(expected), (
+        f"search {word!r}: missing {sorted(set(expected) - set(found))}, "
+        f"extra {sorted(set(found) - set(expected))}"
+    )
+    order = toc_pages()
+    assert found == sorted(found, key=order.index), f"results not in book order: {found}"
+
+
+def test_search_splits_chinese_queries_into_pairs_and_keeps_english(browser, site_url):
+    """The query splitter of the search page and the index agree (book/_ext/chinese_search)."""
+    v = Visit(browser, f"{site_url}/search.html")
+    try:
+        split = v.page.evaluate("(q) => splitQuery(q)", "流水线深度 bubble PP4流水线 泡")
+    finally:
+        v.close()
+    assert split == ["流水", "水线", "线深", "深度", "bubble", "PP4", "流水", "水线", "泡"]

@@ -77,3 +77,44 @@ def test_the_show_all_button_sits_under_the_first_title():
     assert isinstance(raw, nodes.raw) and raw["format"] == "html"
     assert "Show all code (7 cells)" in raw.astext() and 'data-cells="7"' in raw.astext()
     assert not mod.add_toggle(new_document("empty", get_default_settings(Parser)), 1)
+
+
+def test_chinese_is_indexed_by_characters_and_pairs_and_queried_by_pairs():
+    mod = load("chinese_search")
+    assert mod.han_terms("流水线") == ["流", "水", "线", "流水", "水线"]
+    assert mod.han_terms("流水线", query=True) == ["流水", "水线"]
+    assert mod.han_terms("泡", query=True) == ["泡"]
+    words = ["PP4流水线", "bubble", "气泡"]
+    assert mod.split_words(words, query=True) == ["PP4", "流水", "水线", "bubble", "气泡"]
+    indexed = mod.split_words(words)
+    assert "气泡" in indexed and "气" in indexed and "bubble" in indexed and "PP4" in indexed
+
+
+def test_chinese_search_keeps_english_stemming():
+    mod = load("chinese_search")
+    lang = mod.SearchEnglishChinese({})
+    assert lang.lang == "en" and lang.stem("pipelines") == lang.stem("pipeline")
+    assert lang.split("1F1B 的气泡（bubble）更小") == [
+        "1F1B",
+        "的",
+        "气",
+        "泡",
+        "的气",
+        "气泡",
+        "bubble",
+        "更",
+        "小",
+        "更小",
+    ]
+
+
+def test_toc_order_is_depth_first_from_the_root():
+    mod = load("chinese_search")
+
+    class Env:
+        class config:
+            root_doc = "intro"
+
+        toctree_includes = {"intro": ["ch1", "ch2", "back"], "ch1": ["ch1a"], "back": ["ch1"]}
+
+    assert mod.toc_order(Env) == ["intro", "ch1", "ch1a", "ch2", "back"]
