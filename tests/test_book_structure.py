@@ -294,6 +294,7 @@ def test_lang_marks_is_registered():
         "patient_execution": "book/_ext",
         "code_folding": "book/_ext",
         "chinese_search": "book/_ext",
+        "fast_pages": "book/_ext",
     }
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 from pathlib import Path
 
+import pytest
 from docutils import nodes
 from docutils.frontend import get_default_settings
 from docutils.parsers.rst import Parser
 from docutils.utils import new_document
+from sphinx.errors import ExtensionError
 
 EXT = Path(__file__).resolve().parents[1] / "book" / "_ext"
 
@@ -118,3 +122,71 @@ def test_toc_order_is_depth_first_from_the_root():
         toctree_includes = {"intro": ["ch1", "ch2", "back"], "ch1": ["ch1a"], "back": ["ch1"]}
 
     assert mod.toc_order(Env) == ["intro", "ch1", "ch1a", "ch2", "back"]
+
+
+class Script:
+    """Stands in for Sphinx's _JavaScript: a filename and attributes."""
+
+    def __init__(self, filename, **attributes):
+        self.filename, self.attributes = filename, attributes
+
+
+def test_widget_state_leaves_the_page_head():
+    mod = load("fast_pages")
+    state = '{"state": {"a": 1}, "note": "</script> \\"quoted\\""}'
+    scripts = [Script("a.js"), Script(None, type=mod.WIDGET_STATE, body=state), Script("b.js")]
+    kept, states = mod.split_widget_state(scripts)
+    assert [s.filename for s in kept] == ["a.js", "b.js"] and states == [state]
+    code = mod.state_script(states)
+    literal = re.search(r"s\.textContent = (\".*\");$", code, re.M).group(1)
+    assert json.loads(literal) == state  # the page gets the state back byte for byte
+    assert mod.split_widget_state([scripts[0]]) == ([scripts[0]], [])
+
+
+FA_SNIPPET = (
+    'var p={bars:[448,512,["navicon"],"f0c9","M0 96Z"],"magnifying-glass":[512,512,[],"f002",'
+    '"M416 208Z"]};d("fas",p);var q={"file":[384,512,[],"f15b","M0 64R"]};d("far",q);'
+)
+
+
+def test_font_awesome_icons_are_read_by_pack():
+    mod = load("fast_pages")
+    icons = mod.font_awesome_icons(FA_SNIPPET)
+    assert icons[("fas", "bars")] == (448, 512, "M0 96Z")
+    assert icons[("fas", "magnifying-glass")] == (512, 512, "M416 208Z")
+    assert icons[("far", "file")] == (384, 512, "M0 64R") and ("fas", "file") not in icons
+
+
+def test_icons_become_inline_svg_keeping_classes_and_attributes():
+    mod = load("fast_pages")
+    icons = mod.font_awesome_icons(FA_SNIPPET)
+    page = (
+        '<head>\n<meta charset="utf-8" />\n<link rel="stylesheet" href="theme.css" />'
+        '<script defer src="../_static/scripts/fontawesome.js?digest=1"></script></head>'
+        '<span class="fa-solid fa-bars"></span>'
+        '<i class="theme-switch fa-solid fa-magnifying-glass fa-lg" data-mode="x" '
+        'title="Find"></i><i class="not-an-icon"></i>'
+    )
+    out = mod.inline_icons(page, icons)
+    assert "fontawesome.js" not in out
+    icon_css = '<link rel="stylesheet" href="../_static/ppnotes-icons.css" />'
+    assert out.startswith(f'<head>\n<meta charset="utf-8" />\n{icon_css}')  # before the theme
+    assert '<svg class="svg-inline--fa fa-bars" aria-hidden="true"' in out
+    assert 'viewBox="0 0 448 512"' in out and 'd="M0 96Z"' in out
+    assert 'class="svg-inline--fa fa-magnifying-glass theme-switch fa-lg" data-mode="x"' in out
+    assert "<title>Find</title>" in out and 'title="Find"' not in out
+    assert '<i class="not-an-icon"></i>' in out
+    with pytest.raises(ExtensionError, match="'moon'"):
+        mod.inline_icons('<i class="fa-solid fa-moon"></i>', icons)
+
+
+def test_search_scripts_stay_on_the_search_page_only():
+    mod = load("fast_pages")
+    page = (
+        '<head><script src="../_static/searchtools.js"></script>\n'
+        '    <script src="../_static/language_data.js"></script>\n'
+        '    <script src="../searchindex.js"></script><script src="../_static/x.js"></script>'
+    )
+    light = mod.lighten_page(page, {}, search_page=False)
+    assert "search" not in light.replace("x.js", "") and "x.js" in light
+    assert mod.lighten_page(page, {}, search_page=True) == page
