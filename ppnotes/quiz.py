@@ -13,12 +13,23 @@ How answers are read (issue 9):
 - A whole-number answer (a count: stages, GPUs, micro-batches) is accepted exactly; 512 does not
   accept 502.
 - A percentage question (its text says "in percent", "percentage" or "in %") accepts the value
-  in percent (``17.9``), with a percent sign (``17.9%``: jupyterquiz drops the sign as it is
-  typed) and as a fraction (``0.179``); the question says so next to the input.
+  in percent (``17.9``), with a percent sign (``17.9%``: the page strips it before judging)
+  and as a fraction (``0.179``); the question says so next to the input.
 - Question text, answers and feedback may use inline Markdown (``*em*``, ``**strong**``,
   ```code```) and ``$...$`` math; :func:`show` turns the Markdown into HTML, jupyterquiz and
   MathJax typeset the math.
 - After ``reveal_after`` wrong tries a "Show the answer" button appears under the question.
+
+What a reader can type on the page (issue 22, :data:`QUIZ_JS`): every numeric question has a
+Check button beside its input (Enter still works) and asks phones for a decimal keypad. The
+page reads what was typed before jupyterquiz judges it: a decimal comma (``17,9`` is 17.9),
+thousands separators (``1,024`` is 1024), spaces, a percent sign and ``a/b`` fractions. Under
+the input it says how it read anything that was not a plain number ("Read as 17.9"), and
+anything it cannot read gets a message instead of a verdict, so no answer is changed silently.
+
+A percentage question may also accept its answer rounded to a whole percent
+(``whole_percent=True``): worth it where a reader who computed the right value would round it,
+and where no common wrong answer rounds to the same whole number.
 """
 
 from __future__ import annotations
@@ -105,6 +116,7 @@ def numeric(
     traps: list[tuple[float, str]] | None = None,
     integer: bool | None = None,
     percent: bool | None = None,
+    whole_percent: bool = False,
 ) -> dict:
     """A question answered with a number, accepted within a tolerance.
 
@@ -120,6 +132,9 @@ def numeric(
         percent: the answer is a percentage; also accept it as a fraction (``answer / 100``)
             and say so under the question. Default (None): True when the question's text says
             "in percent", "percentage" or "in %".
+        whole_percent: a percentage question that also accepts the answer rounded to a whole
+            percent (9.86 % typed as 10). Refused when that whole number is one of the traps'
+            values, or when it is 0 (no rounding of a small share is an answer).
     """
     question = _text("question", question)
     answer = check_real("answer", answer, minimum=None)
@@ -144,11 +159,14 @@ def numeric(
             return _range_answer(float(round(value)), 0.0, EXACT, correct, feedback)
         return _range_answer(value, rel_tol, abs_tol, correct, feedback)
 
+    check_bool("whole_percent", whole_percent)
     answers = [ranged(answer, True, correct_feedback)]
     if percent:
         fraction = {**ranged(answer, True, correct_feedback)}
         fraction["range"] = [x / 100 for x in fraction["range"]]
         answers.append(fraction)
+    if whole_percent:
+        answers += _whole_percent(question, answer, percent, traps, ranged, correct_feedback)
     for value, feedback in traps or []:
         answers.append(ranged(float(value), False, feedback))
         if percent:
@@ -161,6 +179,26 @@ def numeric(
     q = {"question": question, "type": "numeric", "answers": answers}
     validate_question(q)
     return q
+
+
+def _whole_percent(question, answer, percent, traps, ranged, feedback) -> list[dict]:
+    """The correct answers for ``answer`` rounded to a whole percent, in percent and as a
+    fraction; a clear error where that rounding would be wrong or ambiguous."""
+    if not percent:
+        raise ValueError(f"whole_percent=True needs a percentage question, got {question[:40]!r}")
+    whole = float(round(answer))
+    if whole == 0:
+        raise ValueError(f"whole_percent=True: {answer!r} % rounds to 0, which is no answer")
+    for value, _ in traps:
+        trap = ranged(value, False, "trap")
+        if trap["range"][0] <= whole < trap["range"][1] or round(value) == whole:
+            raise ValueError(
+                f"whole_percent=True: {answer:g} % and the trap {value:g} % both round to "
+                f"{whole:g} %; ask for one decimal instead"
+            )
+    rounded = _range_answer(whole, 0.0, EXACT, True, feedback)
+    fraction = _range_answer(whole / 100, 0.0, EXACT / 100, True, feedback)
+    return [rounded, fraction]
 
 
 def _traps(traps) -> list[tuple[float, str]]:
@@ -335,14 +373,102 @@ def for_display(question: dict, *, reveal: bool = True) -> dict:
     return q
 
 
-# Counts wrong tries per question; after `data-reveal-after` of them, offers the answer.
-# Event delegation on the document, installed once per page (works on the static site and in
-# JupyterLab; jupyterquiz's own handlers run first, so the feedback's class is already set).
-REVEAL_JS = r"""
+# The page's side of every quiz, installed once per page (on the static site and in
+# JupyterLab). Event delegation on the document:
+# - numeric inputs: a Check button, a decimal keypad on phones, and the reader's text read
+#   before jupyterquiz judges it (decimal comma, thousands separators, spaces, "%", "a/b"),
+#   saying how it was read, or refusing with a message (issue 22). jupyterquiz's own key filter
+#   (which dropped "," so that "17,9" became 179, and blocked paste) never sees the keys;
+# - after `ppnotesRevealAfter` wrong tries on a question, a "Show the answer" button.
+QUIZ_JS = r"""
 window.ppnotesRevealAfter = REVEAL_AFTER;
 (function () {
-  if (window.ppnotesQuizReveal) return;
-  window.ppnotesQuizReveal = true;
+  if (window.ppnotesQuiz) { window.ppnotesQuiz.enhance(document); return; }
+  var NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+  var THOUSANDS = /^[-+]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$/;
+  var ONE_COMMA = /^[^,.]*,[^,.]*$/;
+  var REFUSED = "Not read as a number: type digits, with a point or a comma for decimals " +
+    "(17.9 or 17,9).";
+
+  // What the reader typed, as a number ({value}) or a reason it is not one ({error}).
+  function parse(text) {
+    var s = String(text).replace(/[\s\u00a0\u202f]/g, "").replace(/\u2212/g, "-");
+    s = s.replace(/%$/, "");
+    if (!s) return { error: "Type a number first." };
+    if (THOUSANDS.test(s)) s = s.replace(/,/g, "");
+    else if (ONE_COMMA.test(s)) s = s.replace(",", ".");
+    var parts = s.split("/");
+    if (parts.length === 2 && NUMBER.test(parts[0]) && NUMBER.test(parts[1])) {
+      var den = Number(parts[1]);
+      if (den === 0) return { error: "A fraction needs a denominator other than 0." };
+      return { value: Number(parts[0]) / den };
+    }
+    if (!NUMBER.test(s)) return { error: REFUSED };
+    return { value: Number(s) };
+  }
+
+  function isNumeric(el) {
+    return !!(el && el.matches && el.matches(".Quiz input.Input-text[data-answers]"));
+  }
+
+  function noteFor(input) {
+    var note = input.parentElement.querySelector(".ppq-read");
+    if (!note) {
+      note = document.createElement("div");
+      note.className = "ppq-read";
+      note.setAttribute("role", "status");
+      note.hidden = true;
+      input.parentElement.appendChild(note);
+    }
+    return note;
+  }
+
+  // Read the input, then let jupyterquiz judge the number read (its Enter handler).
+  function check(input) {
+    var quiz = input.closest(".Quiz");
+    var note = noteFor(input);
+    var typed = input.value;
+    var read = parse(typed);
+    var fb = quiz.querySelector(".Feedback");
+    if (read.error) {
+      note.textContent = read.error;
+      note.classList.add("ppq-refused");
+      note.hidden = false;
+      if (fb) { fb.style.display = "none"; fb.className = "Feedback"; }
+      input.className = "Input-text";
+      return;
+    }
+    var shown = String(Number(read.value.toPrecision(12)));
+    note.classList.remove("ppq-refused");
+    note.textContent = "Read as " + shown;
+    note.hidden = typed.replace(/[\s\u00a0\u202f%]/g, "") === shown;
+    input.value = shown;
+    input.onkeypress.call(input, { which: 13, keyCode: 13, preventDefault: function () {} });
+    input.value = typed;
+    judged(quiz);
+  }
+
+  function enhance(root) {
+    root.querySelectorAll(".Quiz input.Input-text[data-answers]").forEach(function (input) {
+      if (input.dataset.ppq) return;
+      input.dataset.ppq = "1";
+      input.setAttribute("inputmode", "decimal");
+      input.setAttribute("enterkeyhint", "done");
+      input.setAttribute("autocomplete", "off");
+      var label = input.parentElement.querySelector("label.InpLabel");
+      if (label) {
+        label.htmlFor = input.id;
+        label.textContent = "Your answer:";
+      }
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "ppq-check";
+      button.textContent = "Check";
+      button.addEventListener("click", function () { check(input); });
+      input.after(button);
+    });
+  }
+
   function judged(quiz) {
     var fb = quiz.querySelector(".Feedback");
     if (!fb || !fb.classList.contains("incorrect")) return;
@@ -364,16 +490,25 @@ window.ppnotesRevealAfter = REVEAL_AFTER;
     });
     fb.after(button);
   }
-  function later(event) {
-    var quiz = event.target.closest && event.target.closest(".Quiz");
-    if (quiz) setTimeout(function () { judged(quiz); }, 0);
-  }
-  document.addEventListener("keypress", function (event) {
-    if (event.key === "Enter" && event.target.matches("input.Input-text")) later(event);
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !isNumeric(event.target)) return;
+    event.preventDefault();
+    event.stopPropagation();
+    check(event.target);
+  }, true);
+  ["keypress", "paste"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      if (isNumeric(event.target)) event.stopPropagation();
+    }, true);
   });
   document.addEventListener("click", function (event) {
-    if (event.target.closest(".MCButton")) later(event);
+    if (!event.target.closest(".MCButton")) return;
+    var quiz = event.target.closest(".Quiz");
+    if (quiz) setTimeout(function () { judged(quiz); }, 0);
   });
+  window.ppnotesQuiz = { enhance: enhance, parse: parse, check: check };
+  enhance(document);
 })();
 """
 
@@ -382,6 +517,16 @@ QUIZ_CSS = """<style>
 .ppq-show { margin: 0.4em 0 0.2em; padding: 0.2em 0.8em; border-radius: 6px; cursor: pointer;
   border: 1px solid currentColor; background: transparent; color: inherit; font: inherit; }
 .ppq-shown { margin-top: 0.4em; }
+.Quiz .Answer { display: flex !important; flex-wrap: wrap; align-items: center; gap: 0.4em; }
+.Quiz .Answer .InpLabel { flex-basis: 100%; }
+.Quiz .Answer input.Input-text { flex: 1 1 8em; min-width: 0; max-width: 14em; min-height: 44px;
+  font-size: 16px; box-sizing: border-box; }
+.Quiz .Answer input.Input-text:not(.correctButton):not(.incorrectButton) { color: #101010; }
+.ppq-check { min-height: 44px; min-width: 5em; padding: 0.3em 1em; border-radius: 6px;
+  cursor: pointer; border: 1px solid currentColor; background: rgba(255, 255, 255, 0.15);
+  color: inherit; font: inherit; font-weight: 600; }
+.ppq-read { flex-basis: 100%; font-size: 0.85em; }
+.ppq-read.ppq-refused { font-weight: 600; color: var(--pst-color-danger, #b00020); }
 .Quiz code { color: inherit; background: rgba(255, 255, 255, 0.15); }
 </style>"""
 
@@ -411,7 +556,7 @@ def show(questions: list[dict], *, reveal_after: int = 2) -> None:
     script = renderer.build_script(prefix, static, url, div_id, True)
     display(HTML(QUIZ_CSS + box + styles))
     display(Javascript(WHEN_MATHJAX_READY.replace("QUIZ_SCRIPT", script)))
-    display(Javascript(REVEAL_JS.replace("REVEAL_AFTER", str(int(reveal_after)))))
+    display(Javascript(QUIZ_JS.replace("REVEAL_AFTER", str(int(reveal_after)))))
 
 
 # jupyterquiz's default colours (display_quiz's colour dictionary).
@@ -440,6 +585,7 @@ WHEN_MATHJAX_READY = """
     (function () {
 QUIZ_SCRIPT
     })();
+    if (window.ppnotesQuiz) window.ppnotesQuiz.enhance(document);
   } else {
     setTimeout(function () { start(tries + 1); }, 100);
   }

@@ -292,6 +292,9 @@ def test_lang_marks_is_registered():
         "lang_marks": "book/_ext",
         "site_hygiene": "book/_ext",
         "patient_execution": "book/_ext",
+        "code_folding": "book/_ext",
+        "chinese_search": "book/_ext",
+        "fast_pages": "book/_ext",
     }
 
 

@@ -35,6 +35,23 @@
     };
     Search.htmlToText.ppnotes = true;
   }
+  // Results in the book's order (issue 22): book/_ext/chinese_search.py gives the search page
+  // the documents in table-of-contents order; a page's results keep their score order.
+  function orderByBook() {
+    var order = window.ppnotesTocOrder;
+    if (!order || typeof Scorer === "undefined" || Scorer.ppnotes) return;
+    var original = Scorer.score;
+    Scorer.score = function (item) {
+      var score = original ? original(item) : item[4];
+      var place = order.indexOf(item[0]);
+      if (place < 0) place = order.length;
+      return (order.length - place) * 100000 + Math.max(0, Math.min(score, 99999));
+    };
+    Scorer.ppnotes = true;
+  }
   patch();
-  document.addEventListener("DOMContentLoaded", patch);
+  document.addEventListener("DOMContentLoaded", function () {
+    patch();
+    orderByBook();
+  });
 })();

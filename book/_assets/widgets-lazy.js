@@ -1,7 +1,9 @@
 // Load the widget manager (about 4.4 MB) only when an explorer comes near the screen, after the
 // page has loaded, so chapter pages are ready as fast as text pages (issue 9). The explorers'
-// widget state stays in the page; the manager renders it when it arrives (it renders at once
-// when the document is already complete). Paths are relative to this file, in _static.
+// widget state (about 2 MB) is not in the page either (issue 22): book/_ext/fast_pages.py
+// writes it to a script that this loads first, and that puts it into the document; the manager
+// then renders it (at once, since the document is complete). Paths are relative to this file,
+// in _static; the state's path is in #ppnotes-widget-state's data-src, relative to the page.
 (function () {
   var here = document.currentScript.src.replace(/widgets-lazy\.js.*$/, "");
   var started = false;
@@ -9,7 +11,7 @@
   function load(src, attributes) {
     return new Promise(function (resolve, reject) {
       var script = document.createElement("script");
-      script.src = here + src;
+      script.src = src;
       Object.keys(attributes || {}).forEach(function (key) {
         script.setAttribute(key, attributes[key]);
       });
@@ -19,13 +21,20 @@
     });
   }
 
+  function widgetState() {
+    var link = document.getElementById("ppnotes-widget-state");
+    if (!link) return Promise.resolve();
+    return load(new URL(link.getAttribute("data-src"), document.baseURI).href);
+  }
+
   function start() {
     if (started) return;
     started = true;
-    load("requirejs/require.js")
-      .then(function () { return load("widgets-offline.js"); })
+    widgetState()
+      .then(function () { return load(here + "requirejs/require.js"); })
+      .then(function () { return load(here + "widgets-offline.js"); })
       .then(function () {
-        return load("html-manager/embed-amd.js", {
+        return load(here + "html-manager/embed-amd.js", {
           "data-jupyter-widgets-cdn": here + "html-manager/",
         });
       });

@@ -132,6 +132,7 @@ def questions() -> list[dict]:
             "of the step is bubble, in percent?",
             inter,
             rel_tol=0.01,
+            whole_percent=True,
             correct_feedback="Right: $(p-1)/(vm+p-1)$; each fill slot is a chunk, $1/v$ as long.",
             wrong_feedback="The bubble is $p-1$ chunk-times of $t/v$ each, "
             "the work is $m$ full times.",

@@ -118,6 +118,7 @@ def questions() -> list[dict]:
             "(in %) is communication at PP = 16?",
             100 * comm16,
             rel_tol=0.02,
+            whole_percent=True,
             correct_feedback="Right: fixing the units makes communication $M$ times more "
             "important than the literal code says.",
             wrong_feedback="Communication = $32 \\times 15$ transfers of $2sh$ bytes at 25 GB/s; "
@@ -253,6 +254,7 @@ def questions() -> list[dict]:
             "is the idle share of the step (bubble fraction $(p-1)/(vm+p-1)$, in %)?",
             100 * interleaved,
             rel_tol=0.01,
+            whole_percent=True,
             correct_feedback="Right: $v$ divides the bubble time, at $v$ times the point-to-point "
             "hops.",
             wrong_feedback="Use $(p-1)/(vm+p-1)$ with $v = 2$.",

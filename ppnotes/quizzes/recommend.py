@@ -52,6 +52,19 @@ def questions() -> list[dict]:
             rel_tol=0.01,
             correct_feedback="Right: $(p-1)/(v\\,m+p-1) = 7/135$.",
             wrong_feedback="Interleaving divides the bubble's weight by v: $(p-1)/(v\\,m+p-1)$.",
+            # No whole-percent rounding here: the ratio 7/128 rounds to the same 5 % (issue 22).
+            traps=[
+                (
+                    100 * bubble.bubble_ratio(8, 32, 4),
+                    "That is $(p-1)/(v\\,m) = 7/128$, idle over ideal time, not the share of "
+                    "the step.",
+                ),
+                (
+                    round(100 * bubble.bubble_fraction(8, 32, 4)),
+                    "Give one decimal: both $7/135$ (the share of the step) and $7/128$ (idle "
+                    "over ideal time) round to this whole percent.",
+                ),
+            ],
         ),
         numeric(
             "Chapter 3. GPT-3 175B (h = 12,288), one micro-batch of 1 sequence of 2,048 "
