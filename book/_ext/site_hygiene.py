@@ -121,6 +121,21 @@ def _is_thebe(script) -> bool:
     return "thebe" in name.lower() or "THEBE_JS_URL" in body or "thebe" in body.lower()
 
 
+def _marked(make_html):
+    """``make_html`` with its HTML passed through :func:`mark_chinese`."""
+
+    def marked(*args, **kwargs):
+        # pydata-sphinx-theme returns a str or a BeautifulSoup object; both print as HTML. With
+        # nothing to mark, the theme gets its own object back (its templates test its length).
+        made = make_html(*args, **kwargs)
+        text = str(made)
+        out = mark_chinese(text)
+        return made if out == text else out
+
+    marked._ppnotes = True
+    return marked
+
+
 def _on_page_context(app, pagename, templatename, context, doctree):
     for key in ("script_files", "css_files"):
         assets = context.get(key)
@@ -131,15 +146,11 @@ def _on_page_context(app, pagename, templatename, context, doctree):
     if isinstance(body, str):
         body = _THEBE_CONFIG.sub("", body)
         context["body"] = unique_ids(mark_chinese(caption_alt_text(body)))
-    toctree = context.get("generate_toctree_html")
-    if callable(toctree) and not getattr(toctree, "_ppnotes", False):
-
-        def marked_toctree(*args, **kwargs):
-            # pydata-sphinx-theme returns a str or a BeautifulSoup object; both print as HTML
-            return mark_chinese(str(toctree(*args, **kwargs)))
-
-        marked_toctree._ppnotes = True
-        context["generate_toctree_html"] = marked_toctree
+    # the navigation (left) and the page's contents (right sidebar) are built by the theme
+    for key in ("generate_toctree_html", "generate_toc_html"):
+        toctree = context.get(key)
+        if callable(toctree) and not getattr(toctree, "_ppnotes", False):
+            context[key] = _marked(toctree)
     for key in ("prev", "next"):
         link = context.get(key)
         if isinstance(link, dict) and isinstance(link.get("title"), str):
