@@ -330,6 +330,25 @@ def test_site_hygiene_alt_text_from_caption():
     assert '<a class="ppnotes-full-size" href="../_images/x.png"' in out and "/></a>" in out
 
 
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.name)
+def test_every_figure_caption_opens_with_its_idea(path):
+    """Issue 22: one idea per figure, stated first, in one bold sentence."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure")
+        if not figure:
+            continue
+        caption = figure.get("caption", "")
+        idea, _, rest = caption[2:].partition("**")
+        assert caption.startswith("**") and idea.endswith(".") and rest.strip(), (
+            f"{path.name} {figure.get('name')}: the caption must open with its idea as one "
+            f"bold sentence, then the details: {caption[:80]!r}"
+        )
+        assert len(idea.split()) <= 40 and ". " not in idea, (
+            f"{path.name} {figure.get('name')}: one sentence of at most 40 words: {idea!r}"
+        )
+
+
 def test_site_hygiene_makes_ids_unique():
     unique = _site_hygiene().unique_ids
     page = (
