@@ -349,6 +349,14 @@ def test_every_figure_caption_opens_with_its_idea(path):
         )
 
 
+def test_site_hygiene_tidies_chinese_typography():
+    tidy = _site_hygiene().tidy_chinese
+    assert tidy("<p>每个微批次\n都要</p>") == "<p>每个微批次都要</p>"
+    assert tidy("<p><strong>结论。</strong> 每个</p>") == "<p><strong>结论。</strong>每个</p>"
+    assert tidy("<p>stage\n要</p>") == "<p>stage\n要</p>"  # Latin next to Chinese keeps a space
+    assert tidy("<pre>中\n文</pre>") == "<pre>中\n文</pre>"
+
+
 def test_site_hygiene_makes_ids_unique():
     unique = _site_hygiene().unique_ids
     page = (
@@ -459,3 +467,49 @@ def test_patient_execution_covers_the_mode_the_book_uses():
         assert inline.ModifiedNotebookClient is module.PatientNotebookClient
     finally:
         nbclient.client.NotebookClient, inline.ModifiedNotebookClient = before
+
+
+# --- Chinese style (docs/zh_style.md, issue 23) -------------------------------------------------
+
+#: Forms the style sheet forbids anywhere in the book's Chinese text, with the form to use.
+ZH_FORBIDDEN = {
+    "规约": "归约",
+    "完整重计算": "完全重计算",
+    "显存带宽瓶颈": "访存受限",
+    "首 token 时间": "首 token 延迟（TTFT）",
+    "首 token 时延": "首 token 延迟（TTFT）",
+    "每 token 生成时间": "每输出 token 延迟（TPOT）",
+    "对数和指数": "log-sum-exp（对数求和指数）",
+    "原文": "原笔记",
+    "阶段边界": "stage 边界",
+    "虚拟阶段": "虚拟 stage",
+    "推理（推理服务）": "推理服务",
+    "interleaved 调度": "交错式 1F1B",
+}
+#: In a 中文 tab: ms or µs after a number (write 毫秒, 微秒). Percentages keep the book's rule:
+#: computed ones come from glue ("17.9%"), typed inputs and quotes have a space ("20 %").
+ZH_NUMBER_FORMS = re.compile(r"(?:\d|`) (?:ms|µs|μs)\b")
+
+
+def chinese_sources():
+    """(name, text) of every Markdown source that may hold Chinese."""
+    for path in sorted(BOOK.glob("*.ipynb")):
+        yield path.name, "\n".join(source(c) for c in cells(path, "markdown"))
+    for path in sorted(BOOK.glob("*.md")):
+        yield path.name, path.read_text(encoding="utf-8")
+
+
+def test_chinese_text_follows_the_style_sheet():
+    found = [
+        f"{name}: {bad!r} (write {good!r})"
+        for name, text in chinese_sources()
+        for bad, good in ZH_FORBIDDEN.items()
+        if bad in text
+    ]
+    assert found == [], "forbidden forms (docs/zh_style.md):\n" + "\n".join(found)
+    numbers = [
+        f"{path.name}: {m.group(0)!r}"
+        for path in ANSWER_PAGES
+        for m in ZH_NUMBER_FORMS.finditer(answer_tabs(path).get("中文", ""))
+    ]
+    assert numbers == [], "write 5 毫秒, 3 微秒 in Chinese text:\n" + "\n".join(numbers)

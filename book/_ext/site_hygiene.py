@@ -11,6 +11,9 @@ Done at ``html-page-context`` time, on the HTML Sphinx is about to write (issue 
   pick Simplified Chinese glyphs;
 - give every figure image alt text from its caption (not its file path), and let a reader open
   the figure at full size (the image links to itself);
+- tidy Chinese typography: a line break between two Chinese characters in the source renders
+  as a stray space ("每个微批次 都要"), so it is removed, and so is the space after a bold
+  sentence that ends in full-width punctuation ("。** 每个");
 - make element ids unique (sphinx-exercise gives every exercise ``id="exercise-content"`` and
   every solution ``id="solution-content"``): later copies get ``-2``, ``-3``, ...
 """
@@ -52,6 +55,28 @@ def mark_chinese(markup: str) -> str:
         if token and not any(c for _, c in stack) and CJK_RUN.search(token):
             token = CJK_RUN.sub(lambda r: f'<span lang="zh-Hans">{r.group(0)}</span>', token)
         out.append(token)
+    return "".join(out)
+
+
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_CJK_BREAK = re.compile(rf"(?<=[{_CJK}])[ \t]*\n[ \t]*(?=[{_CJK}])")
+_BOLD_SPACE = re.compile(rf"(?<=[，。；：！？、）])(</strong>|</b>)\s+(?=[{_CJK}])")
+
+
+def tidy_chinese(markup: str) -> str:
+    """Remove the line breaks between two Chinese characters (outside code and scripts), and the
+    space after bold text that ends in full-width punctuation before more Chinese."""
+    out = []
+    skip = 0
+    for token in _TOKEN.split(_BOLD_SPACE.sub(r"\1", markup)):
+        if token.startswith("<"):
+            m = _TAG_NAME.match(token)
+            if m and m.group(2).lower() in _SKIP and not token.endswith("/>"):
+                skip += -1 if m.group(1) == "/" else 1
+                skip = max(skip, 0)
+            out.append(token)
+        else:
+            out.append(token if skip else _CJK_BREAK.sub("", token))
     return "".join(out)
 
 
@@ -145,7 +170,7 @@ def _on_page_context(app, pagename, templatename, context, doctree):
     body = context.get("body")
     if isinstance(body, str):
         body = _THEBE_CONFIG.sub("", body)
-        context["body"] = unique_ids(mark_chinese(caption_alt_text(body)))
+        context["body"] = unique_ids(mark_chinese(tidy_chinese(caption_alt_text(body))))
     # the navigation (left) and the page's contents (right sidebar) are built by the theme
     for key in ("generate_toctree_html", "generate_toc_html"):
         toctree = context.get(key)
