@@ -21,7 +21,9 @@ def pages() -> list:
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(SITE)))
 def test_no_stray_spaces_in_chinese(page):
-    text = SKIPPED.sub("", page.read_text(encoding="utf-8"))
+    # code, scripts and the like become a Latin placeholder: the space before inline code is
+    # the style's space between Chinese and Latin text, not a stray one
+    text = SKIPPED.sub(" x ", page.read_text(encoding="utf-8"))
     breaks = [m.group(0) for m in BREAK.finditer(text)][:5]
     assert breaks == [], f"{page.name}: line breaks between Chinese characters {breaks!r}"
     spaces = [m.group(0) for m in BOLD_SPACE.finditer(text)][:5]
