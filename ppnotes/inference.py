@@ -1,4 +1,4 @@
-"""Chapter 6: serving a model with tensor and pipeline parallelism (推理 vs 训练).
+"""Chapter 6: serving a model with tensor and pipeline parallelism (推理场景的特点).
 
 Serving runs two kinds of forward pass. *Prefill* runs a prompt's tokens together and is
 compute-bound, like training. *Decode* produces one token per sequence per step; it reads every

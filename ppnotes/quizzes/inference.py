@@ -1,4 +1,4 @@
-"""Chapter 6 quiz: inference versus training (推理 vs 训练)."""
+"""Chapter 6 quiz: inference versus training (推理场景的特点)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chapter 4 quiz: memory per stage (显存占用)."""
+"""Chapter 4 quiz: memory per stage (显存占用影响)."""
 
 from __future__ import annotations
 
