@@ -170,6 +170,13 @@ def _gemm(m: int, n: int, k: int, gpu: GPUSpec, fp8: bool = False) -> float:
     return OVERHEAD * max(math, nbytes / gpu.achievable_hbm_bandwidth) + gpu.kernel_launch_cost
 
 
+#: FlashAttention-3 on H100 SXM, bf16, head dimension 128, forward plus backward, non-causal:
+#: (R_inf in FLOP/s, s0 in tokens) of R(s) = R_inf s / (s + s0), through the 512- and 16K-token
+#: points of shah2024flashattention3, figs. 5 and 6 (no causal backward is published). Not the
+#: book's default (FlashAttention-2, GPUSpec.attention_rate); chapter 5 uses it to show how much
+#: the attention kernel moves a long-context prediction.
+FLASH_ATTENTION_3_H100 = (596e12, 365.0)
+
 #: The efficiency the book used for every multiply before the kernel model (kept for GPUs
 #: without kernel constants and for chapter 5's comparison).
 FLAT_EFFICIENCY = DEFAULT_UTILISATION
