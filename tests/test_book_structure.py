@@ -513,3 +513,77 @@ def test_chinese_text_follows_the_style_sheet():
         for m in ZH_NUMBER_FORMS.finditer(answer_tabs(path).get("中文", ""))
     ]
     assert numbers == [], "write 5 毫秒, 3 微秒 in Chinese text:\n" + "\n".join(numbers)
+
+
+def _patient_module():
+    spec = importlib.util.spec_from_file_location(
+        "patient_execution", BOOK / "_ext" / "patient_execution.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+WIDGET_NOTEBOOK = (
+    "import ipywidgets as w\n"
+    "pages = [w.HTML(str(i)) for i in range(5)]\n"
+    "stack = w.Stack(pages, selected_index=0)\n"
+    "stack"
+)
+
+
+def _lossy_client(module, lose_in: set[int]):
+    """A patient client whose executions in ``lose_in`` drop widget messages, as a starved
+    build did."""
+
+    class Lossy(module.PatientClient):
+        execution = -1  # nbclient resets its trackers once on construction, then per run
+
+        def reset_execution_trackers(self):
+            super().reset_execution_trackers()
+            Lossy.execution += 1
+
+        def handle_comm_msg(self, outs, msg, cell_index):
+            data = msg["content"].get("data", {}).get("state", {})
+            if Lossy.execution in lose_in and data.get("_model_name") == "HTMLModel":
+                return  # lost on the way
+            super().handle_comm_msg(outs, msg, cell_index)
+
+    return Lossy
+
+
+@pytest.mark.parametrize("lose_in, recovers", [({1}, True), ({1, 2, 3}, False)])
+def test_lost_widget_state_is_executed_again_or_fails_the_build(lose_in, recovers):
+    import nbformat
+
+    module = _patient_module()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(WIDGET_NOTEBOOK)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    client = _lossy_client(module, lose_in)(nb=nb, timeout=60)
+    if recovers:
+        done = client.execute()
+        assert module.missing_widget_models(done) == set() and client.execution == 2
+        state = done.metadata["widgets"][module.WIDGET_STATE]["state"]
+        assert sum(s["model_name"] == "HTMLModel" for s in state.values()) == 5
+    else:
+        with pytest.raises(module.IncompleteWidgetState, match="5 widget models"):
+            client.execute()
+        assert client.execution == module.ATTEMPTS
+
+
+def test_missing_widget_models_follows_references():
+    module = _patient_module()
+    view = {module.WIDGET_VIEW: {"model_id": "a" * 32}}
+    nb = {
+        "cells": [{"outputs": [{"data": view}]}],
+        "metadata": {
+            "widgets": {
+                module.WIDGET_STATE: {
+                    "state": {"a" * 32: {"state": {"children": ["IPY_MODEL_" + "b" * 32]}}}
+                }
+            }
+        },
+    }
+    assert module.missing_widget_models(nb) == {"b" * 32}
+    nb["cells"][0]["outputs"][0]["data"] = {module.WIDGET_VIEW: {"model_id": "c" * 32}}
+    assert module.missing_widget_models(nb) == {"b" * 32, "c" * 32}
