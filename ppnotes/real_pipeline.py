@@ -99,6 +99,7 @@ __all__ = [
     "run_pipeline",
     "run_verdict",
     "simulate_measured",
+    "spread",
     "stage_blocks",
     "stages_per_rank",
     "step_spread",
@@ -948,8 +949,19 @@ def step_spread(steps: Sequence[Measured], *, skip_first: bool = True) -> float:
     """Spread of repeated identical steps: interquartile range of their makespans over the
     median makespan (0.05 = the middle half of the steps lie within 5 % of the median), the
     first step left out. 0 for a single step."""
-    spans = [s.makespan for s in _check_steps(steps, skip_first)]
-    q1, med, q3 = np.percentile(spans, [25, 50, 75])
+    return spread([s.makespan for s in _check_steps(steps, skip_first)])
+
+
+def spread(values: Sequence[float]) -> float:
+    """Interquartile range of repeated measurements over their median (dimensionless; 0 for
+    one value): the spread :func:`judge` reads. Used for steps here and for the decode lab's
+    repeated runs (:mod:`ppnotes.real_decode`)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise TypeError(f"values must be a list of numbers, got {type(values).__name__}")
+    if len(values) == 0:
+        raise ValueError("values must hold at least one measurement, got []")
+    values = [check_real("values", v, maximum=1e9) for v in values]
+    q1, med, q3 = np.percentile(values, [25, 50, 75])
     return float((q3 - q1) / med) if med > 0 else 0.0
 
 
