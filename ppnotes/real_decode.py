@@ -13,8 +13,16 @@ engine with k batches in flight runs it):
 - rank 0 waits for batch b's token of step n-1 (sent back by the last rank), embeds it; any
   other rank waits for batch b's hidden state from the rank before;
 - it runs its blocks on one new position of batch b (reading and extending b's cache slice);
-- it sends the hidden state on with ``isend``; the last rank instead takes the greedy next
-  token and sends it back to rank 0 (the ring).
+- it hands the hidden state to its sender thread, which posts the ``isend`` to the next rank;
+  the last rank instead takes the greedy next token and sends it back to rank 0 (the ring).
+
+Two measured details keep the loop what chapter 6 models (on this 2-core machine): each rank
+posts the receive of its next input before it waits for the current one, and sends from a
+thread of its own. Without them an ``isend`` from the main thread sometimes returned only when
+the receiving rank had finished its own compute (gloo's progress needs a core), stalling the
+sender by one stage time and the ring with it. Each rank is also pinned to a core of its own
+when there are enough (:func:`_pin`), and Python's garbage collector is off during the timed
+loop.
 
 So batch b's next step on rank 0 waits for batch b's previous token: with k < p batches the
 ring is never full, and the time per output token (TPOT) of every batch is one trip round the
@@ -36,7 +44,9 @@ first token (TTFT). The quiet reference run is ``ppnotes/data/decode_reference.j
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import sys
 import time
 import warnings
@@ -266,6 +276,7 @@ def _decode_worker(rank, p, port, config, items, seed, fail_rank):
     import torch.distributed as dist
 
     torch.set_num_threads(1)
+    _pin(rank, p)
     dist.init_process_group(
         "gloo",
         init_method=f"tcp://127.0.0.1:{port}",
@@ -283,6 +294,19 @@ def _decode_worker(rank, p, port, config, items, seed, fail_rank):
     finally:
         dist.destroy_process_group()
     return out
+
+
+def _pin(rank: int, p: int) -> None:
+    """Keep this rank, and the threads it starts (gloo's, its sender), on one core of its own
+    when there are enough cores (Linux): then a rank's communication threads wake on its own
+    core instead of queueing behind another rank's compute (measured on 2 cores: fewer and
+    shorter stalls of the ring)."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return
+    if p <= len(cores):
+        os.sched_setaffinity(0, {cores[rank]})
 
 
 def _run_item(rank, p, config, item, seed, torch, dist):
@@ -358,9 +382,8 @@ def _run_item(rank, p, config, item, seed, torch, dist):
             local = first
         arrive_prompt = _prompts(config, 1, config.prefill_len, seed + 7)[0]
         # The timed loop. Every rank knows each action's input in advance and posts the
-        # receive of its next input before it waits for the current one, as an engine does:
-        # a sender's isend then always finds a posted receive (measured: without it, an
-        # isend to a computing rank can take as long as that rank's compute).
+        # receive of its next input before it waits for the current one, as an engine does,
+        # and a sender thread posts the sends, so the main thread never waits on one.
         plan, last_tag = [], {}  # last_tag: per batch, its previous action's tag
         for n in range(steps):
             for b in range(k):
@@ -385,7 +408,20 @@ def _run_item(rank, p, config, item, seed, torch, dist):
                 return dist.irecv(buf, src=p - 1, tag=token_tag), buf
             return None
 
+        import queue
+        import threading
+
+        outbox: queue.Queue = queue.Queue()
+
+        def sender():
+            while (job := outbox.get()) is not None:
+                sends.append((dist.isend(job[0], dst=job[1], tag=job[2]), job[0]))
+
+        thread = threading.Thread(target=sender, daemon=True)
+        thread.start()
         nxt = post(0)
+        gc.collect()
+        gc.disable()  # no collector pause inside the timed loop (enabled again below)
         dist.barrier()
         for i, (n, kd, b, _, tg, _) in enumerate(plan):
             t_wait = clock()
@@ -399,13 +435,15 @@ def _run_item(rank, p, config, item, seed, torch, dist):
             y = stage.forward(x, b)
             t1, c1 = clock(), time.thread_time()
             if p > 1:
-                dst = 0 if last else rank + 1
-                sends.append((dist.isend(y.contiguous(), dst=dst, tag=tg), y))
+                outbox.put((y.contiguous(), 0 if last else rank + 1, tg))
             records.append((n, b, kd, t_wait, t0, t1, clock(), c1 - c0))
             if last:
                 tokens[b].append(y.tolist())
                 if p == 1:
                     local[b] = y
+        gc.enable()
+        outbox.put(None)
+        thread.join()
         if rank == 0 and p > 1:  # the last step's tokens come back (not timed)
             for t in last_tag.values():
                 dist.recv(torch.empty(bs, dtype=torch.int64), src=p - 1, tag=t)
@@ -436,7 +474,7 @@ class DecodeRun:
     ``actions``: per rank, its actions in the order it ran them, each a tuple
     (step, batch, kind, wait, start, end, done, cpu): kind "D" (decode step) or "P"
     (prefill); wait = when the rank began to wait for the input, start = when the input was
-    there and compute began, end = compute ended, done = the send was posted (seconds, one clock
+    there and compute began, end = compute ended, done = the send was handed on (seconds, one clock
     for every rank, 0 = the earliest start of the run); cpu = the thread's CPU seconds during
     the compute. ``tokens``: per batch, per token, the batch's token ids (from the last rank).
     """
@@ -863,12 +901,14 @@ class DecodePlan:
 
 def decode_plan(max_depth: int | None = None, steps: int = 12, repeats: int = 3) -> DecodePlan:
     """The chapter's plan: depths 1 .. ``max_depth`` (default: the available cores, at most 4;
-    a rank per core), k = 1 .. 4, ``steps`` decode steps and ``repeats`` repeats per point."""
+    a rank per core), k = 1 .. max(4, deepest + 2) (two points past the deepest knee),
+    ``steps`` decode steps and ``repeats`` repeats per point."""
     cores = rp.available_cores()
     top = min(cores, 4) if max_depth is None else check_int("max_depth", max_depth, 1, 8)
     steps = check_int("steps", steps, minimum=4, maximum=512)
     repeats = check_int("repeats", repeats, minimum=1, maximum=50)
-    return DecodePlan(tuple(range(1, top + 1)), (1, 2, 3, 4), steps, repeats, DecodeConfig())
+    ks = tuple(range(1, max(4, top + 2) + 1))
+    return DecodePlan(tuple(range(1, top + 1)), ks, steps, repeats, DecodeConfig())
 
 
 def run_decode_lab(plan: DecodePlan, *, timeout: float = 180.0) -> dict:
@@ -949,6 +989,12 @@ def summarize(plan: DecodePlan, lab: dict) -> dict:
     }
 
 
+def _busy_share(entry: dict) -> float:
+    """The least busy stage's busy share of the run (busy / (busy + idle)) of one configuration
+    of a :func:`summarize` result."""
+    return min(b / (b + i) for b, i in zip(entry["busy_ms"], entry["idle_ms"], strict=True))
+
+
 def _check_summary(summary) -> dict:
     if not isinstance(summary, dict) or "runs" not in summary or "depths" not in summary:
         raise TypeError(f"summary must be a dict made by summarize, got {type(summary).__name__}")
@@ -989,6 +1035,9 @@ def headline_numbers(summary: dict) -> dict[str, float]:
         "err_sim_max_pct": 100 * max(abs(v["error_sim"]) for v in runs.values()),
         "tpot_p1_k1_ms": r(1, 1)["tpot_ms"] if 1 in summary["depths"] else float("nan"),
         "stage_ms": max(r(top, top)["stage_ms"]),
+        "busy_k1_pct": 100 * _busy_share(r(top, 1)),
+        "busy_kp_pct": 100 * _busy_share(r(top, top)),
+        "busy_kmax_pct": 100 * _busy_share(r(top, kmax)),
         "hop_ms": r(top, top)["hop_ms"],
         "cpu_share_pct": 100 * min(v["verdict"]["cpu_share"] for v in runs.values()),
         "spread_pct": 100 * max(v["verdict"]["spread"] for v in runs.values()),
@@ -1073,6 +1122,21 @@ def decode_claims(summary: dict) -> list[rp.Claim]:
                 + "; TPOT "
                 + ", ".join(f"{t[k]:.1f}" for k in ks)
                 + f" ms at k = {', '.join(map(str, ks))}",
+            )
+        )
+    for p in depths:
+        if p == 1 or p + 1 not in ks:
+            continue
+        low, high = _busy_share(r(p, 1)), _busy_share(r(p, p + 1))
+        claims.append(
+            rp.Claim(
+                f"stages_busy_p{p}",
+                f"at p = {p} with one batch in flight every stage idles most of the time "
+                f"(busy share at most 1/p + {100 * tol:.0f} %), with k = p + 1 batches every "
+                f"stage is busy at least {100 * (1 - tol):.0f} % of the run",
+                clean(f"p={p} k=1", f"p={p} k={p + 1}"),
+                low <= 1 / p + tol and high >= 1 - tol,
+                f"least busy stage: {100 * low:.0f} % at k = 1, {100 * high:.0f} % at k = {p + 1}",
             )
         )
     if 1 in depths:

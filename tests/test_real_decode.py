@@ -276,7 +276,13 @@ def test_claims_hold_on_an_ideal_loop_and_are_not_asserted_on_a_busy_one(monkeyp
     monkeypatch.setattr(rp, "available_cores", lambda: 2)
     plan, lab = synthetic_lab()
     claims = {c.key: c for c in rd.decode_claims(rd.summarize(plan, lab))}
-    assert set(claims) == {"decode_agreement", "knee_p2", "no_knee_p1", "single_request_p2"}
+    assert set(claims) == {
+        "decode_agreement",
+        "knee_p2",
+        "stages_busy_p2",
+        "no_knee_p1",
+        "single_request_p2",
+    }
     assert all(c.clean and c.holds for c in claims.values()), claims
     busy = rd.decode_claims(rd.summarize(*synthetic_lab(cpu=0.5)))
     assert not any(c.clean for c in busy)

@@ -6,13 +6,16 @@ the quiz is the same on every machine.
 
 from __future__ import annotations
 
-from .. import bubble
+from .. import bubble, inference
 from ..quiz import choice, multiple_choice, numeric
 from ..real_pipeline import first_backward_position, stages_per_rank
 from ..schedules import build_schedule, simulate, simulate_named
 
 # The worked example's costs, in milliseconds: one stage's forward, backward and one hop.
 T_F, T_B, HOP = 5.0, 10.0, 0.5
+# The decode loop's: one decode step of one batch through a stage, and one hop (also the
+# sampled tokens' way back to the first stage), milliseconds.
+D_STAGE, D_HOP = 6.0, 0.2
 
 
 def questions() -> list[dict]:
@@ -25,6 +28,8 @@ def questions() -> list[dict]:
     m_10 = bubble.microbatches_for_bubble(2, 0.10, definition="fraction")
     inter = 100 * simulate_named("interleaved", 2, 4, 2).bubble_fraction
     plain = 100 * simulate_named("1f1b", 2, 4).bubble_fraction
+    alone = inference.decode_tpot([D_STAGE] * 2, 1, D_HOP, D_HOP)
+    four = inference.decode_tpot([D_STAGE] * 2, 4, D_HOP, D_HOP)
     return [
         numeric(
             "The lab runs 1F1B on p = 2 processes with m = 4 micro-batches. What share of the "
@@ -86,6 +91,29 @@ def questions() -> list[dict]:
             correct_feedback=f"Right: the chunks halve it against 1F1B's {plain:.1f} %.",
             wrong_feedback="The bubble of interleaving is $(p-1)/(vm+p-1)$.",
             traps=[(plain, "That is plain 1F1B; interleaving with v = 2 divides the bubble.")],
+        ),
+        numeric(
+            f"The decode loop on p = 2 stages, each taking {D_STAGE:g} ms per decode step of "
+            f"one batch, hops of {D_HOP:g} ms (the sampled tokens go back to the first stage "
+            "too), one batch in flight: time per output token (TPOT) in ms?",
+            alone,
+            rel_tol=0.01,
+            correct_feedback="Right: one trip round the ring, both stages and two hops; with "
+            "one batch each stage idles half the time.",
+            wrong_feedback="With one batch nothing overlaps: add every stage and every hop of "
+            "one trip round the ring.",
+            traps=[(D_STAGE, "That is one stage; the token must pass both.")],
+        ),
+        numeric(
+            f"Same pipeline ({D_STAGE:g} ms per stage, {D_HOP:g} ms hops), now k = 4 batches in "
+            "flight: TPOT of each batch in ms?",
+            four,
+            rel_tol=0.01,
+            correct_feedback="Right: past the knee (k = p) the slowest stage is always busy, so "
+            "each batch waits for the other three: $k \\cdot d$.",
+            wrong_feedback="TPOT $= k \\cdot \\max(\\max_s d_s, C/k)$ with $C$ one trip "
+            "round the ring.",
+            traps=[(alone, "That is one trip round the ring, true only up to the knee k = p.")],
         ),
         multiple_choice(
             "You run the lab with p = 4 processes on a 2-core machine. What happens to the "
