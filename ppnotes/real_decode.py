@@ -901,13 +901,13 @@ class DecodePlan:
 
 def decode_plan(max_depth: int | None = None, steps: int = 12, repeats: int = 3) -> DecodePlan:
     """The chapter's plan: depths 1 .. ``max_depth`` (default: the available cores, at most 4;
-    a rank per core), k = 1 .. max(4, deepest + 2) (two points past the deepest knee),
+    a rank per core), k = 1 .. max(4, deepest + 1) (at least one point past every knee),
     ``steps`` decode steps and ``repeats`` repeats per point."""
     cores = rp.available_cores()
     top = min(cores, 4) if max_depth is None else check_int("max_depth", max_depth, 1, 8)
     steps = check_int("steps", steps, minimum=4, maximum=512)
     repeats = check_int("repeats", repeats, minimum=1, maximum=50)
-    ks = tuple(range(1, max(4, top + 2) + 1))
+    ks = tuple(range(1, max(4, top + 1) + 1))
     return DecodePlan(tuple(range(1, top + 1)), ks, steps, repeats, DecodeConfig())
 
 

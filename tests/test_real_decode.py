@@ -290,3 +290,21 @@ def test_claims_hold_on_an_ideal_loop_and_are_not_asserted_on_a_busy_one(monkeyp
     # at k = p the ring is still the limit (C / p = d + h > d): exactly p times k = 1
     assert numbers["gain"] == pytest.approx(2.0, rel=1e-6)
     assert numbers["tps_kmax"] == pytest.approx(4 / 0.006, rel=1e-6)
+
+
+def test_one_core_and_four_core_plans_summarize_and_claim():
+    """A reader's machine with one core runs p = 1 only; one with four runs p = 1 .. 4."""
+    assert rd.decode_plan(1).depths == (1,) and rd.decode_plan(1).ks == (1, 2, 3, 4)
+    assert rd.decode_plan(4).depths == (1, 2, 3, 4) and rd.decode_plan(4).ks[-1] == 5
+    plan = rd.DecodePlan((1,), (1, 2, 3, 4), 12, 3, rd.DecodeConfig())
+    lab = {
+        1: {
+            "decode": {k: [synthetic(1, k, 12, [0.01], 0.0)] * 3 for k in plan.ks},
+            "prefill": [],
+            "arrive": None,
+        }
+    }
+    summary = rd.summarize(plan, lab)
+    assert {c.key for c in rd.decode_claims(summary)} == {"decode_agreement", "no_knee_p1"}
+    numbers = rd.headline_numbers(summary)
+    assert numbers["gain"] == pytest.approx(1.0) and numbers["busy_kmax_pct"] == pytest.approx(100)
