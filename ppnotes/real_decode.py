@@ -1035,6 +1035,7 @@ def headline_numbers(summary: dict) -> dict[str, float]:
         "err_sim_max_pct": 100 * max(abs(v["error_sim"]) for v in runs.values()),
         "tpot_p1_k1_ms": r(1, 1)["tpot_ms"] if 1 in summary["depths"] else float("nan"),
         "stage_ms": max(r(top, top)["stage_ms"]),
+        "stage_k1_ms": max(r(top, 1)["stage_ms"]),
         "busy_k1_pct": 100 * _busy_share(r(top, 1)),
         "busy_kp_pct": 100 * _busy_share(r(top, top)),
         "busy_kmax_pct": 100 * _busy_share(r(top, kmax)),
