@@ -99,6 +99,7 @@ __all__ = [
     "run_pipeline",
     "run_verdict",
     "simulate_measured",
+    "spread",
     "stage_blocks",
     "stages_per_rank",
     "step_spread",
@@ -948,8 +949,19 @@ def step_spread(steps: Sequence[Measured], *, skip_first: bool = True) -> float:
     """Spread of repeated identical steps: interquartile range of their makespans over the
     median makespan (0.05 = the middle half of the steps lie within 5 % of the median), the
     first step left out. 0 for a single step."""
-    spans = [s.makespan for s in _check_steps(steps, skip_first)]
-    q1, med, q3 = np.percentile(spans, [25, 50, 75])
+    return spread([s.makespan for s in _check_steps(steps, skip_first)])
+
+
+def spread(values: Sequence[float]) -> float:
+    """Interquartile range of repeated measurements over their median (dimensionless; 0 for
+    one value): the spread :func:`judge` reads. Used for steps here and for the decode lab's
+    repeated runs (:mod:`ppnotes.real_decode`)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise TypeError(f"values must be a list of numbers, got {type(values).__name__}")
+    if len(values) == 0:
+        raise ValueError("values must hold at least one measurement, got []")
+    values = [check_real("values", v, maximum=1e9) for v in values]
+    q1, med, q3 = np.percentile(values, [25, 50, 75])
     return float((q3 - q1) / med) if med > 0 else 0.0
 
 
@@ -1381,20 +1393,29 @@ def _write_reference(path: str, steps: int, attempts: int, wait: float = 0.0) ->
         if n_clean == len(summary["runs"]):
             break
     n_clean, summary, before, attempt = best
-    claims = lab_claims(summary)
+    note = (
+        f"attempt {attempt} of {attempts}; {n_clean} of {len(summary['runs'])} runs clean "
+        f"by ppnotes.real_pipeline.judge (CPU share >= {MIN_CPU_SHARE}, step spread <= "
+        f"{MAX_STEP_SPREAD}); load average and idle share of the cores just before the "
+        "run are recorded in 'machine'"
+    )
+    command = f"python -m ppnotes.real_pipeline --reference {path} --steps {steps}"
+    return save_reference(path, command, before, note, lab_claims(summary), summary)
+
+
+def save_reference(path, command: str, machine: dict, note: str, claims, summary: dict) -> dict:
+    """Write a quiet reference run (JSON) the book cites, and return what was written."""
     data = {
-        "command": f"python -m ppnotes.real_pipeline --reference {path} --steps {steps}",
-        "machine": before,
-        "note": (
-            f"attempt {attempt} of {attempts}; {n_clean} of {len(summary['runs'])} runs clean "
-            f"by ppnotes.real_pipeline.judge (CPU share >= {MIN_CPU_SHARE}, step spread <= "
-            f"{MAX_STEP_SPREAD}); load average and idle share of the cores just before the "
-            "run are recorded in 'machine'"
-        ),
+        "command": command,
+        "machine": machine,
+        "note": note,
         "claims": {c.key: {"clean": c.clean, "holds": c.holds} for c in claims},
         "summary": summary,
     }
     Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    print(note)
+    for key, claim in data["claims"].items():
+        print(f"{key}: clean={claim['clean']} holds={claim['holds']}")
     return data
 
 
@@ -1413,10 +1434,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         "--wait", type=float, default=0.0, help="seconds to wait for idle cores before each try"
     )
     args = parser.parse_args(argv)
-    data = _write_reference(args.reference, args.steps, args.attempts, args.wait)
-    print(data["note"])
-    for key, claim in data["claims"].items():
-        print(f"{key}: clean={claim['clean']} holds={claim['holds']}")
+    _write_reference(args.reference, args.steps, args.attempts, args.wait)
     return 0
 
 

@@ -73,3 +73,6 @@ def test_chapter_10_runs_and_shows_the_busy_box_with_every_core_busy(monkeypatch
     assert "busy: the ranks had the CPU for only" in text
     assert BOX_TITLE in text
     assert "NOT CHECKED (busy)" in text
+    # the decode loop's section too: its own box, its claims not asserted (issue 24)
+    assert text.count(BOX_TITLE) >= 2
+    assert "decode lab: depths" in text

@@ -19,6 +19,8 @@ def test_quiz_validates_and_answers_by_hand():
         5 * 15 + 4 * 0.5,  # (m+p-1)(t_f+t_b) + four hops (traced by hand in the chapter)
         9,  # 1/(m+1) <= 0.1
         100 * 1 / 9,  # (p-1)/(vm+p-1) = 1/(8+1)
+        2 * 6 + 2 * 0.2,  # decode loop, k = 1: both stages and two hops
+        4 * 6,  # k = 4 > p: k times the slowest stage
     ]
     assert [quiz.numeric_answer(q) for q in numeric] == pytest.approx(expected)
     assert not quiz.accepts(numeric[1], 3)  # the book's warm-up count is a trap

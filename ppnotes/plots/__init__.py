@@ -15,6 +15,7 @@ from .memory import *  # noqa: F403
 from .optimum import *  # noqa: F403
 from .partition import balance_efficiency_figure, split_comparison_figure, stage_loads_figure
 from .perf_model import *  # noqa: F403
+from .real_decode import *  # noqa: F403
 from .real_pipeline import *  # noqa: F403
 from .recommend import *  # noqa: F403
 from .style import ROLE_COLORS, SERIES_COLORS, STYLE, new_figure, styled, to_png
@@ -47,6 +48,7 @@ from . import (  # noqa: E402
     memory,
     optimum,
     perf_model,
+    real_decode,
     real_pipeline,
     recommend,
 )
@@ -61,6 +63,7 @@ __all__ += [
         memory,
         optimum,
         perf_model,
+        real_decode,
         real_pipeline,
         recommend,
     )

@@ -6,13 +6,16 @@ the quiz is the same on every machine.
 
 from __future__ import annotations
 
-from .. import bubble
+from .. import bubble, inference
 from ..quiz import choice, en_zh, multiple_choice, numeric
 from ..real_pipeline import first_backward_position, stages_per_rank
 from ..schedules import build_schedule, simulate, simulate_named
 
 # The worked example's costs, in milliseconds: one stage's forward, backward and one hop.
 T_F, T_B, HOP = 5.0, 10.0, 0.5
+# The decode loop's: one decode step of one batch through a stage, and one hop (also the
+# sampled tokens' way back to the first stage), milliseconds.
+D_STAGE, D_HOP = 6.0, 0.2
 
 
 def questions() -> list[dict]:
@@ -25,6 +28,8 @@ def questions() -> list[dict]:
     m_10 = bubble.microbatches_for_bubble(2, 0.10, definition="fraction")
     inter = 100 * simulate_named("interleaved", 2, 4, 2).bubble_fraction
     plain = 100 * simulate_named("1f1b", 2, 4).bubble_fraction
+    alone = inference.decode_tpot([D_STAGE] * 2, 1, D_HOP, D_HOP)
+    four = inference.decode_tpot([D_STAGE] * 2, 4, D_HOP, D_HOP)
     return [
         numeric(
             en_zh(
@@ -180,6 +185,67 @@ def questions() -> list[dict]:
                     en_zh(
                         "That is plain 1F1B; interleaving with v = 2 divides the bubble.",
                         "这是普通 1F1B；v = 2 的交错式 1F1B 会把气泡除以 2。",
+                    ),
+                )
+            ],
+        ),
+        numeric(
+            en_zh(
+                f"The decode loop on p = 2 stages, each taking {D_STAGE:g} ms per decode step of "
+                f"one batch, hops of {D_HOP:g} ms (the sampled tokens go back to the first stage "
+                "too), one batch in flight: time per output token (TPOT) in ms?",
+                "解码循环跑在 p = 2 个 stage 上，"
+                f"每个 stage 处理一个批次的一步解码要 {D_STAGE:g} 毫秒，"
+                f"每跳 {D_HOP:g} 毫秒（采样出的 token 也要传回第一个 stage），只有一个在途批次："
+                "每输出 token 延迟（TPOT）是多少毫秒？",
+            ),
+            alone,
+            rel_tol=0.01,
+            correct_feedback=en_zh(
+                "Right: one trip round the ring, both stages and two hops; with one batch each "
+                "stage idles half the time.",
+                "对：绕环一圈，两个 stage 加两跳；只有一个批次时，每个 stage 一半时间在空等。",
+            ),
+            wrong_feedback=en_zh(
+                "With one batch nothing overlaps: add every stage and every hop of one trip "
+                "round the ring.",
+                "只有一个批次时没有任何重叠：把绕环一圈的每个 stage 和每一跳都加起来。",
+            ),
+            traps=[
+                (
+                    D_STAGE,
+                    en_zh(
+                        "That is one stage; the token must pass both.",
+                        "这只是一个 stage；token 要经过两个。",
+                    ),
+                )
+            ],
+        ),
+        numeric(
+            en_zh(
+                f"Same pipeline ({D_STAGE:g} ms per stage, {D_HOP:g} ms hops), now k = 4 batches "
+                "in flight: TPOT of each batch in ms?",
+                f"同一条流水线（每个 stage {D_STAGE:g} 毫秒，每跳 {D_HOP:g} 毫秒），现在有 k = 4 个"
+                "在途批次：每个批次的 TPOT 是多少毫秒？",
+            ),
+            four,
+            rel_tol=0.01,
+            correct_feedback=en_zh(
+                "Right: past the knee (k = p) the slowest stage is always busy, so each batch "
+                "waits for the other three: $k \\cdot d$.",
+                "对：过了拐点（k = p）后最慢的 stage 一直在忙，"
+                "每个批次都要等另外三个：$k \\cdot d$。",
+            ),
+            wrong_feedback=en_zh(
+                "TPOT $= k \\cdot \\max(\\max_s d_s, C/k)$ with $C$ one trip round the ring.",
+                "TPOT $= k \\cdot \\max(\\max_s d_s, C/k)$，其中 $C$ 是绕环一圈的时间。",
+            ),
+            traps=[
+                (
+                    alone,
+                    en_zh(
+                        "That is one trip round the ring, true only up to the knee k = p.",
+                        "这是绕环一圈的时间，只在拐点 k = p 之前成立。",
                     ),
                 )
             ],
