@@ -27,6 +27,11 @@ thousands separators (``1,024`` is 1024), spaces, a percent sign and ``a/b`` fra
 the input it says how it read anything that was not a plain number ("Read as 17.9"), and
 anything it cannot read gets a message instead of a verdict, so no answer is changed silently.
 
+Chinese readers (issue 23): every question stem, answer and piece of feedback that is prose is
+written in both languages with :func:`en_zh`, which puts the Chinese on its own line under the
+English (``<span class="ppq-zh" lang="zh-Hans">``); :func:`chinese_part` reads it back for tests.
+The page's own words (Check, Show the answer, the percent hint) are bilingual too.
+
 A percentage question may also accept its answer rounded to a whole percent
 (``whole_percent=True``): worth it where a reader who computed the right value would round it,
 and where no common wrong answer rounds to the same whole number.
@@ -48,6 +53,7 @@ QUESTION_TYPES = ("multiple_choice", "many_choice", "numeric")
 PERCENT_WORDS = re.compile(r"\bin percent\b|\bpercentage\b|\bin %|\(%\)", re.IGNORECASE)
 # Shown under a percentage question (an example, never the answer).
 PERCENT_HINT = "Answer in percent: 12.5, 12.5 % and the fraction 0.125 are all read as 12.5 %."
+PERCENT_HINT_ZH = "用百分数作答：12.5、12.5 % 和小数 0.125 都读作 12.5 %。"
 # Half-width of the range that accepts a whole number "exactly" (jupyterquiz compares ranges).
 EXACT = 1e-6
 
@@ -59,6 +65,32 @@ def _text(name: str, value) -> str:
     if not value.strip():
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
     return value
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_ZH_SPAN = re.compile(r'<span class="ppq-zh" lang="zh-Hans">(.*?)</span>', re.DOTALL)
+
+
+def en_zh(en: str, zh: str) -> str:
+    """One piece of quiz text in English with its Chinese on the line below.
+
+    Args:
+        en: the English text (inline Markdown and ``$...$`` math allowed).
+        zh: the same in Chinese, written to ``docs/zh_style.md``; must contain Chinese.
+    """
+    en, zh = _text("en", en), _text("zh", zh)
+    if not _CJK.search(zh):
+        raise ValueError(f"zh must contain Chinese text, got {zh!r}")
+    if "ppq-zh" in en or "ppq-zh" in zh:
+        raise ValueError(f"en_zh texts must not nest, got {en!r} and {zh!r}")
+    return f'{en}<span class="ppq-zh" lang="zh-Hans">{zh}</span>'
+
+
+def chinese_part(text: str) -> str:
+    """The Chinese written with :func:`en_zh` in ``text`` ('' if there is none)."""
+    if not isinstance(text, str):
+        raise WrongTypeError(f"text must be a string, got {text!r}")
+    return " ".join(_ZH_SPAN.findall(text))
 
 
 def _answers(answers) -> list[dict]:
@@ -175,7 +207,7 @@ def numeric(
             answers.append(trap)
     answers.append({"type": "default", "feedback": wrong_feedback})
     if percent:
-        question = f"{question}\n{_hint(PERCENT_HINT)}"
+        question = f"{question}\n{_hint(PERCENT_HINT, PERCENT_HINT_ZH)}"
     q = {"question": question, "type": "numeric", "answers": answers}
     validate_question(q)
     return q
@@ -220,8 +252,9 @@ def _is_whole(x: float) -> bool:
     return math.isfinite(x) and abs(x - round(x)) < 1e-9
 
 
-def _hint(text: str) -> str:
-    return f'<span class="ppq-form">{html.escape(text)}</span>'
+def _hint(text: str, zh: str) -> str:
+    zh = f'<span lang="zh-Hans">{html.escape(zh)}</span>'
+    return f'<span class="ppq-form">{html.escape(text)} {zh}</span>'
 
 
 def _range_answer(value: float, rel_tol: float, abs_tol: float, correct: bool, fb: str) -> dict:
@@ -341,7 +374,8 @@ def answer_text(question: dict) -> str:
 # Inline Markdown outside $...$ math: **strong**, *em*, `code`.
 _MATH = re.compile(r"(\$\$.+?\$\$|\$[^$]+\$)", re.DOTALL)
 _STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
-_EM = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=\S)\*(?![\w*])")
+# Chinese has no spaces around emphasis: only ASCII letters and digits block it.
+_EM = re.compile(r"(?<![A-Za-z0-9_*])\*(?=[^\s*])([^*]+?)(?<=\S)\*(?![A-Za-z0-9_*])")
 _CODE = re.compile(r"`([^`]+)`")
 
 
@@ -364,7 +398,9 @@ def for_display(question: dict, *, reveal: bool = True) -> dict:
     q = json.loads(json.dumps(question))
     text = q["question"]
     if reveal:
-        text += f'\n<div class="ppq-answer" hidden>The answer: {answer_text(question)}</div>'
+        shown = answer_text(question)
+        label = 'The answer<span lang="zh-Hans">（答案）</span>'
+        text += f'\n<div class="ppq-answer" hidden>{label}: {shown}</div>'
     q["question"] = markdown_inline(text)
     for a in q["answers"]:
         for key in ("answer", "feedback"):
@@ -458,12 +494,12 @@ window.ppnotesRevealAfter = REVEAL_AFTER;
       var label = input.parentElement.querySelector("label.InpLabel");
       if (label) {
         label.htmlFor = input.id;
-        label.textContent = "Your answer:";
+        label.innerHTML = 'Your answer<span lang="zh-Hans">（你的答案）</span>:';
       }
       var button = document.createElement("button");
       button.type = "button";
       button.className = "ppq-check";
-      button.textContent = "Check";
+      button.innerHTML = 'Check<span lang="zh-Hans">（检查）</span>';
       button.addEventListener("click", function () { check(input); });
       input.after(button);
     });
@@ -480,7 +516,7 @@ window.ppnotesRevealAfter = REVEAL_AFTER;
     var button = document.createElement("button");
     button.type = "button";
     button.className = "ppq-show";
-    button.textContent = "Show the answer";
+    button.innerHTML = 'Show the answer<span lang="zh-Hans">（显示答案）</span>';
     button.addEventListener("click", function () {
       var shown = hidden.cloneNode(true);
       shown.hidden = false;
@@ -513,6 +549,7 @@ window.ppnotesRevealAfter = REVEAL_AFTER;
 """
 
 QUIZ_CSS = """<style>
+.ppq-zh { display: block; margin-top: 0.2em; }
 .ppq-form { display: block; font-size: 0.85em; opacity: 0.9; margin-top: 0.3em; }
 .ppq-show { margin: 0.4em 0 0.2em; padding: 0.2em 0.8em; border-radius: 6px; cursor: pointer;
   border: 1px solid currentColor; background: transparent; color: inherit; font: inherit; }

@@ -356,6 +356,11 @@ def test_site_hygiene_tidies_chinese_typography():
     assert tidy("<p><strong>结论。</strong> 每个</p>") == "<p><strong>结论。</strong>每个</p>"
     assert tidy("<p>stage\n要</p>") == "<p>stage\n要</p>"  # Latin next to Chinese keeps a space
     assert tidy("<pre>中\n文</pre>") == "<pre>中\n文</pre>"
+    # A script's "a < b" or "</div>" in a string must not hide the rest of the page.
+    script = '<script>if (a < b) x = "中\n文";</script>'
+    assert tidy(f"{script}<p>每个微批次\n都要</p>") == f"{script}<p>每个微批次都要</p>"
+    mark = _site_hygiene().mark_chinese
+    assert mark(f"{script}<p>中文</p>") == f'{script}<p><span lang="zh-Hans">中文</span></p>'
 
 
 def test_site_hygiene_makes_ids_unique():
@@ -486,10 +491,13 @@ ZH_FORBIDDEN = {
     "虚拟阶段": "虚拟 stage",
     "推理（推理服务）": "推理服务",
     "interleaved 调度": "交错式 1F1B",
+    "KV 缓存": "KV cache",
 }
 #: In a 中文 tab: ms or µs after a number (write 毫秒, 微秒). Percentages keep the book's rule:
 #: computed ones come from glue ("17.9%"), typed inputs and quotes have a space ("20 %").
 ZH_NUMBER_FORMS = re.compile(r"(?:\d|`) (?:ms|µs|μs)\b")
+#: A four-digit number with a thousands separator before Chinese ("1,024 张": write 1024 张).
+ZH_FOUR_DIGITS = re.compile(r"(?<![\d,.])\d,\d{3}(?![\d,.]) ?[\u4e00-\u9fff]")
 
 
 def chinese_sources():
@@ -507,6 +515,11 @@ def test_chinese_text_follows_the_style_sheet():
         for bad, good in ZH_FORBIDDEN.items()
         if bad in text
     ]
+    found += [
+        f"{name}: {m.group(0)!r} (no thousands separator in four digits)"
+        for name, text in chinese_sources()
+        for m in ZH_FOUR_DIGITS.finditer(text)
+    ]
     assert found == [], "forbidden forms (docs/zh_style.md):\n" + "\n".join(found)
     numbers = [
         f"{path.name}: {m.group(0)!r}"
@@ -514,6 +527,70 @@ def test_chinese_text_follows_the_style_sheet():
         for m in ZH_NUMBER_FORMS.finditer(answer_tabs(path).get("中文", ""))
     ]
     assert numbers == [], "write 5 毫秒, 3 微秒 in Chinese text:\n" + "\n".join(numbers)
+
+
+# --- Scaffolding in both languages (issue 23) ---------------------------------------------------
+# Goals and summary come as the answer's two tabs (sphinx-design remembers the reader's choice of
+# 中文 across the site); the answer box, the section headings and the verdict tables carry their
+# Chinese; the quizzes are checked in tests/test_quiz_chinese.py.
+
+BILINGUAL_HEADINGS = [
+    "## Learning goals（学习目标）",
+    "## What the note says / what holds（原笔记的说法与核查）",
+    "## Quiz（测验）",
+    "## Summary（小结）",
+]
+VERDICT_ZH = re.compile(r"（(?:成立|有条件成立|不成立)：[^）]*[\u4e00-\u9fff][^）]*）")
+
+
+def section_cell(path: Path, heading: str) -> str:
+    found = [s for s in map(source, cells(path, "markdown")) if s.startswith(heading)]
+    assert len(found) == 1, f"{path.name}: expected one cell opening with {heading!r}"
+    return found[0]
+
+
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.name)
+def test_section_headings_carry_their_chinese(path):
+    md = "\n".join(source(c) for c in cells(path, "markdown"))
+    missing = [zh for zh in BILINGUAL_HEADINGS if not re.search(f"^{zh}$", md, re.M)]
+    assert missing == [], f"{path.name}: headings should read {missing}"
+
+
+@pytest.mark.parametrize("heading", ["## Learning goals", "## Summary"])
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.name)
+def test_goals_and_summary_come_in_both_languages(path, heading):
+    text = section_cell(path, heading)
+    tabs = {m["label"].strip(): m["body"] for m in TAB_ITEM.finditer(text)}
+    assert list(tabs) == ["English", "中文"], f"{path.name} {heading}: tabs {list(tabs)}"
+    assert re.search(r"^:sync: en$", tabs["English"], re.M)
+    assert re.search(r"^:sync: zh$", tabs["中文"], re.M)
+    assert re.search(r"^:class-content: lang-zh-hans$", tabs["中文"], re.M)
+    en_items = re.findall(r"^- ", tabs["English"], re.M)
+    zh_items = re.findall(r"^- ", tabs["中文"], re.M)
+    assert len(en_items) == len(zh_items) >= 3, f"{path.name} {heading}: one bullet per bullet"
+    assert len(CJK.findall(tabs["English"])) <= 10 and len(CJK.findall(tabs["中文"])) >= 60
+
+
+@pytest.mark.parametrize("path", ANSWER_PAGES, ids=lambda p: p.name)
+def test_answer_box_title_is_bilingual(path):
+    title = answer_text(path).split("\n", 1)[0]
+    assert "面试回答" in title or "一分钟回答" in title, f"{path.name}: {title}"
+
+
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.name)
+def test_verdicts_read_in_chinese(path):
+    text = section_cell(path, "| The note says")
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines()]
+    head, body = rows[0], rows[2:]
+    assert head[:3] == ["The note says", "原笔记的说法", "Verdict"] or (
+        head[0].startswith("The note says") and head[1:3] == ["原笔记的说法", "Verdict"]
+    ), f"{path.name}: columns {head}"
+    bad = [
+        row[0]
+        for row in body
+        if not CJK.search(row[1]) or not VERDICT_ZH.search(row[2].replace("**", ""))
+    ]
+    assert bad == [], f"{path.name}: rows without the claim in Chinese or 成立/…：reason: {bad}"
 
 
 def _patient_module():

@@ -129,7 +129,9 @@ def test_display_copy_renders_markdown_outside_math_and_carries_the_answer():
     assert quiz.markdown_inline("32 x 3 = 96, p*m stays") == "32 x 3 = 96, p*m stays"
     q = quiz.numeric("p?", 8, correct_feedback="Right, *8*.", wrong_feedback="n")
     shown = quiz.for_display(q)
-    assert '<div class="ppq-answer" hidden>The answer: <strong>8</strong>.' in shown["question"]
+    revealed = '<div class="ppq-answer" hidden>The answer<span lang="zh-Hans">（答案）</span>: '
+    revealed += "<strong>8</strong>."
+    assert revealed in shown["question"]
     assert shown["answers"][0]["feedback"] == "Right, <em>8</em>."
     assert q["answers"][0]["feedback"] == "Right, *8*.", "the original is left as it was"
     mc = quiz.multiple_choice(

@@ -48,7 +48,8 @@ def test_deadlock_question_quotes_the_simulator(questions):
     assert message.startswith("deadlock: rank 0 waits at 0B0 for 1B0 (rank 1)")
     deadlock = next(q for q in questions if "What happens?" in q["question"])
     right = next(a for a in deadlock["answers"] if a["correct"])
-    assert right["answer"] == "Deadlock" and message in right["feedback"]
+    assert right["answer"].startswith("Deadlock") and message in right["feedback"]
+    assert quiz.chinese_part(right["answer"]) == "死锁"
 
 
 def test_measure_question_traps_the_other_measure(questions):

@@ -290,6 +290,11 @@ def test_code_is_folded_until_the_reader_asks(visit, page):
     assert v.errors == [], f"console errors on {page}: {v.errors}"
 
 
+def opening(question: str) -> str:
+    """The start of a question's English text (its Chinese follows in a ppq-zh span)."""
+    return question.split('<span class="ppq-zh"')[0][:40]
+
+
 def quiz_numeric(page, question_fragment: str):
     """The text input and feedback box of the numeric question containing the fragment."""
     q = page.locator(".Quiz", has_text=question_fragment).first
@@ -314,7 +319,7 @@ def first_numeric_question(page_name: str) -> dict:
 def test_chapter_quiz_wrong_then_right(visit, page):
     q = first_numeric_question(page)
     v = visit(page)
-    inp, feedback = quiz_numeric(v.page, q["question"][:40])
+    inp, feedback = quiz_numeric(v.page, opening(q["question"]))
     wrong = -123456.0
     assert not quiz.accepts(q, wrong)
     answer(inp, f"{wrong:g}")
@@ -323,7 +328,8 @@ def test_chapter_quiz_wrong_then_right(visit, page):
     answer(inp, f"{right:.6g}")
     assert "correct" in feedback.get_attribute("class").split()
     expected = next(a["feedback"] for a in q["answers"] if a.get("correct"))
-    plain = expected.replace("*", "").split("$")[0].strip()[:20]  # text before any math
+    english = expected.split('<span class="ppq-zh"')[0]
+    plain = english.replace("*", "").split("$")[0].strip()[:20]  # text before any math
     assert feedback.inner_text().strip()[: len(plain)] == plain
 
 
@@ -337,8 +343,9 @@ def test_percent_answers_in_every_common_form(visit):
     q = percent_question()
     right = quiz.numeric_answer(q)
     v = visit("book/02_bubble")
-    inp, feedback = quiz_numeric(v.page, q["question"][:40])
-    assert quiz.PERCENT_HINT in v.page.locator(".Quiz", has_text=q["question"][:40]).inner_text()
+    inp, feedback = quiz_numeric(v.page, opening(q["question"]))
+    box = v.page.locator(".Quiz", has_text=opening(q["question"]))
+    assert quiz.PERCENT_HINT in box.inner_text()
     for typed in (f"{right:.3g}", f"{right:.3g}%", f"{right / 100:.4g}", f"{right:.3g} %"):
         answer(inp, typed)
         assert "correct" in feedback.get_attribute("class").split(), f"{typed!r} judged wrong"
@@ -359,11 +366,11 @@ def test_quiz_on_a_phone_checks_by_button_and_reads_a_decimal_comma(visit):
     q = percent_question()
     right = quiz.numeric_answer(q)
     v = visit("book/02_bubble", PHONE)
-    inp, feedback = quiz_numeric(v.page, q["question"][:40])
-    box = v.page.locator(".Quiz", has_text=q["question"][:40]).first
+    inp, feedback = quiz_numeric(v.page, opening(q["question"]))
+    box = v.page.locator(".Quiz", has_text=opening(q["question"])).first
     assert inp.get_attribute("inputmode") == "decimal"
     button = check_button(inp)
-    assert button.count() == 1 and button.inner_text().strip() == "Check"
+    assert button.count() == 1 and button.inner_text().strip() == "Check（检查）"
     button.scroll_into_view_if_needed()
     rect = button.bounding_box()
     assert rect["height"] >= 44 and rect["x"] + rect["width"] <= PHONE["width"], rect
@@ -422,7 +429,7 @@ def test_whole_percent_rounding_accepted_where_unambiguous(visit):
     q = next(q for q in questions if "Interleaved 1F1B with v = 2" in q["question"])
     right = quiz.numeric_answer(q)
     v = visit("book/02_bubble", PHONE)
-    inp, feedback = quiz_numeric(v.page, q["question"][:40])
+    inp, feedback = quiz_numeric(v.page, opening(q["question"]))
     for typed, verdict in ((f"{round(right)}", "correct"), (f"{round(right) + 1}", "incorrect")):
         inp.click()
         inp.press_sequentially(typed)
@@ -449,7 +456,7 @@ def test_whole_numbers_exact_and_answer_shown_after_wrong_tries(visit):
 def test_quiz_feedback_renders_markdown(visit):
     q = percent_question()
     v = visit("book/02_bubble")
-    inp, feedback = quiz_numeric(v.page, q["question"][:40])
+    inp, feedback = quiz_numeric(v.page, opening(q["question"]))
     trap = next(a for a in q["answers"] if "*" in a.get("feedback", "") and not a["correct"])
     answer(inp, f"{(trap['range'][0] + trap['range'][1]) / 2:.4g}")
     assert feedback.locator("em").count() >= 1 and "*" not in feedback.inner_text()
@@ -556,6 +563,33 @@ def test_interview_answer_switches_to_chinese(visit, page):
     assert v.errors == [], f"console errors on {page}: {v.errors}"
 
 
+def test_a_chinese_reader_picks_chinese_once(browser, site_url):
+    """Issue 23: one click on 中文 shows the goals, answer and summary in Chinese, and the
+    next chapter opens in Chinese too (sphinx-design remembers the choice); quizzes show
+    their Chinese under the English."""
+    context = browser.new_context(viewport=DESKTOP)
+    context.route("**/*", lambda r: r.continue_() if "127.0.0.1" in r.request.url else r.abort())
+    try:
+        page = context.new_page()
+        page.goto(page_url(site_url, "book/01_definition"), wait_until="load")
+        goals = page.locator("section", has=page.locator("h2", has_text="学习目标")).first
+        goals.locator("label.sd-tab-label", has_text="中文").first.click()
+        for heading in ("学习目标", "小结"):
+            section = page.locator("section", has=page.locator("h2", has_text=heading)).first
+            shown = section.locator(".sd-tab-content:visible").first
+            assert shown.get_attribute("lang") == "zh-Hans", f"{heading} did not switch"
+            assert len(CJK.findall(shown.inner_text())) >= 40
+        zh = page.locator(".Quiz .ppq-zh").first
+        zh.wait_for(state="visible", timeout=10000)
+        assert zh.get_attribute("lang") == "zh-Hans" and CJK.search(zh.inner_text())
+        page.goto(page_url(site_url, "book/02_bubble"), wait_until="load")
+        section = page.locator("section", has=page.locator("h2", has_text="学习目标")).first
+        shown = section.locator(".sd-tab-content:visible").first
+        assert shown.get_attribute("lang") == "zh-Hans", "the choice of 中文 was not kept"
+    finally:
+        context.close()
+
+
 def test_search_finds_pages_and_snippets_show_no_raw_tex(browser, site_url):
     """Issue 9: search works offline, there is one search box, and snippets carry no TeX."""
     v = Visit(browser, f"{site_url}/search.html?q=bubble+fraction")
@@ -585,17 +619,17 @@ class ArticleText(HTMLParser):
         self.skip = 0  # inside <script> or <style>
         self.parts: list[str] = []
 
+    # Only <article> is counted: an unclosed tag in a cell's HTML output must not end the
+    # article early (the summary after a quiz was lost that way).
     def handle_starttag(self, tag, attrs):
-        if tag == "article" or self.depth:
-            self.depth += tag not in ("br", "img", "input", "hr", "meta", "link", "wbr")
+        self.depth += tag == "article"
         if self.depth and tag in ("script", "style"):
             self.skip += 1
 
     def handle_endtag(self, tag):
         if self.depth and tag in ("script", "style"):
             self.skip -= 1
-        if self.depth:
-            self.depth -= 1
+        self.depth -= tag == "article" and self.depth > 0
 
     def handle_data(self, data):
         if self.depth and not self.skip:

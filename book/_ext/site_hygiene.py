@@ -29,6 +29,19 @@ _TOKEN = re.compile(r"(<[^>]*>)")
 _SKIP = {"script", "style", "textarea", "title", "code", "pre"}
 _TAG_NAME = re.compile(r"<\s*(/?)\s*([a-zA-Z][\w-]*)")
 _VOID = {"area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+# Elements whose content is raw text, not markup: a script may hold "a < b" or "</div>" in a
+# string, which a tag tokenizer would misread (a quiz's script once hid the rest of its page).
+_RAW_TEXT = re.compile(r"<(script|style|textarea|title)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+
+
+def _tokens(markup: str):
+    """The page as tags and text, each raw-text element (script, style, ...) one whole token."""
+    start = 0
+    for raw in _RAW_TEXT.finditer(markup):
+        yield from _TOKEN.split(markup[start : raw.start()])
+        yield raw.group(0)
+        start = raw.end()
+    yield from _TOKEN.split(markup[start:])
 
 
 def mark_chinese(markup: str) -> str:
@@ -36,7 +49,10 @@ def mark_chinese(markup: str) -> str:
     already says ``lang="zh-Hans"`` or the text is inside script, style, code or pre."""
     out = []
     stack: list[tuple[str, bool]] = []  # (tag, whether it marks or skips its content)
-    for token in _TOKEN.split(markup):
+    for token in _tokens(markup):
+        if _RAW_TEXT.fullmatch(token):
+            out.append(token)
+            continue
         if token.startswith("<"):
             out.append(token)
             m = _TAG_NAME.match(token)
@@ -68,7 +84,10 @@ def tidy_chinese(markup: str) -> str:
     space after bold text that ends in full-width punctuation before more Chinese."""
     out = []
     skip = 0
-    for token in _TOKEN.split(_BOLD_SPACE.sub(r"\1", markup)):
+    for token in _tokens(_BOLD_SPACE.sub(r"\1", markup)):
+        if _RAW_TEXT.fullmatch(token):
+            out.append(token)
+            continue
         if token.startswith("<"):
             m = _TAG_NAME.match(token)
             if m and m.group(2).lower() in _SKIP and not token.endswith("/>"):
