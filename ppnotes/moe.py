@@ -916,6 +916,83 @@ def pipeline_step(
     return q * max(f + b, x) + (2 * m - q) * (f + b + x) + (p - 1) * max(0.0, f + b - 2 * w)
 
 
+#: Which actions each schedule pairs in :func:`a2a_timeline` (DualPipe's chunk pairing for the
+#: V-shaped DualPipeV; none for 1F1B and ZB-V, which have no overlap).
+TIMELINE_PAIRING = {"1f1b": "none", "zbv": "none", "dualpipev": "chunk"}
+
+
+def a2a_timeline(
+    schedule: str,
+    p: int,
+    m: int,
+    *,
+    forward: float = 1.0,
+    backward: float = 2.0,
+    a2a: float = 0.6,
+) -> dict:
+    """Simulate a toy MoE pipeline with the all-to-all drawn in: ``schedule`` (one of
+    :data:`TIMELINE_PAIRING`) on p ranks and m micro-batches, where a rank's layers take
+    ``forward`` and ``backward`` units of compute per micro-batch (the backward split half
+    input gradient, half weight gradient for ZB-V and DualPipeV) and carry ``a2a`` units of
+    all-to-all in the forward and as much in the backward (input-gradient) pass. V-shaped
+    schedules split a rank's layers into two chunks of half each.
+
+    Returns a dict: ``result`` (:class:`~ppnotes.schedules.SimResult` of
+    :func:`~ppnotes.schedules.simulate_overlap`: ``duration`` is compute), ``a2a`` (all-to-all
+    units per action, aligned with ``result.actions``), ``pairs`` (flat indices of paired
+    actions), and per rank ``exposed`` (time the rank waits for its own all-to-all) and
+    ``hidden`` (all-to-all that ran under a paired action's compute), in the same units.
+    """
+    schedule = check_choice("schedule", schedule, TIMELINE_PAIRING)
+    p = check_int("p", p, 1, 64)
+    m = check_int("m", m, 1, 1024)
+    f = check_real("forward", forward, 1e-9, 1e9)
+    b = check_real("backward", backward, 1e-9, 1e9)
+    x = check_real("a2a", a2a, 0.0, 1e9)
+    if schedule == "dualpipev" and (p < 2 or m < 2 * p):
+        raise ValueError(f"m must be >= 2p = {2 * p} for dualpipev (and p >= 2), got m = {m}")
+    sch = schedules.build_schedule(schedule, p, m)
+    share = sch.num_stages / sch.num_ranks
+    costs = {"F": f / share, "B": b / share, "I": b / 2 / share, "W": b / 2 / share}
+    talk = {"F": x / share, "B": x / share, "I": x / share, "W": 0.0}
+    pair = TIMELINE_PAIRING[schedule]
+    result = schedules.simulate_overlap(sch, costs, talk, pair)
+    per_action = [talk[a.kind] for a in result.actions]
+    pairs = schedules.overlap_pairs(sch, pair)
+    exposed, hidden = [0.0] * p, [0.0] * p
+    second = {j for _, j in pairs}
+    for i, j in pairs:
+        r = int(result.rank[i])
+        work = float(result.duration[i] + result.duration[j])
+        comm = per_action[i] + per_action[j]
+        hidden[r] += min(work, comm)
+        exposed[r] += max(0.0, comm - work)
+    paired = {i for i, _ in pairs} | second
+    for i, comm in enumerate(per_action):
+        if i not in paired:
+            exposed[int(result.rank[i])] += comm
+    return {
+        "result": result,
+        "a2a": per_action,
+        "pairs": pairs,
+        "exposed": exposed,
+        "hidden": hidden,
+    }
+
+
+def timeline_closed_form(
+    schedule: str, p: int, m: int, *, forward=1.0, backward=2.0, a2a=0.6
+) -> float:
+    """:func:`pipeline_step` on :func:`a2a_timeline`'s toy costs (per rank: F = ``forward``,
+    I = W = ``backward`` / 2, xF = xB = ``a2a``): the closed form to set beside the simulator."""
+    schedule = check_choice("schedule", schedule, TIMELINE_PAIRING)
+    f = check_real("forward", forward, 1e-9, 1e9)
+    b = check_real("backward", backward, 1e-9, 1e9)
+    x = check_real("a2a", a2a, 0.0, 1e9)
+    c = {"F": f, "I": b / 2, "W": b / 2, "xF": x, "xB": x}
+    return pipeline_step(schedule, check_int("p", p, 1, 64), check_int("m", m, 1, 1024), c)
+
+
 @dataclass(frozen=True)
 class MoELayout:
     """One way to train an MoE model: t, p, e, d, micro-batch b, global batch G (sequences),

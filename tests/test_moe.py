@@ -179,3 +179,57 @@ def test_layout_refuses_impossible_expert_groups():
         M.MoELayout(1, 16, 64, 32, 1, 15360)
     with pytest.raises(ValueError, match=r"global_batch must be a multiple"):
         M.MoELayout(1, 16, 64, 128, 1, 100)
+
+
+@pytest.mark.parametrize("p,m", [(4, 8), (4, 16), (3, 6)])
+def test_a2a_timeline_conserves_the_all_to_all_and_1f1b_hides_none(p, m):
+    x = 0.6
+    for name in ("1f1b", "zbv", "dualpipev"):
+        tl = M.a2a_timeline(name, p, m, a2a=x)
+        # every rank carries m micro-batches' all-to-all, forward and backward: hidden or not
+        for r in range(p):
+            assert tl["exposed"][r] + tl["hidden"][r] == pytest.approx(2 * m * x)
+        # busy compute per rank equals the work given (F 1 + B 2 per micro-batch)
+        assert list(tl["result"].busy) == pytest.approx([3.0 * m] * p)
+    one = M.a2a_timeline("1f1b", p, m, a2a=x)
+    assert one["hidden"] == [0.0] * p and one["pairs"] == []
+    assert one["result"].makespan == pytest.approx(M.timeline_closed_form("1f1b", p, m, a2a=x))
+    assert one["result"].makespan == pytest.approx((m + p - 1) * (3 + 2 * x))
+
+
+def test_dualpipev_timeline_hides_more_with_more_microbatches():
+    def hidden_share(m):
+        tl = M.a2a_timeline("dualpipev", 4, m)
+        return tl["hidden"][0] / (tl["hidden"][0] + tl["exposed"][0])
+
+    assert 0 < hidden_share(8) < hidden_share(16) < hidden_share(32) < 1
+    # no all-to-all: nothing to hide, and DualPipeV's step is the plain simulator's
+    bare = M.a2a_timeline("dualpipev", 4, 8, a2a=0.0)
+    assert bare["exposed"] == [0.0] * 4 and bare["hidden"] == [0.0] * 4
+
+
+def test_a2a_timeline_refuses_bad_input():
+    with pytest.raises(ValueError, match="schedule"):
+        M.a2a_timeline("gpipe", 4, 8)
+    with pytest.raises(ValueError, match=r"m must be >= 2p = 8 for dualpipev"):
+        M.a2a_timeline("dualpipev", 4, 6)
+    with pytest.raises(ValueError, match="a2a"):
+        M.a2a_timeline("1f1b", 4, 8, a2a=-1.0)
+    with pytest.raises(ValueError, match="p must be"):
+        M.timeline_closed_form("1f1b", 0, 8)
+
+
+def test_a2a_timeline_figure_draws_exposed_and_hidden_all_to_all():
+    from matplotlib.figure import Figure
+
+    from ppnotes import plots
+
+    tl = {"1F1B": M.a2a_timeline("1f1b", 4, 8), "DualPipeV": M.a2a_timeline("dualpipev", 4, 8)}
+    fig = plots.a2a_timeline_figure(tl)
+    assert isinstance(fig, Figure)
+    top, bottom = fig.axes[:2]
+    labels = lambda ax: {c.get_label() for c in ax.collections}  # noqa: E731
+    assert "exposed" in labels(top) and "hidden" not in labels(top)
+    assert {"exposed", "hidden"} <= labels(bottom)
+    with pytest.raises(ValueError, match="timelines"):
+        plots.a2a_timeline_figure({})
