@@ -19,9 +19,10 @@ What is here:
 - the compute time of one stage's chunk (:func:`chunk_times`), and the step time of a whole
   layout under 1F1B, ZB-V, DualPipeV and DualPipe (:func:`moe_step_time`), with closed forms
   checked against the simulator's overlap mode (:func:`ppnotes.schedules.simulate_overlap`);
-- a planner over t, p, e, d, micro-batch and schedule (:func:`plan_moe`), separate from
-  chapter 7's :func:`~ppnotes.optimum.plan_training` (grafting EP onto it would touch every
-  dense chapter; this one reuses its ideas: a Dropped list with reasons, a ranked list);
+- a planner over t, p, e, d, micro-batch and schedule (:func:`plan_moe`), with chapter 7's
+  ideas (a Dropped list with reasons, a ranked list); chapter 7's
+  :func:`~ppnotes.optimum.plan_training` hands an :class:`MoESpec` to it (and returns its
+  :class:`MoEPlan`), leaving every dense search as it was;
 - the DeepSeek-V3 case recomputed from the report's own figures (:func:`deepseek_v3_case`)
   and the Megatron-Core Mixtral 8x7B measurement (:func:`megatron_mixtral_comparison`).
 
@@ -1035,6 +1036,14 @@ class MoELayout:
     @property
     def num_microbatches(self) -> int:
         return self.global_batch // (self.data_parallel * self.micro_batch)
+
+    @property
+    def words(self) -> str:
+        """The label in chapter 7's planner words, e.g. ``t1 e64 p16 d128 b1 dualpipe none``."""
+        return (
+            f"t{self.tensor_parallel} e{self.expert_parallel} p{self.pipeline_parallel} "
+            f"d{self.data_parallel} b{self.micro_batch} {self.schedule} {self.recompute}"
+        )
 
     @property
     def label(self) -> str:

@@ -233,3 +233,29 @@ def test_a2a_timeline_figure_draws_exposed_and_hidden_all_to_all():
     assert {"exposed", "hidden"} <= labels(bottom)
     with pytest.raises(ValueError, match="timelines"):
         plots.a2a_timeline_figure({})
+
+
+def test_chapter_7_planner_accepts_an_moe_model():
+    from ppnotes import optimum
+    from ppnotes import perf_model as pm
+
+    plan = optimum.plan_training(M.MIXTRAL_8X7B, M.H100_CLUSTER, 64, 256, framework="megatron")
+    direct = M.plan_moe(M.MIXTRAL_8X7B, M.H100_CLUSTER, 64, 256, framework="megatron")
+    assert isinstance(plan, M.MoEPlan)
+    # "none" and "full" recomputation merged: the best is at least as fast as either alone
+    assert plan.best.step_time <= direct.best.step_time + 1e-12
+    assert {r.layout.recompute for r in plan.ranked} == {"none", "full"}
+    steps = [r.step_time for r in plan.ranked]
+    assert steps == sorted(steps)
+    best = plan.best.layout
+    assert best.words.startswith(f"t{best.tensor_parallel} e{best.expert_parallel} p")
+    # a dense perf_model.Cluster is read as the same hardware
+    dense = pm.Cluster(M.H100_SXM, 8, M.NVLINK4, M.IB_NDR)
+    again = optimum.plan_training(M.MIXTRAL_8X7B, dense, 64, 256, framework="megatron")
+    assert again.best.step_time == pytest.approx(plan.best.step_time)
+    with pytest.raises(ValueError, match="efficiency must keep its default"):
+        optimum.plan_training(M.MIXTRAL_8X7B, M.H100_CLUSTER, 64, 256, efficiency=0.5)
+    with pytest.raises(ValueError, match="recompute_allowed must include one of"):
+        optimum.plan_training(
+            M.MIXTRAL_8X7B, M.H100_CLUSTER, 64, 256, recompute_allowed=["selective"]
+        )
