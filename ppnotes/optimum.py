@@ -44,7 +44,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 
-from . import comm, gemm, memory, partition, schedules
+from . import comm, gemm, memory, moe, partition, schedules
 from . import perf_model as pm
 from ._validate import (
     MAX_GPUS,
@@ -795,6 +795,24 @@ def plan_training(
         with its rule and reason. When nothing fits, ``closest`` holds the configurations
         that miss memory by the least (drops with their excess bytes).
     """
+    if isinstance(model, moe.MoESpec):  # chapter 11: expert parallelism, its own search
+        return _plan_moe_training(
+            model,
+            cluster,
+            num_gpus,
+            global_batch,
+            seq_len,
+            max_micro_batch=max_micro_batch,
+            schedules_allowed=schedules_allowed,
+            recompute_allowed=recompute_allowed,
+            sequence_parallel=sequence_parallel,
+            distributed_optimizer=distributed_optimizer,
+            keep_below=keep_below,
+            framework=framework,
+            efficiency=efficiency,
+            reserve_fraction=reserve_fraction,
+            fp8=fp8,
+        )
     model, cluster = _model(model), _cluster(cluster)
     n = check_int("num_gpus", num_gpus, 1, MAX_GPUS)
     # m <= G, and the step model simulates m micro-batches: bound G like m.
@@ -1047,6 +1065,78 @@ def plan_training(
         framework=framework,
         step_kwargs=kw,
     )
+
+
+def _plan_moe_training(
+    model,
+    cluster,
+    num_gpus,
+    global_batch,
+    seq_len,
+    *,
+    max_micro_batch,
+    schedules_allowed,
+    recompute_allowed,
+    sequence_parallel,
+    distributed_optimizer,
+    keep_below,
+    framework,
+    efficiency,
+    reserve_fraction,
+    fp8,
+):
+    """:func:`plan_training` for a mixture-of-experts model: :func:`ppnotes.moe.plan_moe`
+    over t, p, e, d, b and the MoE schedules, once per recomputation asked for that the MoE
+    model times ("none", "full"; "selective" is not modelled for MoE and is skipped), merged
+    fastest first. Returns a :class:`ppnotes.moe.MoEPlan` (its ranked items are
+    :class:`ppnotes.moe.MoEStep`, labelled ``t1 e64 p16 d128 b1 dualpipe none`` by
+    :attr:`ppnotes.moe.MoELayout.words`), not a dense :class:`Plan`: the dense planner's
+    options that have no MoE meaning must keep their defaults (a clear ``ValueError``)."""
+    for key, value, default in (
+        ("schedules_allowed", schedules_allowed, None),
+        ("sequence_parallel", sequence_parallel, None),
+        ("distributed_optimizer", distributed_optimizer, None),
+        ("keep_below", keep_below, 0.0),
+        ("efficiency", efficiency, None),
+    ):
+        if value != default:
+            raise ValueError(
+                f"{key} must keep its default ({default!r}) for a mixture-of-experts model "
+                f"(ppnotes.moe.plan_moe does not use it), got {value!r}"
+            )
+    wanted = _names("recompute_allowed", recompute_allowed, RECOMPUTE_ORDER)
+    recomputes = [rc for rc in moe.RECOMPUTE if rc in wanted]
+    if not recomputes:
+        raise ValueError(
+            f"recompute_allowed must include one of {moe.RECOMPUTE} for a mixture-of-experts "
+            f"model, got {recompute_allowed!r}"
+        )
+    if isinstance(cluster, pm.Cluster):
+        cluster = moe.MoECluster(
+            cluster.gpu,
+            cluster.intra_link,
+            cluster.inter_link,
+            cluster.gpus_per_node,
+            name=cluster.name,
+        )
+    plans = [
+        moe.plan_moe(
+            model,
+            cluster,
+            num_gpus,
+            global_batch,
+            max_micro_batch=max_micro_batch,
+            framework=framework,
+            recompute=rc,
+            reserve_fraction=reserve_fraction,
+            seq_len=seq_len,
+            fp8=fp8,
+        )
+        for rc in recomputes
+    ]
+    ranked = sorted((r for plan in plans for r in plan.ranked), key=lambda r: r.step_time)
+    dropped = [d for plan in plans for d in plan.dropped]
+    return moe.MoEPlan(ranked, dropped, sum(plan.seconds for plan in plans))
 
 
 def table(plan: Plan, top: int = 10) -> list[dict]:

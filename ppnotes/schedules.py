@@ -602,6 +602,143 @@ def simulate(
     return _summarise(schedule, start, end, duration, latency, send)
 
 
+PAIRINGS = ("none", "microbatch", "chunk")
+
+
+def overlap_pairs(schedule: Schedule, pair: str = "chunk") -> list[tuple[int, int]]:
+    """Which consecutive actions on a rank run together, one's communication hidden behind the
+    other's compute (flat action indices, first to last).
+
+    On each rank, scanning its order, an action and the next one form a pair when the first is
+    a forward ``F`` and the second a backward ``B`` or ``I`` of a *different micro-batch*
+    (so neither needs the other's output; pairing a backward with the *next* forward can
+    deadlock 1F1B's last stages), and, for ``pair="chunk"``, of a different stage too
+    (DualPipe pairs a forward chunk with a backward chunk of the other direction,
+    deepseek2024v3 sec. 3.2.1). ``pair="microbatch"`` also pairs the forward and backward of
+    one stage, as Megatron-Core's 1F1B all-to-all overlap does in 1F1B's steady state
+    (``--overlap-moe-expert-parallel-comm``, megatron2026moereadme). ``pair="none"``: no pairs.
+    Pairs do not overlap each other: after a pair the scan continues after its second action.
+    """
+    check_instance("schedule", schedule, Schedule, "ppnotes.schedules.Schedule")
+    pair = check_choice("pair", pair, PAIRINGS)
+    if pair == "none":
+        return []
+    plan = schedule._plan
+    pairs, position = [], 0
+    for rank_actions in schedule.actions:
+        k, n = 0, len(rank_actions)
+        while k + 1 < n:
+            i, j = position + k, position + k + 1
+            ok = plan.kind[i] == _F and plan.kind[j] in (_B, _I)
+            ok = ok and plan.microbatch[i] != plan.microbatch[j]
+            if pair == "chunk":
+                ok = ok and plan.stage[i] != plan.stage[j]
+            if ok:
+                pairs.append((i, j))
+                k += 2
+            else:
+                k += 1
+        position += n
+    return pairs
+
+
+def simulate_overlap(
+    schedule: Schedule,
+    costs: Mapping[str, float | Sequence[float]] | None = None,
+    a2a: Mapping[str, float | Sequence[float]] | None = None,
+    pair: str = "chunk",
+    comm: float | Sequence[float] = 0.0,
+) -> SimResult:
+    """Time ``schedule`` when actions carry communication of their own (the expert-parallel
+    all-to-all of a mixture-of-experts layer) that a paired action's compute can hide.
+
+    Each action has a compute time (``costs``, as in :func:`simulate`) and a communication
+    time (``a2a``: keys among ``F``, ``B``, ``I``, ``W``, missing keys 0; a number or one per
+    stage). The communication sits inside the action, between its own kernels (dispatch before
+    the experts, combine after), so it cannot overlap its own compute:
+
+    - an unpaired action takes ``compute + a2a`` (the all-to-all on the critical path, as in
+      plain 1F1B);
+    - a pair (:func:`overlap_pairs`) starts when the rank is free and the inputs of *both*
+      actions have arrived, and both end ``max(cA + cB, xA + xB)`` later: each one's
+      all-to-all runs while the other computes (DualPipe's overlapped forward and backward
+      chunks, deepseek2024v3 fig. 4). This is the ideal overlap: communication fully hidden
+      when it is shorter than the pair's compute, compute hidden when it is longer. The SMs
+      a real overlap gives to communication are not modelled here (scale ``costs`` for that).
+
+    ``comm`` is the pipeline hop latency, as in :func:`simulate` (asynchronous). With no
+    ``a2a`` and ``pair="none"`` the result equals :func:`simulate`'s. ``busy`` counts compute
+    only, so the exposed all-to-all shows up as idle time. Raises ``ValueError`` for a pairing
+    that deadlocks (a pair whose one action waits, through other ranks, for the other).
+    """
+    check_instance("schedule", schedule, Schedule, "ppnotes.schedules.Schedule")
+    plan = schedule._plan
+    table = _cost_table(DEFAULT_COSTS if costs is None else costs, schedule.num_stages)
+    zero = dict.fromkeys(KINDS, 0.0)
+    comm_table = _cost_table(zero if a2a is None else {**zero, **a2a}, schedule.num_stages)
+    kind = np.asarray(plan.kind)
+    stage = np.asarray(plan.stage)
+    compute = table[kind, stage]
+    talk = comm_table[kind, stage]
+    hops = _hop_latencies(comm, schedule.num_stages)
+    crosses = np.asarray(plan.crosses_ranks)
+    producer_stage = np.where(crosses, stage[np.maximum(plan.data_pred, 0)], stage)
+    latency = np.where(crosses, hops[np.minimum(stage, producer_stage)], 0.0)
+    partner = dict(overlap_pairs(schedule, pair))
+    start, end = _overlap_times(
+        schedule, compute.tolist(), talk.tolist(), latency.tolist(), partner
+    )
+    return _summarise(schedule, start, end, compute, latency)
+
+
+def _overlap_times(schedule, compute, talk, latency, partner):
+    """Rank by rank, advance while the next unit's (action's or pair's) inputs are done."""
+    plan = schedule._plan
+    n = len(compute)
+    start, end = [0.0] * n, [-1.0] * n
+    done = [False] * n
+    offsets = np.cumsum([0] + [len(a) for a in schedule.actions]).tolist()
+    pointer = offsets[:-1]
+    free = [0.0] * schedule.num_ranks
+    remaining = n
+    while remaining:
+        progress = False
+        for r in range(schedule.num_ranks):
+            while pointer[r] < offsets[r + 1]:
+                i = pointer[r]
+                unit = (i, partner[i]) if i in partner else (i,)
+                t = free[r]
+                ready = True
+                for a in unit:
+                    d = plan.data_pred[a]
+                    if d >= 0 and d not in unit:
+                        if not done[d]:
+                            ready = False
+                            break
+                        t = max(t, end[d] + latency[a])
+                if not ready:
+                    break
+                if len(unit) == 1:
+                    span = compute[i] + talk[i]
+                else:
+                    a, b = unit
+                    span = max(compute[a] + compute[b], talk[a] + talk[b])
+                for a in unit:
+                    start[a], end[a], done[a] = t, t + span, True
+                free[r] = t + span
+                pointer[r] += len(unit)
+                remaining -= len(unit)
+                progress = True
+        if not progress:
+            waits = [
+                f"rank {r} at {schedule.flat_actions[pointer[r]]}"
+                for r in range(schedule.num_ranks)
+                if pointer[r] < offsets[r + 1]
+            ]
+            raise ValueError("deadlock: the pairing makes " + ", ".join(waits) + " wait")
+    return np.array(start), np.array(end)
+
+
 def result_from_times(schedule: Schedule, start, end) -> SimResult:
     """Summarise actions timed elsewhere (measured on real processes, for instance) exactly as
     :func:`simulate` summarises its own: makespan, busy and idle time per rank, both bubble
@@ -1006,10 +1143,11 @@ def dualpipev_actions(rank: int, p: int, m: int) -> list[Action]:
     steps: nF0, nF0F1, nB1W1F1 (split backward), the main nF0B1F1B0, nB1F1B0, nB1B0 (the second
     half with split backward), nWB0, nW. Deferred W's run first in, first out.
 
-    What it models: each overlapped "F&B" pair runs here as the forward, then the full backward
-    (the simulator has no compute-communication overlap), so DualPipe's gain from hiding
-    expert-parallel all-to-all behind compute is not in it. Needs m >= 2p; raises ValueError
-    otherwise (as the original).
+    What it models: with :func:`simulate` each overlapped "F&B" pair runs as the forward, then
+    the full backward (no compute-communication overlap). :func:`simulate_overlap` with
+    ``pair="chunk"`` runs each such pair together, one chunk's all-to-all hidden behind the
+    other's compute (DualPipe's point, deepseek2024v3 fig. 4). Needs m >= 2p; raises
+    ValueError otherwise (as the original).
     """
     rank, p, m, _ = _check_rank_args(rank, p, m, chunks=2)
     if m < 2 * p:

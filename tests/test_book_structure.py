@@ -190,6 +190,7 @@ SUBJECT_TERMS = {
     "08": "case study",
     "09": "recommendations",
     "10": "real pipeline run",
+    "11": "mixture of experts",
 }
 
 

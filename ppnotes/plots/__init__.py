@@ -12,6 +12,7 @@ from .case_study import *  # noqa: F403
 from .comm import *  # noqa: F403
 from .inference import *  # noqa: F403
 from .memory import *  # noqa: F403
+from .moe import *  # noqa: F403
 from .optimum import *  # noqa: F403
 from .partition import balance_efficiency_figure, split_comparison_figure, stage_loads_figure
 from .perf_model import *  # noqa: F403
@@ -46,6 +47,7 @@ from . import (  # noqa: E402
     comm,
     inference,
     memory,
+    moe,
     optimum,
     perf_model,
     real_decode,
@@ -61,6 +63,7 @@ __all__ += [
         comm,
         inference,
         memory,
+        moe,
         optimum,
         perf_model,
         real_decode,

@@ -15,4 +15,5 @@ CHAPTER_QUIZZES = {
     "08_case_study": "case_study",
     "09_recommendations": "recommend",
     "10_real_pipeline": "real_pipeline",
+    "11_moe": "moe",
 }

@@ -1,0 +1,267 @@
+"""Tests of ppnotes.moe (chapter 11) and the simulator's overlap mode."""
+
+import math
+import time
+
+import pytest
+
+from ppnotes import moe as M
+from ppnotes import schedules as S
+
+
+@pytest.mark.parametrize("name", list(M.MOE_MODELS))
+def test_parameter_counts_match_the_published_totals(name):
+    spec = M.MOE_MODELS[name]
+    total, active = M.PUBLISHED_PARAMS[name]
+    assert spec.total_params == pytest.approx(total, rel=0.01)
+    assert spec.active_params == pytest.approx(active, rel=0.03)
+    assert spec.active_params < spec.total_params
+
+
+def test_moe_spec_refuses_bad_shapes():
+    with pytest.raises(ValueError, match=r"top_k must be at most num_experts = 8, got 9"):
+        M.MoESpec("x", 4, 64, 4, 4, 16, 100, 128, 0, 0, 8, 0, 9, 32)
+    with pytest.raises(ValueError, match=r"dense_layers must be below num_layers = 4"):
+        M.MoESpec("x", 4, 64, 4, 4, 16, 100, 128, 4, 32, 8, 0, 2, 32)
+    with pytest.raises(ValueError, match=r"num_layers must be an integer"):
+        M.MoESpec("x", 0, 64, 4, 4, 16, 100, 128, 0, 0, 8, 0, 2, 32)
+    with pytest.raises(TypeError):
+        M.MoESpec(3, 4, 64, 4, 4, 16, 100, 128, 0, 0, 8, 0, 2, 32)
+
+
+def test_expert_parallel_must_divide_the_experts():
+    with pytest.raises(ValueError, match=r"expert_parallel must divide num_experts = 256.*got 3"):
+        M.expert_params_per_gpu(M.DEEPSEEK_V3, 3)
+    full = M.expert_params_per_gpu(M.DEEPSEEK_V3, 1)
+    assert full == M.DEEPSEEK_V3.expert_params_total
+    assert M.expert_params_per_gpu(M.DEEPSEEK_V3, 64) * 64 == full
+
+
+def test_a2a_split_conserves_the_copies_and_limits_nodes():
+    for e in (1, 4, 8, 64):
+        split = M.a2a_split(e, 8, 8)
+        assert split["network"] + split["nvlink"] + split["local"] == pytest.approx(8)
+    assert M.a2a_split(8, 8, 8)["network"] == 0  # one node: no network
+    plain = M.a2a_split(64, 8, 8)
+    limited = M.a2a_split(64, 8, 8, max_nodes=4, dispatcher="node-limited")
+    # at most 4 nodes, 7/8 of them remote: 3.5 network crossings instead of 7
+    assert limited["network"] <= 4 * 7 / 8 + 1e-12
+    assert limited["network"] < plain["network"] == pytest.approx(7.0)
+
+
+def test_a2a_time_grows_with_imbalance_and_vanishes_without_expert_parallelism():
+    base = M.a2a_time_per_layer(M.DEEPSEEK_V3, M.H800_CLUSTER, 4096, 64)
+    hot = M.a2a_time_per_layer(M.DEEPSEEK_V3, M.H800_CLUSTER, 4096, 64, imbalance=1.5)
+    assert hot["forward"] > base["forward"] > 0
+    assert M.a2a_time_per_layer(M.DEEPSEEK_V3, M.H800_CLUSTER, 4096, 1)["forward"] == 0
+    with pytest.raises(ValueError, match="imbalance"):
+        M.a2a_time_per_layer(M.DEEPSEEK_V3, M.H800_CLUSTER, 4096, 64, imbalance=0.5)
+
+
+def test_memory_falls_with_e_and_dualpipe_doubles_the_states():
+    m8 = M.stage_memory_moe(M.DEEPSEEK_V3, 1, 16, 8, 128)
+    m64 = M.stage_memory_moe(M.DEEPSEEK_V3, 1, 16, 64, 128)
+    assert m64["weights"] < m8["weights"]
+    one = M.stage_memory_moe(M.DEEPSEEK_V3, 1, 16, 64, 128, schedule="dualpipev")
+    two = M.stage_memory_moe(M.DEEPSEEK_V3, 1, 16, 64, 128, schedule="dualpipe")
+    assert two["weights"] == pytest.approx(2 * one["weights"])
+    full = M.stage_memory_moe(M.DEEPSEEK_V3, 1, 16, 64, 128, recompute="full")
+    assert full["activations"] < m64["activations"]
+    with pytest.raises(ValueError, match=r"expert_parallel must divide tensor_parallel x"):
+        M.stage_memory_moe(M.DEEPSEEK_V3, 1, 16, 64, 32)
+
+
+def _pipeline_costs(name, p, m, F=1.0, B=2.0, W=1.0, x=0.6):
+    schedule = S.build_schedule(name, p, m)
+    share = schedule.num_stages / schedule.num_ranks
+    costs = {"F": F / share, "B": B / share, "I": (B - W) / share, "W": W / share}
+    a2a = {"F": x / share, "B": x / share, "I": x / share}
+    return schedule, costs, a2a
+
+
+@pytest.mark.parametrize("name", ["1f1b", "zbv", "dualpipev"])
+def test_overlap_without_communication_is_the_plain_simulator(name):
+    schedule, costs, _ = _pipeline_costs(name, 4, 8)
+    plain = S.simulate(schedule, costs, comm=0.1)
+    over = S.simulate_overlap(schedule, costs, None, "none", comm=0.1)
+    assert over.makespan == pytest.approx(plain.makespan)
+    assert list(over.start) == pytest.approx(list(plain.start))
+    # with nothing to hide, pairing only makes two actions wait for each other
+    for pair in ("microbatch", "chunk"):
+        paired = S.simulate_overlap(schedule, costs, None, pair, comm=0.1)
+        assert paired.makespan >= plain.makespan - 1e-9
+        assert list(paired.busy) == pytest.approx(list(plain.busy))
+
+
+def test_one_f_one_b_puts_the_all_to_all_on_the_critical_path():
+    p, m, x = 4, 8, 0.6
+    schedule, costs, a2a = _pipeline_costs("1f1b", p, m, x=x)
+    result = S.simulate_overlap(schedule, costs, a2a, "none")
+    assert result.makespan == pytest.approx((m + p - 1) * (1 + 2 + 2 * x))
+    c = {"F": 1.0, "I": 1.0, "W": 1.0, "xF": x, "xB": x}
+    assert M.pipeline_step("1f1b", p, m, c) == pytest.approx(result.makespan)
+
+
+def test_a_pair_hides_communication_shorter_than_the_other_compute():
+    # one rank, one stage: F0 F1 B0 B1; (F1, B0) pair; a2a 0.5 each, compute F 1, B 2
+    schedule = S.Schedule.from_strings(["0F0 0F1 0B0 0B1"])
+    costs, a2a = {"F": 1.0, "B": 2.0}, {"F": 0.5, "B": 0.5}
+    result = S.simulate_overlap(schedule, costs, a2a, "microbatch")
+    assert S.overlap_pairs(schedule, "microbatch") == [(1, 2)]
+    assert result.makespan == pytest.approx(1.5 + max(3.0, 1.0) + 2.5)
+    # communication longer than the pair's compute: the pair takes the communication
+    slow = S.simulate_overlap(schedule, costs, {"F": 4.0, "B": 4.0}, "microbatch")
+    assert slow.makespan == pytest.approx(5.0 + 8.0 + 6.0)
+
+
+def test_dualpipev_hides_the_all_to_all_that_zbv_and_1f1b_expose():
+    p, m = 4, 16
+    times = {}
+    for name, pair in (("1f1b", "none"), ("zbv", "none"), ("dualpipev", "chunk")):
+        schedule, costs, a2a = _pipeline_costs(name, p, m)
+        times[name] = S.simulate_overlap(schedule, costs, a2a, pair).makespan
+    assert times["dualpipev"] < times["zbv"] < times["1f1b"]
+
+
+@pytest.mark.parametrize("name,pair", [("zbv", "none"), ("dualpipev", "chunk")])
+@pytest.mark.parametrize("p,m", [(4, 16), (8, 32)])
+def test_closed_forms_follow_the_simulator(name, pair, p, m):
+    schedule, costs, a2a = _pipeline_costs(name, p, m)
+    sim = S.simulate_overlap(schedule, costs, a2a, pair).makespan
+    c = {"F": 1.0, "I": 1.0, "W": 1.0, "xF": 0.6, "xB": 0.6}
+    assert M.pipeline_step(name, p, m, c) == pytest.approx(sim, rel=0.06)
+
+
+def test_deepseek_v3_case_is_within_fifteen_percent_and_dualpipe_is_fastest():
+    rows = {r["schedule"]: r for r in M.deepseek_v3_case()}
+    assert M.deepseek_v3_published_step() == pytest.approx(19.9, abs=0.05)
+    assert abs(rows["dualpipe"]["error"]) < 0.15
+    assert rows["dualpipe"]["step"] < rows["zbv"]["step"] < rows["1f1b"]["step"]
+    assert rows["dualpipe"]["a2a_exposed_share"] < rows["1f1b"]["a2a_exposed_share"] / 3
+    assert rows["dualpipe"]["states_gib"] == pytest.approx(2 * rows["dualpipev"]["states_gib"])
+
+
+def test_shallower_deepseek_pipelines_are_no_faster_but_need_more_memory():
+    rows = M.deepseek_v3_depths((4, 8, 16, 32))
+    steps = [r["step"] for r in rows]
+    assert max(steps) / min(steps) < 1.05
+    states = [r["states_gib"] for r in rows]
+    assert states == sorted(states, reverse=True)
+    assert states[0] > 80  # p = 4: DualPipe's two copies do not fit an 80 GB GPU
+
+
+def test_megatron_mixtral_comparison_is_reported_with_its_error():
+    row = M.megatron_mixtral_comparison()
+    assert row["measured_tflops"] == 438.0
+    assert math.isfinite(row["error"]) and abs(row["error"]) < 0.25
+
+
+def test_planner_searches_expert_parallelism_fast_and_explains_drops():
+    began = time.perf_counter()
+    plan = M.plan_moe(M.DEEPSEEK_V3, M.H800_CLUSTER, 2048, 15360, fp8=True, recompute="full")
+    assert time.perf_counter() - began < 2.0
+    assert plan.best is not None
+    assert {r.layout.expert_parallel for r in plan.ranked} > {1}
+    rules = {d.rule for d in plan.dropped}
+    assert {"memory", "whole experts"} <= rules
+    assert all(r.memory["total"] <= 0.9 * M.H800.memory_bytes for r in plan.ranked)
+    steps = [r.step_time for r in plan.ranked]
+    assert steps == sorted(steps)
+
+
+def test_megatron_framework_only_gets_its_schedules():
+    plan = M.plan_moe(M.MIXTRAL_8X7B, M.H100_CLUSTER, 64, 256, framework="megatron")
+    assert {r.layout.schedule for r in plan.ranked} == {"1f1b"}
+
+
+def test_layout_refuses_impossible_expert_groups():
+    with pytest.raises(ValueError, match=r"expert_parallel must divide tensor_parallel x"):
+        M.MoELayout(1, 16, 64, 32, 1, 15360)
+    with pytest.raises(ValueError, match=r"global_batch must be a multiple"):
+        M.MoELayout(1, 16, 64, 128, 1, 100)
+
+
+@pytest.mark.parametrize("p,m", [(4, 8), (4, 16), (3, 6)])
+def test_a2a_timeline_conserves_the_all_to_all_and_1f1b_hides_none(p, m):
+    x = 0.6
+    for name in ("1f1b", "zbv", "dualpipev"):
+        tl = M.a2a_timeline(name, p, m, a2a=x)
+        # every rank carries m micro-batches' all-to-all, forward and backward: hidden or not
+        for r in range(p):
+            assert tl["exposed"][r] + tl["hidden"][r] == pytest.approx(2 * m * x)
+        # busy compute per rank equals the work given (F 1 + B 2 per micro-batch)
+        assert list(tl["result"].busy) == pytest.approx([3.0 * m] * p)
+    one = M.a2a_timeline("1f1b", p, m, a2a=x)
+    assert one["hidden"] == [0.0] * p and one["pairs"] == []
+    assert one["result"].makespan == pytest.approx(M.timeline_closed_form("1f1b", p, m, a2a=x))
+    assert one["result"].makespan == pytest.approx((m + p - 1) * (3 + 2 * x))
+
+
+def test_dualpipev_timeline_hides_more_with_more_microbatches():
+    def hidden_share(m):
+        tl = M.a2a_timeline("dualpipev", 4, m)
+        return tl["hidden"][0] / (tl["hidden"][0] + tl["exposed"][0])
+
+    assert 0 < hidden_share(8) < hidden_share(16) < hidden_share(32) < 1
+    # no all-to-all: nothing to hide, and DualPipeV's step is the plain simulator's
+    bare = M.a2a_timeline("dualpipev", 4, 8, a2a=0.0)
+    assert bare["exposed"] == [0.0] * 4 and bare["hidden"] == [0.0] * 4
+
+
+def test_a2a_timeline_refuses_bad_input():
+    with pytest.raises(ValueError, match="schedule"):
+        M.a2a_timeline("gpipe", 4, 8)
+    with pytest.raises(ValueError, match=r"m must be >= 2p = 8 for dualpipev"):
+        M.a2a_timeline("dualpipev", 4, 6)
+    with pytest.raises(ValueError, match="a2a"):
+        M.a2a_timeline("1f1b", 4, 8, a2a=-1.0)
+    with pytest.raises(ValueError, match="p must be"):
+        M.timeline_closed_form("1f1b", 0, 8)
+
+
+def test_a2a_timeline_figure_draws_exposed_and_hidden_all_to_all():
+    from matplotlib.figure import Figure
+
+    from ppnotes import plots
+
+    tl = {"1F1B": M.a2a_timeline("1f1b", 4, 8), "DualPipeV": M.a2a_timeline("dualpipev", 4, 8)}
+    fig = plots.a2a_timeline_figure(tl)
+    assert isinstance(fig, Figure)
+    top, bottom = fig.axes[:2]
+    labels = lambda ax: {c.get_label() for c in ax.collections}  # noqa: E731
+    assert "exposed" in labels(top) and "hidden" not in labels(top)
+    assert {"exposed", "hidden"} <= labels(bottom)
+    with pytest.raises(ValueError, match="timelines"):
+        plots.a2a_timeline_figure({})
+
+
+def test_chapter_7_planner_accepts_an_moe_model():
+    from ppnotes import optimum
+    from ppnotes import perf_model as pm
+
+    plan = optimum.plan_training(M.MIXTRAL_8X7B, M.H100_CLUSTER, 64, 256, framework="megatron")
+    direct = M.plan_moe(M.MIXTRAL_8X7B, M.H100_CLUSTER, 64, 256, framework="megatron")
+    assert isinstance(plan, M.MoEPlan)
+    # "none" and "full" recomputation merged: the best is at least as fast as either alone
+    assert plan.best.step_time <= direct.best.step_time + 1e-12
+    assert {r.layout.recompute for r in plan.ranked} == {"none", "full"}
+    steps = [r.step_time for r in plan.ranked]
+    assert steps == sorted(steps)
+    best = plan.best.layout
+    assert best.words.startswith(f"t{best.tensor_parallel} e{best.expert_parallel} p")
+    # a dense perf_model.Cluster is read as the same hardware
+    dense = pm.Cluster(M.H100_SXM, 8, M.NVLINK4, M.IB_NDR)
+    again = optimum.plan_training(M.MIXTRAL_8X7B, dense, 64, 256, framework="megatron")
+    assert again.best.step_time == pytest.approx(plan.best.step_time)
+    with pytest.raises(ValueError, match="efficiency must keep its default"):
+        optimum.plan_training(M.MIXTRAL_8X7B, M.H100_CLUSTER, 64, 256, efficiency=0.5)
+    with pytest.raises(ValueError, match="recompute_allowed must include one of"):
+        optimum.plan_training(
+            M.MIXTRAL_8X7B, M.H100_CLUSTER, 64, 256, recompute_allowed=["selective"]
+        )
+
+
+@pytest.mark.parametrize("depths", [[], 8, "8", None])
+def test_deepseek_v3_depths_refuses_a_non_list(depths):
+    with pytest.raises((ValueError, TypeError), match="depths"):
+        M.deepseek_v3_depths(depths)
