@@ -261,6 +261,9 @@ def test_both_tabs_glue_the_same_numbers_in_the_same_order(path):
         f"{path.name}: only in English {set(en) - set(zh)}, only in 中文 {set(zh) - set(en)}"
     )
     assert zh == en, f"{path.name}: same claims in the same order: {en} vs {zh}"
+    # every use, repeats included: the page shows them in this order in both tabs
+    every_en, every_zh = GLUE_USE.findall(tabs["English"]), GLUE_USE.findall(tabs["中文"])
+    assert every_zh == every_en, f"{path.name}: numbers in another order: {every_en} vs {every_zh}"
 
 
 @pytest.mark.parametrize("path", ANSWER_PAGES, ids=lambda p: p.name)

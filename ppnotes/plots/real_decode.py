@@ -79,5 +79,5 @@ def decode_knee_figure(
         ax.set_ylim(bottom=0)
     left.set_ylabel("TPOT, time per output token (ms)")
     right.set_ylabel("output tokens per second")
-    right.legend(loc="lower right", frameon=False, fontsize=8)
+    right.legend(loc="lower right", frameon=False)
     return fig
