@@ -47,7 +47,7 @@ def decode_knee_figure(
                     raise ValueError(f"{name}[{p}] must hold (TPOT, tokens/s) pairs, got {pair!r}")
                 check_real(f"{name} TPOT", pair[0], strict=True)
                 check_real(f"{name} tokens/s", pair[1], strict=True)
-    fig, (left, right) = new_figure(width=8.0, height=3.4, ncols=2)
+    fig, (left, right) = new_figure(width=7.0, height=3.2, ncols=2)
     for i, p in enumerate(sorted(measured)):
         color = SERIES_COLORS[i % len(SERIES_COLORS)]
         for ax, col, scale in ((left, 0, 1e3), (right, 1, 1.0)):
