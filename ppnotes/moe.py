@@ -574,6 +574,31 @@ def _peak_sets(schedule: str, p: int) -> float:
     return float(p)
 
 
+def stage_params(model: MoESpec, p: int, stage: int, t: int = 1, e: int = 1) -> tuple:
+    """Parameters one GPU of ``stage`` (0-based, of p) holds: ``(non_expert, expert)``.
+    Non-expert (attention, dense MLPs, shared experts, router; the embedding on the first
+    stage, the LM head on the last, one copy each when p = 1 and they are tied) are split
+    over t; the stage's routed experts over e (E / e per MoE layer, no expert tensor
+    parallelism)."""
+    spec = _spec(model)
+    layers = stage_layers(spec, p)
+    stage = check_int("stage", stage, 0, p - 1)
+    t = check_int("tensor_parallel", t, 1, 64)
+    e = check_expert_parallel(spec, e)
+    return _stage_params(spec, p, stage, t, e, layers)
+
+
+def _stage_params(spec, p, stage, t, e, layers=None) -> tuple[float, int]:
+    dense, moe = (layers or stage_layers(spec, p))[stage]
+    shared = spec.shared_experts * spec.expert_params + spec.router_params
+    params = (dense + moe) * spec.attention_params + dense * spec.dense_mlp_params + moe * shared
+    if stage == 0:
+        params += spec.embedding_params
+    if stage == p - 1 and (p > 1 or not spec.tied_embeddings):
+        params += spec.embedding_params  # the LM head (a copy of a tied embedding when p > 1)
+    return params / t, moe * (spec.num_experts // e) * spec.expert_params
+
+
 def stage_memory_moe(
     model: MoESpec,
     t: int,
@@ -587,8 +612,10 @@ def stage_memory_moe(
     imbalance: float = 1.0,
     seq_len: int | None = None,
 ) -> dict[str, float]:
-    """Bytes on the fullest GPU of a layout (the first stage: it holds the dense layers and
-    the embedding; the last stage's LM head is counted too when p = 1).
+    """Bytes on the fullest GPU of a layout: the largest over stages of the stage's states
+    (:func:`stage_params`: the first stage holds the embedding and the dense layers, the last
+    the LM head, the others the most experts) plus its layers' activations at the schedule's
+    peak (:func:`peak_activation_sets`, the fullest rank's count: an upper bound for the rest).
 
     Non-expert weights (attention, dense MLPs, shared experts, router, embedding) are split
     over t; routed experts over e (expert tensor parallelism 1). Gradients (fp32) are whole,
@@ -617,29 +644,27 @@ def stage_memory_moe(
     opt = OPTIMIZER_BYTES[check_choice("optimizer", optimizer, OPTIMIZER_BYTES)]
     lam = check_real("imbalance", imbalance, 1.0, 64.0)
     s = spec.seq_len if seq_len is None else check_int("seq_len", seq_len, 1, MAX_WIDTH)
-    layers = stage_layers(spec, p)
-    dense, moe = layers[0]
-    shared = spec.shared_experts * spec.expert_params + spec.router_params
-    dense_params = (dense + moe) * spec.attention_params + dense * spec.dense_mlp_params
-    dense_params += moe * shared + spec.embedding_params
-    if p == 1 and not spec.tied_embeddings:
-        dense_params += spec.embedding_params
-    expert = moe * (spec.num_experts // e) * spec.expert_params
     copies = 2 if schedule == "dualpipe" else 1
-    local_dense, edp = dense_params / t, t * d // e
-    weights = copies * WEIGHT_BYTES * (local_dense + expert)
-    grads = copies * GRAD_BYTES * (local_dense + expert)
-    optim = copies * opt * (local_dense / d + expert / edp)
+    edp = t * d // e
     tokens = b * s / t
     per_layer = max(
         activation_bytes_per_token_layer(spec, True, lam),
         activation_bytes_per_token_layer(spec, False) if spec.dense_layers else 0.0,
     )
-    held = (dense + moe) * _peak_sets(schedule, p)
-    if recompute == "full":
-        acts = tokens * (2.0 * spec.hidden_size * held + per_layer)
-    else:
-        acts = tokens * per_layer * held
+    best = None
+    for i, (dense, moe) in enumerate(stage_layers(spec, p)):
+        local_dense, expert = _stage_params(spec, p, i, t, e)
+        weights = copies * WEIGHT_BYTES * (local_dense + expert)
+        grads = copies * GRAD_BYTES * (local_dense + expert)
+        optim = copies * opt * (local_dense / d + expert / edp)
+        held = (dense + moe) * _peak_sets(schedule, p)
+        if recompute == "full":
+            acts = tokens * (2.0 * spec.hidden_size * held + per_layer)
+        else:
+            acts = tokens * per_layer * held
+        if best is None or weights + grads + optim + acts > sum(best):
+            best = (weights, grads, optim, acts)
+    weights, grads, optim, acts = best
     total = weights + grads + optim + acts
     return {
         "weights": weights,
@@ -875,38 +900,72 @@ def _chunk(spec, cluster, t, e, nd, nm, b, lam, dispatcher, db, s, fp8=False) ->
 # --------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1024)
-def _dualpipev_pairs(p: int, m: int) -> float:
-    """Overlapped F&B pairs per rank of DualPipeV (chunk pairing), averaged over ranks; from
-    the schedule at m0 = min(m, 4p), extended by 2 pairs per extra micro-batch (the steady
-    phase pairs both chunks of every micro-batch it adds)."""
-    m0 = min(m, 4 * p)
-    pairs = len(schedules.overlap_pairs(schedules.build_schedule("dualpipev", p, m0), "chunk"))
-    return pairs / p + 2.0 * (m - m0)
+#: The chunk times :func:`pipeline_step` reads (seconds per micro-batch through a rank's layers).
+CHUNK_KEYS = ("F", "I", "W", "xF", "xB")
 
 
-def pipeline_step(
-    schedule: str, p: int, m: int, c: dict[str, float], overlap: bool = True
-) -> float:
-    """Closed-form step time of the pipeline part, seconds, from one rank's chunk times ``c``
-    (a dict as :func:`chunk_times` returns, for one micro-batch through *all* of the rank's
-    layers, L / p; V-shaped schedules split them into two chunks of half).
+def dualpipev_rank0_pairs(p: int, m: int) -> int:
+    """Overlapped forward-backward pairs on rank 0 of DualPipeV, 2m - 3p + 1 (m >= 2p): the
+    fewest of any rank (rank r has r more), so rank 0 sets the step. Counted on the schedule
+    by the tests (:func:`ppnotes.schedules.overlap_pairs`, chunk pairing)."""
+    p = check_int("p", p, 2, MAX_STAGES)
+    m = check_int("m", m, 2 * p, MAX_MICROBATCHES)
+    return 2 * m - 3 * p + 1
+
+
+#: The smallest DualPipeV (two ranks, four micro-batches), simulated once per cost set by
+#: :func:`_v_bubble`.
+_TWO_RANKS = (2, 4)
+
+
+@lru_cache(maxsize=4096)
+def _v_bubble(f: float, i: float, w: float, xf: float, xb: float) -> float:
+    """Idle time of rank 0 per extra rank of DualPipeV, seconds: the two-rank schedule's
+    makespan less rank 0's own work (its pairs at max(f + b, x), the rest at f + b + x), per
+    chunk costs f, i, w (b = i + w) and all-to-all xf, xb. Without all-to-all it equals
+    deepseek2024v3 table 2's F&B + B - 3W = f + 2b - 3w (when b >= f; the tests check it)."""
+    p, m = _TWO_RANKS
+    sch = schedules.build_schedule("dualpipev", p, m)
+    costs = {"F": f, "B": i + w, "I": i, "W": w}
+    talk = {"F": xf, "B": xb, "I": xb, "W": 0.0}
+    makespan = schedules.simulate_overlap(sch, costs, talk, "chunk").makespan
+    return makespan - _v_work(p, m, f, i + w, xf + xb)
+
+
+def _v_work(p: int, m: int, f: float, b: float, x: float) -> float:
+    """Rank 0's busy time in DualPipeV: q pairs at max(f + b, x), 2m - q passes at f + b + x."""
+    q = 2 * m - 3 * p + 1
+    return q * max(f + b, x) + (2 * m - q) * (f + b + x)
+
+
+def pipeline_step(schedule: str, p: int, m: int, c: dict[str, float]) -> float:
+    """Step time of the pipeline part, seconds, from one rank's chunk times ``c`` (a dict as
+    :func:`chunk_times` returns, for one micro-batch through *all* of the rank's layers,
+    L / p; V-shaped schedules split them into two chunks of half).
 
     With F, B = I + W and X = xF + xB (the forward and backward all-to-all of the rank's layers):
 
     - ``"1f1b"``: (m + p - 1)(F + B + X): the all-to-all on the critical path, exact against
       the simulator with hop latency 0 (the step of chapter 2 with stretched actions).
     - ``"zbv"``: m (F + B + X) + (p - 1)(f + b + x - 2 w) with half-chunk f, b, w, x
-      (qi2024zero's ZB-V bubble with the all-to-all inside each action; no overlap).
-    - ``"dualpipev"`` and ``"dualpipe"`` (same time, deepseek2024v3 table 2 differ in memory
-      only): q pairs per rank (:func:`_dualpipev_pairs`) run as max(f + b, x) each, the other
-      2m - q chunk passes as f + b + x, plus the ZB-V bubble (p - 1)(f + b - 2 w). With
-      ``overlap`` the compute of every action is slowed by the SMs the communication keeps
-      (:attr:`MoECluster.comm_sms`) by the caller.
+      (qi2024zero's ZB-V bubble with the all-to-all inside each action; no overlap). An
+      approximation: within 8 % of the simulator over random costs, exact without all-to-all.
+    - ``"dualpipev"`` and ``"dualpipe"`` (same time, deepseek2024v3 table 2; they differ in
+      memory only): rank 0's work, q = 2m - 3p + 1 pairs (:func:`dualpipev_rank0_pairs`) at
+      max(f + b, x) and 2m - q chunk passes at f + b + x, plus (p - 1) beta, beta the idle time
+      per extra rank read off a two-rank DualPipeV (:func:`_v_bubble`; F&B + B - 3W without
+      all-to-all). Exact against the simulator for every p >= 2 and m >= 2p (the tests check
+      it with random costs). The caller slows the compute of every action by the SMs the
+      communication keeps (:attr:`MoECluster.comm_sms`).
 
     The tests hold each against :func:`ppnotes.schedules.simulate_overlap`.
     """
     schedule = check_choice("schedule", schedule, SCHEDULES)
+    p = check_int("p", p, 1, MAX_STAGES)
+    m = check_int("m", m, 1, MAX_MICROBATCHES)
+    if not isinstance(c, dict) or set(c) < set(CHUNK_KEYS):
+        raise TypeError(f"c must be a dict with keys {CHUNK_KEYS} (seconds), got {c!r}")
+    c = {k: check_real(f"c[{k!r}]", c[k], 0.0, 1e9) for k in CHUNK_KEYS}
     F, W = c["F"], c["W"]
     B, X = c["I"] + W, c["xF"] + c["xB"]
     if schedule == "1f1b" or p == 1:
@@ -914,8 +973,10 @@ def pipeline_step(
     f, b, w, x = F / 2, B / 2, W / 2, X / 2
     if schedule == "zbv":
         return m * (F + B + X) + (p - 1) * max(0.0, f + b + x - 2 * w)
-    q = min(_dualpipev_pairs(p, m), 2.0 * m) if overlap else 0.0
-    return q * max(f + b, x) + (2 * m - q) * (f + b + x) + (p - 1) * max(0.0, f + b - 2 * w)
+    if m < 2 * p:
+        raise ValueError(f"m must be >= 2p = {2 * p} for {schedule}, got {m}")
+    beta = _v_bubble(f, c["I"] / 2, w, c["xF"] / 2, c["xB"] / 2)
+    return _v_work(p, m, f, b, x) + (p - 1) * beta
 
 
 #: Which actions each schedule pairs in :func:`a2a_timeline` (DualPipe's chunk pairing for the
@@ -1135,27 +1196,18 @@ def _step(spec, cluster, layout, lam, dispatcher, db, optimizer, s, fp8=False) -
     if overlap and cluster.comm_sms:
         slow = cluster.gpu.sm_count / (cluster.gpu.sm_count - cluster.comm_sms)
         c.update(F=c["F"] * slow, I=c["I"] * slow, W=c["W"] * slow)
-    pipe = pipeline_step(layout.schedule, p, m, c, overlap)
+    pipe = pipeline_step(layout.schedule, p, m, c)
     compute = m * (c["F"] + c["I"] + c["W"])
     a2a_total = m * (c["xF"] + c["xB"])
-    no_a2a = pipeline_step(layout.schedule, p, m, {**c, "xF": 0.0, "xB": 0.0}, overlap)
+    no_a2a = pipeline_step(layout.schedule, p, m, {**c, "xF": 0.0, "xB": 0.0})
     exposed = pipe - no_a2a
     tp = m * 2 * c["tp"]
-    # ZeRO-1 data-parallel traffic of the first stage (the fullest), over the network
-    nd, nm = layers[0]
-    local_dense = (
-        (nd + nm) * spec.attention_params
-        + nd * spec.dense_mlp_params
-        + nm * (spec.shared_experts * spec.expert_params + spec.router_params)
-        + spec.embedding_params
-    ) / t
-    expert = nm * (spec.num_experts // e) * spec.expert_params
-    bw = cluster.inter_link.bandwidth()
-    edp = t * d // e
-    dp = (
-        (GRAD_BYTES + WEIGHT_BYTES)
-        * (local_dense * (d - 1) / d + expert * (edp - 1) / max(edp, 1))
-        / bw
+    # ZeRO-1 data-parallel traffic (gradients reduced, weights gathered) of the busiest
+    # stage, over the network: non-expert weights over d, experts over t d / e replicas
+    edp, bw = t * d // e, cluster.inter_link.bandwidth()
+    dp = max(
+        (GRAD_BYTES + WEIGHT_BYTES) * (dense * (d - 1) / d + expert * (edp - 1) / edp) / bw
+        for dense, expert in (_stage_params(spec, p, i, t, e, layers) for i in range(p))
     )
     dp_exposed = max(0.0, dp - (c["I"] + c["W"]))
     step = pipe + tp + dp_exposed

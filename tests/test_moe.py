@@ -1,9 +1,13 @@
 """Tests of ppnotes.moe (chapter 11) and the simulator's overlap mode."""
 
+import bisect
+import itertools
 import math
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ppnotes import moe as M
 from ppnotes import schedules as S
@@ -123,13 +127,61 @@ def test_dualpipev_hides_the_all_to_all_that_zbv_and_1f1b_expose():
     assert times["dualpipev"] < times["zbv"] < times["1f1b"]
 
 
-@pytest.mark.parametrize("name,pair", [("zbv", "none"), ("dualpipev", "chunk")])
 @pytest.mark.parametrize("p,m", [(4, 16), (8, 32)])
-def test_closed_forms_follow_the_simulator(name, pair, p, m):
-    schedule, costs, a2a = _pipeline_costs(name, p, m)
-    sim = S.simulate_overlap(schedule, costs, a2a, pair).makespan
+def test_zbv_closed_form_follows_the_simulator(p, m):
+    schedule, costs, a2a = _pipeline_costs("zbv", p, m)
+    sim = S.simulate_overlap(schedule, costs, a2a, "none").makespan
     c = {"F": 1.0, "I": 1.0, "W": 1.0, "xF": 0.6, "xB": 0.6}
-    assert M.pipeline_step(name, p, m, c) == pytest.approx(sim, rel=0.06)
+    assert M.pipeline_step("zbv", p, m, c) == pytest.approx(sim, rel=0.06)
+
+
+@pytest.mark.parametrize("p,m", [(2, 4), (3, 6), (4, 8), (4, 17), (8, 16), (16, 64)])
+def test_rank_zero_has_the_fewest_dualpipev_pairs(p, m):
+    schedule = S.build_schedule("dualpipev", p, m)
+    ends = list(itertools.accumulate(len(a) for a in schedule.actions))
+    on_rank = [0] * p
+    for i, _ in S.overlap_pairs(schedule, "chunk"):
+        on_rank[bisect.bisect_right(ends, i)] += 1
+    assert on_rank[0] == M.dualpipev_rank0_pairs(p, m) == min(on_rank)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    p=st.integers(2, 12),
+    extra=st.integers(0, 40),
+    costs=st.tuples(*[st.floats(0.05, 3.0)] * 3),
+    talk=st.tuples(*[st.floats(0.0, 4.0)] * 2),
+)
+def test_dualpipev_closed_form_is_exact(p, extra, costs, talk):
+    """Rank 0's work plus (p - 1) times the two-rank bubble equals the simulated step."""
+    m = 2 * p + extra
+    fwd, inp, wgt = costs
+    xF, xB = talk
+    schedule = S.build_schedule("dualpipev", p, m)
+    chunk = {"F": fwd / 2, "B": (inp + wgt) / 2, "I": inp / 2, "W": wgt / 2}
+    sim = S.simulate_overlap(schedule, chunk, {"F": xF / 2, "B": xB / 2, "I": xB / 2}, "chunk")
+    c = {"F": fwd, "I": inp, "W": wgt, "xF": xF, "xB": xB}
+    assert M.pipeline_step("dualpipev", p, m, c) == pytest.approx(sim.makespan, rel=1e-9)
+    assert M.pipeline_step("dualpipe", p, m, c) == M.pipeline_step("dualpipev", p, m, c)
+
+
+@pytest.mark.parametrize("f,i,w", [(0.5, 0.5, 0.5), (1.0, 1.2, 0.8), (0.4, 0.6, 0.2)])
+def test_dualpipev_bubble_is_deepseeks_without_all_to_all(f, i, w):
+    """deepseek2024v3 table 2: DualPipe's bubble (PP/2 - 1)(F&B + B - 3W); here PP/2 = p
+    ranks of a V, F&B = f + b without communication to hide."""
+    p, m = 8, 32
+    b = i + w
+    c = {"F": 2 * f, "I": 2 * i, "W": 2 * w, "xF": 0.0, "xB": 0.0}
+    bubble = (p - 1) * ((f + b) + b - 3 * w)
+    assert M.pipeline_step("dualpipev", p, m, c) == pytest.approx(2 * m * (f + b) + bubble)
+
+
+def test_dualpipev_needs_two_micro_batches_per_rank():
+    c = {"F": 1.0, "I": 1.0, "W": 1.0, "xF": 0.0, "xB": 0.0}
+    with pytest.raises(ValueError, match=r"m must be >= 2p = 8 for dualpipev, got 7"):
+        M.pipeline_step("dualpipev", 4, 7, c)
+    with pytest.raises(ValueError, match=r"m must be an integer in \[8, "):
+        M.dualpipev_rank0_pairs(4, 7)
 
 
 def test_deepseek_v3_case_is_within_fifteen_percent_and_dualpipe_is_fastest():
@@ -161,7 +213,9 @@ def test_planner_searches_expert_parallelism_fast_and_explains_drops():
     plan = M.plan_moe(M.DEEPSEEK_V3, M.H800_CLUSTER, 2048, 15360, fp8=True, recompute="full")
     assert time.perf_counter() - began < 2.0
     assert plan.best is not None
-    assert {r.layout.expert_parallel for r in plan.ranked} > {1}
+    # all 256 experts on one GPU never fit: e = 1 is dropped for memory at every depth
+    assert 1 not in {r.layout.expert_parallel for r in plan.ranked}
+    assert len({r.layout.expert_parallel for r in plan.ranked}) > 3
     rules = {d.rule for d in plan.dropped}
     assert {"memory", "whole experts"} <= rules
     assert all(r.memory["total"] <= 0.9 * M.H800.memory_bytes for r in plan.ranked)
@@ -265,3 +319,19 @@ def test_chapter_7_planner_accepts_an_moe_model():
 def test_deepseek_v3_depths_refuses_a_non_list(depths):
     with pytest.raises((ValueError, TypeError), match="depths"):
         M.deepseek_v3_depths(depths)
+
+
+def test_the_fullest_gpu_is_the_stage_with_the_most_parameters():
+    """DeepSeek-V3 at p = 32: stage 0 holds the three dense layers (no experts) and the
+    embedding (layers 0 and 1), stage 2 two MoE layers (4 and 5); with e = 1 stage 2 holds 512
+    experts and is the fullest."""
+    v3 = M.DEEPSEEK_V3
+    dense0, expert0 = M.stage_params(v3, 32, 0, 1, 1)
+    dense1, expert1 = M.stage_params(v3, 32, 2, 1, 1)
+    assert expert0 == 0 and expert1 == 2 * v3.num_experts * v3.expert_params
+    mem = M.stage_memory_moe(v3, 1, 32, 1, 64, recompute="full")
+    states = (M.WEIGHT_BYTES + M.GRAD_BYTES) * (dense1 + expert1)
+    assert mem["weights"] + mem["gradients"] == pytest.approx(states)
+    assert mem["total"] > M.H800.memory_bytes
+    with pytest.raises(ValueError, match=r"stage must be an integer in \[0, 31\], got 32"):
+        M.stage_params(v3, 32, 32)
