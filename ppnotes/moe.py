@@ -1556,3 +1556,254 @@ def megatron_mixtral_comparison() -> dict:
         "predicted_tflops": flops / (step * run["gpus"]) / 1e12,
         "a2a_share": m * (c["xF"] + c["xB"]) / step,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# More published runs (Megatron-Bridge's DGX-H100 performance summary)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedMoERun:
+    """One published MoE training throughput with the configuration it was measured in.
+
+    Attributes:
+        label: short display name.
+        source: bib key in ``book/references.bib``.
+        model: name of an :data:`MOE_MODELS` preset.
+        gpus: GPUs in the run (DGX H100 nodes of 8 for every run here).
+        t, p, e, v: tensor, pipeline, expert parallel and virtual stages per rank (v = 1:
+            plain 1F1B); expert tensor parallelism is 1 in every run here.
+        micro_batch, global_batch: sequences.
+        seq_len: tokens per sequence.
+        fp8: FP8 GEMMs (the source's "FP8": per-tensor current scaling on H100).
+        dispatcher: the model's name for the source's token dispatcher (see
+            :func:`published_moe_comparisons`).
+        a2a_overlap: Megatron-Core's EP all-to-all overlap (``moe_a2a_overlap``, a forward
+            and a backward of different micro-batches run together, each hiding the other's
+            all-to-all).
+        recompute: ``"none"`` in every run here.
+        tokens_per_gpu: measured tokens / s / GPU.
+        tflops: measured model TFLOP/s per GPU, as the source counts FLOPs
+            (:func:`megatron_causal_flops_per_step`).
+        where: file, commit and line of the table row and the recipe.
+    """
+
+    label: str
+    source: str
+    model: str
+    gpus: int
+    t: int
+    p: int
+    e: int
+    v: int
+    micro_batch: int
+    global_batch: int
+    seq_len: int
+    fp8: bool
+    dispatcher: str
+    a2a_overlap: bool
+    recompute: str
+    tokens_per_gpu: float
+    tflops: float
+    where: str
+
+    @property
+    def d(self) -> int:
+        """Data-parallel replicas, N / (t p)."""
+        return self.gpus // (self.t * self.p)
+
+
+#: Megatron-Bridge's performance summary for the 26.04.01 NeMo container, DGX-H100 rows
+#: (nvidia2026megatronbridgeperf: docs/performance-summary.md at commit 21d102f5, lines 95
+#: and 105; "we force-balance the token distribution among experts and all benchmarks are
+#: token-dropless", line 138). The rest of each configuration is the recipe in the same
+#: commit (scripts/performance/configs/qwen/): ``qwen3_workload_base_configs.py`` lines 433-440
+#: (Qwen3-30B-A3B: 16 GPUs, EP 16, ETP 1, GBS 1024, MBS 1 and PP 1 by default, HybridEP flex
+#: dispatcher, no all-to-all overlap) and lines 175-184 with 280-283 (Qwen3-235B-A22B: TP 2,
+#: PP 8, VP 4, EP 32, ETP 1, GBS 8192, ``moe_a2a_overlap=True``); ``qwen3_llm_pretrain.py``
+#: lines 30-45 (no recomputation, sequence 4096, bf16 gradient reduction, forced balance),
+#: 177-197 (235B: alltoall dispatcher, no TP communication overlap) and 333-355 (30B: flex
+#: dispatcher); ``src/megatron/bridge/recipes/qwen/qwen3_moe.py`` (235B: sequence parallel,
+#: embedding and loss counted as layers in the pipeline split).
+MORE_PUBLISHED_MOE_RUNS = (
+    PublishedMoERun(
+        label="Qwen3-30B-A3B, 16 H100, EP16",
+        source="nvidia2026megatronbridgeperf",
+        model="Qwen3-30B-A3B",
+        gpus=16,
+        t=1,
+        p=1,
+        e=16,
+        v=1,
+        micro_batch=1,
+        global_batch=1024,
+        seq_len=4096,
+        fp8=True,
+        dispatcher="node-limited",
+        a2a_overlap=False,
+        recompute="none",
+        tokens_per_gpu=8960.0,
+        tflops=206.0,
+        where="docs/performance-summary.md@21d102f5 line 95; "
+        "qwen3_workload_base_configs.py lines 433-440",
+    ),
+    PublishedMoERun(
+        label="Qwen3-235B-A22B, 256 H100, TP2 PP8 VP4 EP32",
+        source="nvidia2026megatronbridgeperf",
+        model="Qwen3-235B-A22B",
+        gpus=256,
+        t=2,
+        p=8,
+        e=32,
+        v=4,
+        micro_batch=1,
+        global_batch=8192,
+        seq_len=4096,
+        fp8=True,
+        dispatcher="all-to-all",
+        a2a_overlap=True,
+        recompute="none",
+        tokens_per_gpu=1712.0,
+        tflops=253.0,
+        where="docs/performance-summary.md@21d102f5 line 105; "
+        "qwen3_workload_base_configs.py lines 175-184, 280-283",
+    ),
+)
+
+#: Published MoE throughputs looked at and left out, with the reason (each can be checked at
+#: its source; none is timed).
+NOT_COMPARABLE_MOE_RUNS = (
+    {
+        "label": "DeepSeek-V3, 1024 H100, TP2 PP8 VP4 EP64 (NeMo 25.09, 338 TFLOP/s)",
+        "source": "nvidia2026megatronbridgeperf",
+        "reason": "selective recomputation of named modules, the multi-token-prediction "
+        "layer and a hand-written pipeline layout (Et|(tt|)*30mL, deepseek_v3_llm_pretrain"
+        ".yaml at commit fa0315ae): the model times none of the three",
+    },
+    {
+        "label": "GPT-OSS 120B, 64 H100, PP4 EP8 (158-163 TFLOP/s)",
+        "source": "nvidia2026megatronbridgeperf",
+        "reason": "sliding-window attention on half the layers and attention sinks, which "
+        "the model's attention timing lacks; no GPT-OSS shape among the presets",
+    },
+    {
+        "label": "Qwen3-30B-A3B, 16 H100, PP2 VP12 EP8 (26.02.01, 208 TFLOP/s)",
+        "source": "nvidia2026megatronbridgeperf",
+        "reason": "the table row (PP 2, VP 12, EP 8) and the recipe at the same commit "
+        "(cfeddcd9: EP 16, PP 1) disagree; the same row read 118 TFLOP/s one container "
+        "earlier (26.02) and 241 (tokendrop) in 25.09",
+    },
+    {
+        "label": "Mixtral 8x7B, 468 TFLOP/s (MCore v0.9)",
+        "source": "megatron2024moereadme",
+        "reason": "the README (commit 0d389f5e) gives the number without its configuration",
+    },
+    {
+        "label": "NeMo AutoModel DeepSeek-V3 / Qwen3 on H100",
+        "source": "",
+        "reason": "FSDP with expert parallelism: the model has no FSDP",
+    },
+)
+
+
+def megatron_causal_flops_per_step(model: MoESpec, global_batch: int, seq_len: int) -> float:
+    """FLOPs per step as Megatron-Bridge's performance tables count them: as
+    :func:`megatron_flops_per_step` but with the attention core (the s / h term) halved for
+    the causal mask. It reproduces both rows of :data:`MORE_PUBLISHED_MOE_RUNS` (tokens / s x
+    FLOPs per token = the table's TFLOP/s, to 0.2 %)."""
+    spec = _spec(model)
+    full = megatron_flops_per_step(spec, global_batch, seq_len)
+    h, a, L = spec.hidden_size, spec.num_heads, spec.num_layers
+    core = 12.0 * global_batch * seq_len * L * h * h * (seq_len / h) * (a * spec.head_dim / h)
+    return full - core / 2
+
+
+def published_moe_layout(run: PublishedMoERun) -> MoELayout:
+    """The run's layout as an :class:`MoELayout` (1F1B; virtual stages and the all-to-all
+    overlap are applied by :func:`published_moe_step`)."""
+    check_instance("run", run, PublishedMoERun, "ppnotes.moe.PublishedMoERun")
+    return MoELayout(
+        run.t, run.p, run.e, run.d, run.micro_batch, run.global_batch, "1f1b", run.recompute
+    )
+
+
+def published_moe_step(run: PublishedMoERun) -> dict:
+    """Predicted step of a published Megatron-Core run, seconds, split as in
+    :func:`published_moe_comparisons`. Returns ``step``, ``a2a`` (all-to-all of the slowest
+    rank, hidden or not), ``a2a_exposed``, ``memory`` and the :class:`MoEStep` (``base``)."""
+    spec = get_moe_model(run.model)
+    layout = published_moe_layout(run)
+    r = moe_step_time(
+        spec, H100_CLUSTER, layout, dispatcher=run.dispatcher, fp8=run.fp8, seq_len=run.seq_len
+    )
+    c, m, p, v = dict(r.chunk), layout.num_microbatches, run.p, run.v
+    X = c["xF"] + c["xB"]
+    if run.a2a_overlap and H100_CLUSTER.comm_sms:
+        gpu = H100_CLUSTER.gpu
+        slow = gpu.sm_count / (gpu.sm_count - H100_CLUSTER.comm_sms)
+        c.update(F=c["F"] * slow, I=c["I"] * slow, W=c["W"] * slow)
+    work = c["F"] + c["I"] + c["W"]
+    bubble = (p - 1) / v * (work + X)
+    if run.a2a_overlap:
+        pipe = m * max(work, X) + bubble
+        exposed = m * max(0.0, X - work) + (p - 1) / v * X
+    else:
+        pipe = m * (work + X) + bubble
+        exposed = (m + (p - 1) / v) * X
+    step = pipe + r.parts["tp"] + r.parts["dp"]
+    return {"step": step, "a2a": m * X, "a2a_exposed": exposed, "memory": r.memory, "base": r}
+
+
+def published_moe_comparisons(runs=None) -> list[dict]:
+    """Each run of :data:`MORE_PUBLISHED_MOE_RUNS` (or ``runs``) beside the model's prediction.
+
+    The same rules for every run, chosen once and not fitted: the DGX H100 cluster
+    (:data:`H100_CLUSTER`); FP8 GEMMs where the source says FP8, bf16 otherwise; the
+    all-to-all dispatcher as ``"all-to-all"``, Megatron's flex dispatcher (DeepEP or HybridEP:
+    one network crossing per remote node a token reaches, then NVLink) as ``"node-limited"``
+    with no node cap; balanced load (the source forces it); v virtual stages timed as 1F1B
+    with the bubble divided by v (as :func:`megatron_mixtral_comparison`); Megatron's EP
+    all-to-all overlap timed as DualPipe's pairs in :func:`pipeline_step`: every micro-batch's
+    forward and backward run as max(compute, all-to-all), compute slowed by the SMs the
+    communication keeps, the bubble not overlapped; the slowest stage has the most layers
+    (Qwen3-235B: 12, as the source's split with the embedding and loss counted as layers);
+    tensor-parallel all-reduces exposed (no TP overlap in either recipe) and the data-parallel
+    part as :func:`moe_step_time`.
+
+    Rows: ``label``, ``source``, ``layout`` (:class:`MoELayout`), ``v``, ``measured_tflops``
+    (the source's count), ``measured_step`` (seconds, from the source's tokens / s / GPU),
+    ``flops_step`` (seconds, the source's TFLOP/s over :func:`megatron_causal_flops_per_step`:
+    a check of how the source counts), ``predicted_step``, ``predicted_tflops`` (the source's
+    count over the predicted step), ``error`` (predicted / measured step - 1), ``a2a_share``
+    and ``a2a_exposed_share`` (of the predicted step), ``memory_gib`` (fullest GPU, predicted).
+    """
+    runs = MORE_PUBLISHED_MOE_RUNS if runs is None else runs
+    if isinstance(runs, (str, bytes)) or not isinstance(runs, (list, tuple)):
+        raise WrongTypeError(f"runs must be a list of PublishedMoERun, got {runs!r}")
+    rows = []
+    for run in runs:
+        check_instance("run", run, PublishedMoERun, "ppnotes.moe.PublishedMoERun")
+        spec = get_moe_model(run.model)
+        pred = published_moe_step(run)
+        tokens = run.global_batch * run.seq_len
+        measured = tokens / (run.tokens_per_gpu * run.gpus)
+        flops = megatron_causal_flops_per_step(spec, run.global_batch, run.seq_len)
+        rows.append(
+            {
+                "label": run.label,
+                "source": run.source,
+                "layout": pred["base"].layout,
+                "v": run.v,
+                "measured_tflops": run.tflops,
+                "measured_step": measured,
+                "flops_step": flops / (run.tflops * 1e12 * run.gpus),
+                "predicted_step": pred["step"],
+                "predicted_tflops": flops / (pred["step"] * run.gpus) / 1e12,
+                "error": pred["step"] / measured - 1.0,
+                "a2a_share": pred["a2a"] / pred["step"],
+                "a2a_exposed_share": pred["a2a_exposed"] / pred["step"],
+                "memory_gib": pred["memory"]["total"] / GiB,
+            }
+        )
+    return rows

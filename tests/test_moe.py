@@ -335,3 +335,74 @@ def test_the_fullest_gpu_is_the_stage_with_the_most_parameters():
     assert mem["total"] > M.H800.memory_bytes
     with pytest.raises(ValueError, match=r"stage must be an integer in \[0, 31\], got 32"):
         M.stage_params(v3, 32, 32)
+
+
+def test_more_published_runs_match_their_cited_configuration():
+    for run in M.MORE_PUBLISHED_MOE_RUNS:
+        spec = M.get_moe_model(run.model)
+        assert run.gpus == run.t * run.p * run.d  # N = t p d
+        assert run.gpus % 8 == 0  # whole DGX H100 nodes
+        assert spec.num_experts % run.e == 0 and (run.t * run.d) % run.e == 0
+        assert spec.num_heads % run.t == 0
+        assert run.global_batch % (run.d * run.micro_batch) == 0
+        assert run.v == 1 or spec.num_layers / (run.p * run.v) >= 1
+        assert run.recompute == "none" and run.seq_len == 4096
+        layout = M.published_moe_layout(run)
+        assert layout.num_gpus == run.gpus
+        assert run.source == "nvidia2026megatronbridgeperf"
+    qwen30, qwen235 = M.MORE_PUBLISHED_MOE_RUNS
+    assert (qwen30.gpus, qwen30.t, qwen30.p, qwen30.e, qwen30.global_batch) == (16, 1, 1, 16, 1024)
+    assert (qwen235.gpus, qwen235.t, qwen235.p, qwen235.v, qwen235.e) == (256, 2, 8, 4, 32)
+    assert qwen235.global_batch == 8192 and qwen235.a2a_overlap and not qwen30.a2a_overlap
+    # 94 layers with the embedding and loss as two more: 96 / (8 x 4) = 3 per virtual stage,
+    # 12 per rank, the most the model's even split gives a stage
+    assert max(sum(x) for x in M.stage_layers(M.QWEN3_235B_A22B, 8)) == 12
+    for run in M.NOT_COMPARABLE_MOE_RUNS:
+        assert run["reason"]
+
+
+def test_published_flops_count_is_megatron_bridges_causal_count():
+    # the table's TFLOP/s and tokens/s describe the same step under the causal count
+    for row in M.published_moe_comparisons():
+        assert row["flops_step"] == pytest.approx(row["measured_step"], rel=0.005)
+    full = M.megatron_flops_per_step(M.QWEN3_30B_A3B, 1024, 4096)
+    assert M.megatron_causal_flops_per_step(M.QWEN3_30B_A3B, 1024, 4096) < full
+
+
+def test_published_comparisons_are_computed_and_the_model_is_about_30_percent_fast():
+    """Both Megatron-Bridge runs come out 27-31 % faster than measured (errors -0.291 and
+    -0.289 at this commit): the model is optimistic on fine-grained FP8 experts, against -12 %
+    on Mixtral 8x7B (bf16) and -9 % on DeepSeek-V3. Not tuned: the band below is the finding."""
+    rows = M.published_moe_comparisons()
+    assert len(rows) == len(M.MORE_PUBLISHED_MOE_RUNS) >= 2
+    for run, row in zip(M.MORE_PUBLISHED_MOE_RUNS, rows, strict=True):
+        pred = M.published_moe_step(run)
+        assert row["predicted_step"] == pytest.approx(pred["step"])
+        measured = run.global_batch * run.seq_len / (run.tokens_per_gpu * run.gpus)
+        assert row["measured_step"] == pytest.approx(measured)
+        assert row["error"] == pytest.approx(row["predicted_step"] / measured - 1)
+        assert row["predicted_tflops"] == pytest.approx(
+            run.tflops * row["measured_step"] / row["predicted_step"], rel=0.005
+        )
+        assert -0.35 < row["error"] < -0.2
+        assert 0 < row["a2a_exposed_share"] <= row["a2a_share"]
+        assert row["layout"].expert_parallel == run.e
+    # the overlap hides most of Qwen3-235B's all-to-all; nothing hides the 30B's (no overlap)
+    assert rows[0]["a2a_exposed_share"] == pytest.approx(rows[0]["a2a_share"])
+    assert rows[1]["a2a_exposed_share"] < rows[1]["a2a_share"] / 3
+
+
+def test_published_megatron_runs_keep_their_measured_ranking():
+    rows = M.published_moe_comparisons()
+    mixtral = M.megatron_mixtral_comparison()
+    measured = [r["measured_tflops"] for r in rows] + [mixtral["measured_tflops"]]
+    predicted = [r["predicted_tflops"] for r in rows] + [mixtral["predicted_tflops"]]
+    order = sorted(range(len(measured)), key=measured.__getitem__)
+    assert order == sorted(range(len(predicted)), key=predicted.__getitem__)
+
+
+def test_published_comparisons_refuse_bad_input():
+    with pytest.raises(TypeError, match="runs"):
+        M.published_moe_comparisons("Qwen3")
+    with pytest.raises(TypeError, match="run"):
+        M.published_moe_comparisons([{"model": "Qwen3-30B-A3B"}])
