@@ -1807,3 +1807,71 @@ def published_moe_comparisons(runs=None) -> list[dict]:
             }
         )
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Decode: pipeline depth when serving an MoE model
+# --------------------------------------------------------------------------------------------
+
+
+def decode_step_moe(
+    model: MoESpec,
+    cluster: MoECluster,
+    p: int,
+    e: int,
+    batch: int,
+    *,
+    dispatcher: str = "node-limited",
+    dispatch_bytes: float = FP8_DISPATCH_BYTES,
+    weight_bytes: float = 1.0,
+) -> dict[str, float]:
+    """One decode step of ``batch`` sequences on p stages of e GPUs each, seconds.
+
+    Each stage's e GPUs split the batch for attention (data-parallel attention, batch / e
+    sequences each, full attention weights on every GPU) and the experts for the MoE layers
+    (E / e per layer, no expert tensor parallelism), as DeepSeek-V3 serves (deepseek2024v3
+    sec. 3.4.2, with TP 1). Decode is memory-bound: a layer reads its weights once per step
+    (``weight_bytes`` per parameter: 1 for FP8), only the experts some token of the batch
+    picks (each with probability 1 - (1 - k / E)^batch), at the GPU's achievable HBM
+    bandwidth; the KV cache read is left out (short contexts). Each MoE layer adds its
+    dispatch and combine (:func:`a2a_time_per_layer` for batch / e tokens); each of the p
+    hops (p - 1 between stages and the sampled token back) moves batch / e x h bf16 values
+    over the network.
+
+    Returns ``tpot`` (a token's time through all L layers and p hops), ``read``, ``a2a`` and
+    ``hops`` (its parts, summed over layers), ``tokens_per_s_per_gpu`` with p batches in
+    flight (each stage busy with one), and ``weights_gib`` (weights on one GPU of the stage
+    with the most parameters).
+    """
+    spec, cluster = _spec(model), _cluster(cluster)
+    p = check_int("p", p, 1, spec.num_layers)
+    e = check_expert_parallel(spec, e)
+    b = check_int("batch", batch, e, 2**20)
+    check_choice("dispatcher", dispatcher, DISPATCHERS)
+    db = check_real("dispatch_bytes", dispatch_bytes, 0.5, 8.0)
+    wb = check_real("weight_bytes", weight_bytes, 0.5, 4.0)
+    hbm = cluster.gpu.achievable_hbm_bandwidth
+    touched = 1.0 - (1.0 - spec.top_k / spec.num_experts) ** b
+    shared = spec.shared_experts * spec.expert_params + spec.router_params
+    moe_read = (
+        spec.attention_params + shared + touched * (spec.num_experts // e) * spec.expert_params
+    )
+    dense_read = spec.attention_params + spec.dense_mlp_params
+    read = wb * (spec.moe_layers * moe_read + spec.dense_layers * dense_read) / hbm
+    per_gpu = max(1, b // e)
+    a2a = (
+        spec.moe_layers
+        * a2a_time_per_layer(spec, cluster, per_gpu, e, dispatcher, 1.0, db)["forward"]
+    )
+    link = cluster.inter_link
+    hops = p * (link.latency + per_gpu * spec.hidden_size * 2 / link.bandwidth())
+    tpot = read + a2a + hops
+    weights = max(sum(_stage_params(spec, p, i, 1, e)) for i in range(p))
+    return {
+        "tpot": tpot,
+        "read": read,
+        "a2a": a2a,
+        "hops": hops,
+        "tokens_per_s_per_gpu": p * b / tpot / (p * e),
+        "weights_gib": wb * weights / GiB,
+    }

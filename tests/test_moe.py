@@ -406,3 +406,38 @@ def test_published_comparisons_refuse_bad_input():
         M.published_moe_comparisons("Qwen3")
     with pytest.raises(TypeError, match="run"):
         M.published_moe_comparisons([{"model": "Qwen3-30B-A3B"}])
+
+
+def test_explorer_frame_draws_the_parts_to_scale_and_flags_what_does_not_fit():
+    import re
+
+    from ppnotes import plots
+
+    r = M.deepseek_v3_step("dualpipe", 16)
+    html = plots.moe_step_html(r, 80.0, 19.9, top=40.0, mem_top=200.0)
+    widths = [float(w) for w in re.findall(r"width:([0-9.]+)%", html)]
+    assert len(widths) == len(r.parts) + len(r.memory) - 1  # memory's "total" is not a part
+    assert sum(widths[:5]) == pytest.approx(100 * r.step_time / 40.0, abs=0.05)
+    assert sum(widths[5:]) == pytest.approx(100 * r.memory["total"] / 2**30 / 200.0, abs=0.05)
+    assert ("does not fit" in html) == (r.memory["total"] > 80 * 2**30)
+    full = M.deepseek_v3_step("dualpipe", 16, "full")
+    assert "does not fit" not in plots.moe_step_html(full, 80.0, 19.9, 40.0, 200.0)
+
+
+def test_decode_depth_adds_hops_not_speed_and_buys_memory():
+    v3, cl = M.DEEPSEEK_V3, M.H800_CLUSTER
+    one, deep = (M.decode_step_moe(v3, cl, p, 64, 256) for p in (1, 8))
+    # a token still crosses all L layers: only the hops grow, by microseconds
+    assert deep["tpot"] - one["tpot"] == pytest.approx(deep["hops"] - one["hops"])
+    assert 0 < deep["tpot"] / one["tpot"] - 1 < 0.02
+    assert deep["weights_gib"] < one["weights_gib"] / 4
+    # the same 64 GPUs as 16 stages of e = 4: each GPU reads 16x the experts per layer
+    narrow = M.decode_step_moe(v3, cl, 16, 4, 256)
+    assert narrow["tpot"] > 5 * one["tpot"]
+    # a batch of one touches k experts per MoE layer: the read is the active weights
+    single = M.decode_step_moe(v3, cl, 1, 1, 1)
+    assert single["read"] * cl.gpu.achievable_hbm_bandwidth == pytest.approx(
+        v3.active_params - 2 * v3.embedding_params, rel=0.01
+    )
+    with pytest.raises(ValueError, match=r"batch must be an integer in \[64, "):
+        M.decode_step_moe(v3, cl, 1, 64, 8)

@@ -8,7 +8,12 @@ from matplotlib.patches import Patch
 from .bubble import _KIND_ROLE, _tint
 from .style import ROLE_COLORS, SERIES_COLORS, new_figure, styled
 
-__all__ = ["a2a_timeline_figure", "moe_schedule_parts_figure", "moe_depth_figure"]
+__all__ = [
+    "a2a_timeline_figure",
+    "moe_schedule_parts_figure",
+    "moe_depth_figure",
+    "moe_step_html",
+]
 
 
 @styled
@@ -59,6 +64,74 @@ def moe_depth_figure(rows: list[dict], budget_gib: float):
     more = right.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper right")
     return fig
+
+
+#: Step parts (key of :attr:`ppnotes.moe.MoEStep.parts`, label, palette role) drawn in order.
+_STEP_PARTS = (
+    ("compute", "compute", "forward"),
+    ("a2a_exposed", "exposed all-to-all", "comm"),
+    ("bubble", "bubble", "idle"),
+    ("tp", "TP", "weight"),
+    ("dp", "DP", "backward"),
+)
+_MEMORY_PARTS = (
+    ("weights", "weights", "forward"),
+    ("gradients", "gradients", "backward"),
+    ("optimizer", "optimizer", "weight"),
+    ("activations", "activations", "comm"),
+)
+
+
+def _html_bar(parts: dict, order, top: float, unit: str, scale: float, mark, mark_style) -> str:
+    """One stacked bar as HTML (flex boxes of ``parts`` in ``order``' colours, ``top`` the
+    full width in ``unit``), a vertical ``mark`` line (value, label) and a legend with values."""
+    cells, keys = [], []
+    for key, label, role in order:
+        value = parts[key] * scale
+        color = ROLE_COLORS[role]
+        cells.append(
+            f'<div title="{label}: {value:.1f} {unit}" style="width:{100.0 * value / top:.2f}%;'
+            f'background:{color}"></div>'
+        )
+        keys.append(
+            '<span style="white-space:nowrap;margin-right:10px"><span style="display:'
+            f'inline-block;width:10px;height:10px;background:{color};margin-right:3px">'
+            f"</span>{label} {value:.1f}</span>"
+        )
+    value, label = mark
+    left = f"{100.0 * value / top:.2f}%"
+    line = (
+        f'<div style="position:absolute;left:{left};top:-4px;bottom:-4px;'
+        f'border-left:2px {mark_style} #000"></div>'
+        f'<div style="position:absolute;left:{left};top:-20px;padding-left:3px;'
+        f'font-size:12px;white-space:nowrap">{label}</div>'
+    )
+    return (
+        '<div style="position:relative;height:20px;margin:22px 0 4px;background:#f4f4f4;'
+        f'display:flex">{"".join(cells)}{line}</div>'
+        f'<div style="font-size:12px;line-height:1.6">{"".join(keys)}</div>'
+    )
+
+
+def moe_step_html(step, budget_gib: float, published: float, top: float, mem_top: float) -> str:
+    """One explorer frame as HTML (light and sharp; a PNG frame costs 0.14 s to draw): the
+    step of an MoE layout (a :class:`ppnotes.moe.MoEStep`) split into parts (seconds, bar
+    width ``top``, the ``published`` step marked) above its fullest GPU's memory split into
+    parts (GiB, bar width ``mem_top``, the ``budget_gib`` marked; red when over it). Fixed
+    widths let frames compare."""
+    gib = step.memory["total"] / 2**30
+    verdict = "fits" if gib <= budget_gib else '<span style="color:#b2182b">does not fit</span>'
+    memory = _html_bar(
+        step.memory, _MEMORY_PARTS, mem_top, "GiB", 1 / 2**30, (budget_gib, "GPU memory"), "dotted"
+    )
+    return (
+        '<div style="max-width:640px;font-size:14px">'
+        f"<b>step {step.step_time:.1f} s</b>"
+        + _html_bar(step.parts, _STEP_PARTS, top, "s", 1.0, (published, "published"), "dashed")
+        + f"<b>fullest GPU {gib:.0f} GiB</b>: {verdict}"
+        + memory
+        + "</div>"
+    )
 
 
 _A2A_STRIP = (0.22, 0.42)  # the hidden all-to-all strip under each rank's compute row
