@@ -16,7 +16,7 @@ import os
 import sys
 from dataclasses import replace
 
-from . import gemm
+from . import gemm, moe
 from . import perf_model as pm
 from ._names import resolve
 from ._validate import MAX_GPUS, WrongTypeError, check_choice, check_int
@@ -36,6 +36,9 @@ from .optimum import (
     table,
 )
 from .serving_plan import plan_serving
+
+#: Every model the command line knows: chapter 7's dense presets and chapter 11's MoE ones.
+ALL_MODELS = {**MODELS, **moe.MOE_MODELS}
 
 # --- command line -------------------------------------------------------------------------
 
@@ -173,8 +176,8 @@ def _parser() -> argparse.ArgumentParser:
     reals = {k: _real_flag(k) for k in ("load", "ttft", "tpot")}
     ap.add_argument(
         "--model",
-        type=_name_flag(MODELS, "model"),
-        help=f"a preset (default {d['model']}): {', '.join(MODELS)}",
+        type=_name_flag(ALL_MODELS, "model"),
+        help=f"a preset (default {d['model']}): {', '.join(ALL_MODELS)} (MoE: train only)",
     )
     ap.add_argument(
         "--layers", type=ints["layers"], help="a custom shape: layers (with --hidden, --heads)"
@@ -296,17 +299,22 @@ def _check_args(ap: argparse.ArgumentParser, args) -> None:
                     "configuration); run them separately"
                 )
         try:
-            parse(args.explain)
+            (moe.parse_moe if args.model in moe.MOE_MODELS else parse)(args.explain)
         except ValueError as err:
             ap.error(f"argument --explain: {err}")
+    if args.model in moe.MOE_MODELS and args.mode == "serve":
+        ap.error(
+            f"argument --model: {args.model} is a mixture-of-experts model; --mode serve plans "
+            "dense models only (chapter 11's decode_step_moe times MoE decoding)"
+        )
     for dest, value in CLI_DEFAULTS.items():
         if getattr(args, dest) is None and (dest != "model" or not shape):
             setattr(args, dest, value)
 
 
-def model_from_args(args) -> ModelSpec:
-    """The preset named by ``--model``, or a GPT-style shape from ``--layers/--hidden/--heads``
-    (``args``: the command line's parsed :class:`argparse.Namespace`)."""
+def model_from_args(args) -> ModelSpec | moe.MoESpec:
+    """The preset named by ``--model`` (dense or mixture-of-experts), or a GPT-style shape
+    from ``--layers/--hidden/--heads`` (``args``: the parsed :class:`argparse.Namespace`)."""
     if not isinstance(args, argparse.Namespace):
         raise TypeError(f"args must be an argparse.Namespace (parsed flags), got {args!r}")
     if args.layers or args.hidden or args.heads:
@@ -323,7 +331,7 @@ def model_from_args(args) -> ModelSpec:
         )
         vocab = base.vocab_size if args.vocab is None else check_int("vocab", args.vocab)
         return replace(base, vocab_size=vocab)
-    return MODELS[check_choice("model", args.model or CLI_DEFAULTS["model"], MODELS)]
+    return ALL_MODELS[check_choice("model", args.model or CLI_DEFAULTS["model"], ALL_MODELS)]
 
 
 def _fmt_row(row: dict) -> str:
@@ -432,6 +440,8 @@ def _train(args, model, cluster, out) -> int:
         fp8=bool(args.fp8),
     )
     code = EXIT_OK if plan.ranked else EXIT_UNSATISFIABLE
+    if isinstance(plan, moe.MoEPlan):
+        return _train_moe(args, model, cluster, plan, out, code)
     if args.json:
         doc = _train_json(args, model, cluster, plan)
         if args.explain:
@@ -481,6 +491,78 @@ def _train(args, model, cluster, out) -> int:
         for name, line in _train_exports(plan, model, cluster).items():
             print(f"{name}:", line, file=out)
     return code
+
+
+#: Columns of the MoE table: (row key, header).
+_MOE_COLUMNS = (
+    ("step_time", "step s"),
+    ("compute", "compute"),
+    ("a2a_exposed", "a2a exp"),
+    ("bubble", "bubble"),
+    ("tp", "tp"),
+    ("dp", "dp"),
+)
+
+
+def _train_moe(args, model, cluster, plan: moe.MoEPlan, out, code: int) -> int:
+    """The training answer for a mixture-of-experts model (chapter 11's planner over t, e,
+    p, d, b and the MoE schedules): the table, ``--explain``, ``--export`` or ``--json``."""
+    rows = moe.table_moe(plan, args.top) if plan.ranked else []
+    exports = _moe_exports(plan, model, cluster) if args.export and plan.ranked else {}
+    memory = sorted((x for x in plan.dropped if x.rule == "memory"), key=lambda x: x.need)
+    closest = memory[:5] or plan.dropped[:5]
+    drops = [{"config": x.label, "rule": x.rule, "reason": x.reason} for x in closest]
+    if args.json:
+        doc = {
+            "mode": "train",
+            "query": {
+                "model": model.name,
+                "gpu": cluster.gpu.name,
+                "gpus": args.gpus,
+                "global_batch": args.global_batch,
+                "seq_len": args.seq_len or model.seq_len,
+            },
+            "framework": args.framework,
+            "fit": len(plan.ranked),
+            "seconds": plan.seconds,
+            "configurations": [] if args.explain else rows,
+        }
+        if args.explain:
+            doc["explain"] = {"config": args.explain, "explanation": plan.explain(args.explain)}
+        elif not plan.ranked:
+            doc["closest"] = drops
+        if exports:
+            doc["export"] = exports
+        _print_json(doc, out)
+        return code
+    print(
+        f"{model.name} (mixture of experts) on {args.gpus} x {cluster.gpu.name} "
+        f"({cluster.name}), G = {args.global_batch}, framework {args.framework}: "
+        f"{len(plan.ranked)} layouts fit, {len(plan.dropped)} left out, {plan.seconds:.2f} s",
+        file=out,
+    )
+    if args.explain:
+        print(plan.explain(args.explain), file=out)
+        return code
+    if not plan.ranked:
+        print("No layout fits. Closest, with the reason each was left out:", file=out)
+        for x in drops:
+            print(f"  {x['config']:<40} {x['rule']}: {x['reason']}", file=out)
+        return code
+    head = " ".join(f"{h:>8}" for _, h in _MOE_COLUMNS)
+    print(f"{'config':<36} {head} {'GiB':>6} {'MFU':>5}", file=out)
+    for row in rows:
+        cells = " ".join(f"{row[k]:8.3f}" for k, _ in _MOE_COLUMNS)
+        print(f"{row['config']:<36} {cells} {row['peak_gib']:6.1f} {row['mfu']:5.2f}", file=out)
+    for name, line in exports.items():
+        print(f"{name}:", line, file=out)
+    return code
+
+
+def _moe_exports(plan: moe.MoEPlan, model, cluster) -> dict[str, str]:
+    """Launch lines for the best MoE layout, or for each framework's own best when it cannot
+    run the overall best (its schedule), or the reason there is none."""
+    return {"(exports)": "MoE exports are not written yet"}
 
 
 def _fit_hint(plan: Plan) -> str:

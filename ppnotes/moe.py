@@ -588,6 +588,15 @@ def stage_params(model: MoESpec, p: int, stage: int, t: int = 1, e: int = 1) -> 
     return _stage_params(spec, p, stage, t, e, layers)
 
 
+def _distinct_stages(layers: list[tuple[int, int]]) -> list[int]:
+    """One stage of each kind: the first, the last, and the first with each (dense, MoE)
+    layer count; the others hold the same as one of these (the planner's inner loop)."""
+    seen, out = {}, [0, len(layers) - 1]
+    for i, kind in enumerate(layers):
+        seen.setdefault(kind, i)
+    return sorted(set(out) | set(seen.values()))
+
+
 def _stage_params(spec, p, stage, t, e, layers=None) -> tuple[float, int]:
     dense, moe = (layers or stage_layers(spec, p))[stage]
     shared = spec.shared_experts * spec.expert_params + spec.router_params
@@ -652,8 +661,10 @@ def stage_memory_moe(
         activation_bytes_per_token_layer(spec, False) if spec.dense_layers else 0.0,
     )
     best = None
-    for i, (dense, moe) in enumerate(stage_layers(spec, p)):
-        local_dense, expert = _stage_params(spec, p, i, t, e)
+    layers = stage_layers(spec, p)
+    for i in _distinct_stages(layers):
+        dense, moe = layers[i]
+        local_dense, expert = _stage_params(spec, p, i, t, e, layers)
         weights = copies * WEIGHT_BYTES * (local_dense + expert)
         grads = copies * GRAD_BYTES * (local_dense + expert)
         optim = copies * opt * (local_dense / d + expert / edp)
@@ -918,6 +929,11 @@ def dualpipev_rank0_pairs(p: int, m: int) -> int:
 _TWO_RANKS = (2, 4)
 
 
+@lru_cache(maxsize=1)
+def _two_rank_schedule() -> schedules.Schedule:
+    return schedules.build_schedule("dualpipev", *_TWO_RANKS)
+
+
 @lru_cache(maxsize=4096)
 def _v_bubble(f: float, i: float, w: float, xf: float, xb: float) -> float:
     """Idle time of rank 0 per extra rank of DualPipeV, seconds: the two-rank schedule's
@@ -925,7 +941,7 @@ def _v_bubble(f: float, i: float, w: float, xf: float, xb: float) -> float:
     chunk costs f, i, w (b = i + w) and all-to-all xf, xb. Without all-to-all it equals
     deepseek2024v3 table 2's F&B + B - 3W = f + 2b - 3w (when b >= f; the tests check it)."""
     p, m = _TWO_RANKS
-    sch = schedules.build_schedule("dualpipev", p, m)
+    sch = _two_rank_schedule()
     costs = {"F": f, "B": i + w, "I": i, "W": w}
     talk = {"F": xf, "B": xb, "I": xb, "W": 0.0}
     makespan = schedules.simulate_overlap(sch, costs, talk, "chunk").makespan
@@ -1181,7 +1197,8 @@ def _step(spec, cluster, layout, lam, dispatcher, db, optimizer, s, fp8=False) -
     m = layout.num_microbatches
     layers = stage_layers(spec, p)
     slowest, worst = None, -1.0
-    for i, (nd, nm) in enumerate(layers):
+    for i in _distinct_stages(layers):
+        nd, nm = layers[i]
         c = _chunk(spec, cluster, t, e, nd, nm, b, lam, dispatcher, db, s, fp8)
         if i == p - 1:  # LM head: a V x h multiply on the last stage
             head = _linear(b * s, spec.hidden_size, max(1, spec.vocab_size // t), cluster.gpu)
@@ -1207,7 +1224,9 @@ def _step(spec, cluster, layout, lam, dispatcher, db, optimizer, s, fp8=False) -
     edp, bw = t * d // e, cluster.inter_link.bandwidth()
     dp = max(
         (GRAD_BYTES + WEIGHT_BYTES) * (dense * (d - 1) / d + expert * (edp - 1) / edp) / bw
-        for dense, expert in (_stage_params(spec, p, i, t, e, layers) for i in range(p))
+        for dense, expert in (
+            _stage_params(spec, p, i, t, e, layers) for i in _distinct_stages(layers)
+        )
     )
     dp_exposed = max(0.0, dp - (c["I"] + c["W"]))
     step = pipe + tp + dp_exposed
@@ -1239,19 +1258,157 @@ class MoEDropped:
     label: str
     rule: str
     reason: str
+    #: the values every configuration this drop covers shares (keys of :data:`LAYOUT_WORDS`)
+    fields: dict = field(default_factory=dict, compare=False)
+    need: float = 0.0  # bytes the fullest GPU needs ("memory" drops), else 0
+
+
+#: A layout's words (:attr:`MoELayout.words`, :func:`parse_moe`) and the fields they set.
+LAYOUT_WORDS = {
+    "t": "tensor_parallel",
+    "e": "expert_parallel",
+    "p": "pipeline_parallel",
+    "d": "data_parallel",
+    "b": "micro_batch",
+}
+
+
+def parse_moe(text: str) -> dict:
+    """Read an MoE layout's words (all or some, any order) into a dict with keys t, e, p, d,
+    b, schedule, recompute: ``"t1 e64 p16 d128 b1 dualpipe none"`` or ``"e64 p16"``."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"config must be words like 'e64 p16 dualpipe', got {text!r}")
+    out: dict = {}
+    for word in text.replace(",", " ").replace("=", "").lower().split():
+        if word in SCHEDULES:
+            out["schedule"] = word
+        elif word in RECOMPUTE:
+            out["recompute"] = word
+        elif word[:1] in LAYOUT_WORDS and word[1:].isdigit() and int(word[1:]) >= 1:
+            out[word[0]] = int(word[1:])
+        else:
+            raise ValueError(
+                f"config word {word!r} is not one of t<N>, e<N>, p<N>, d<N>, b<N>, a schedule "
+                f"{SCHEDULES} or a recomputation {RECOMPUTE}"
+            )
+    return out
+
+
+def _layout_fields(layout: MoELayout) -> dict:
+    out = {k: getattr(layout, name) for k, name in LAYOUT_WORDS.items()}
+    return out | {"schedule": layout.schedule, "recompute": layout.recompute}
 
 
 @dataclass
 class MoEPlan:
-    """What :func:`plan_moe` found: ``ranked`` (fastest first), ``dropped``, and the time."""
+    """What :func:`plan_moe` found: ``ranked`` (fastest first), ``dropped``, the search time
+    in seconds and the memory ``budget`` per GPU (bytes)."""
 
     ranked: list[MoEStep]
     dropped: list[MoEDropped]
     seconds: float
+    budget: float = 0.0
 
     @property
     def best(self) -> MoEStep | None:
         return self.ranked[0] if self.ranked else None
+
+    def find(self, text: str) -> tuple[str, object]:
+        """Where a layout ended up: ``("ranked", (rank, MoEStep))`` for the best ranked one
+        with the given words (:func:`parse_moe`; partial words allowed), else ``("dropped",
+        [MoEDropped, ...])``, the drops that cover it (most specific first)."""
+        want = parse_moe(text)
+        for i, r in enumerate(self.ranked):
+            got = _layout_fields(r.layout)
+            if all(got[k] == v for k, v in want.items()):
+                return "ranked", (i + 1, r)
+        hits = [
+            x
+            for x in self.dropped
+            if x.fields and all(want.get(k, v) == v for k, v in x.fields.items())
+        ]
+        hits.sort(key=lambda x: -sum(k in want for k in x.fields))
+        return "dropped", hits
+
+    def explain(self, text: str) -> str:
+        """Why a layout ranks where it does or was left out (plain text)."""
+        where, what = self.find(text)
+        if where == "ranked":
+            rank, r = what
+            gib = r.memory["total"] / GiB
+            lines = [
+                f"{r.layout.words}: rank {rank} of {len(self.ranked)}, step {r.step_time:.3f} s, "
+                f"fullest GPU {gib:.1f} GiB of {self.budget / GiB:.1f} GiB"
+            ]
+            if rank == 1:
+                lines.append("It is the fastest layout that fits.")
+                if len(self.ranked) > 1:
+                    lines.append("Runner-up " + _compare_steps(self.ranked[1], r))
+            else:
+                lines.append(_compare_steps(r, self.best))
+            return "\n".join(lines)
+        if not what:
+            return f"{text}: not among the layouts searched"
+        rules = sorted({x.rule for x in what})
+        lines = [f"{text}: no layout with these values ranks; dropped by {', '.join(rules)}"]
+        lines += [f"  {x.label}: {x.rule}: {x.reason}" for x in what[:6]]
+        if len(what) > 6:
+            lines.append(f"  ... and {len(what) - 6} more")
+        return "\n".join(lines)
+
+
+def _compare_steps(slow: MoEStep, fast: MoEStep) -> str:
+    """Which parts make ``slow`` slower than ``fast``, largest difference first."""
+    diff = {k: slow.parts[k] - fast.parts[k] for k in slow.parts}
+    order = sorted(diff, key=lambda k: -abs(diff[k]))[:3]
+    text = ", ".join(f"{k} {diff[k]:+.3f} s" for k in order)
+    return (
+        f"{slow.layout.words} is {slow.step_time - fast.step_time:.3f} s slower than "
+        f"{fast.layout.words}; the parts that differ most: {text}."
+    )
+
+
+#: The parts of an MoE step (:attr:`MoEStep.parts`), seconds; they sum to the step time.
+STEP_PARTS = ("compute", "a2a_exposed", "bubble", "tp", "dp")
+
+
+def table_moe(plan: MoEPlan, top: int = 10) -> list[dict]:
+    """The first ``top`` ranked layouts as rows: config (words), t, e, p, d, b, m, schedule,
+    recompute, step time and every part (seconds), fullest GPU (GiB), MFU."""
+    check_instance("plan", plan, MoEPlan, "ppnotes.moe.MoEPlan")
+    rows = []
+    for r in plan.ranked[: check_int("top", top, 1)]:
+        lay = r.layout
+        row = {"config": lay.words} | _layout_fields(lay) | {"m": lay.num_microbatches}
+        row |= {"step_time": r.step_time} | dict(r.parts)
+        row |= {"peak_gib": r.memory["total"] / GiB, "mfu": r.mfu}
+        rows.append(row)
+    return rows
+
+
+def verify_moe(plan: MoEPlan, top: int = 3) -> list[dict]:
+    """Re-time the pipeline part of the ``top`` best layouts with the simulator
+    (:func:`ppnotes.schedules.simulate_overlap`, every rank given the slowest stage's chunk
+    times, DualPipe's pairs for the V-shaped schedules, DualPipe timed as DualPipeV) against
+    :func:`pipeline_step`. Rows: ``config``, ``model``, ``simulated`` (seconds), ``error``."""
+    check_instance("plan", plan, MoEPlan, "ppnotes.moe.MoEPlan")
+    rows = []
+    for r in plan.ranked[: check_int("top", top, 1)]:
+        lay, c = r.layout, r.chunk
+        p, m = lay.pipeline_parallel, lay.num_microbatches
+        mine = pipeline_step(lay.schedule, p, m, c)
+        name = "dualpipev" if lay.schedule == "dualpipe" else lay.schedule
+        if p == 1:
+            sim = m * sum(c[k] for k in CHUNK_KEYS)
+        else:
+            sch = schedules.build_schedule(name, p, m)
+            share = sch.num_stages / sch.num_ranks
+            costs = {k: c[k] / share for k in ("F", "I", "W")} | {"B": (c["I"] + c["W"]) / share}
+            talk = {"F": c["xF"] / share, "B": c["xB"] / share, "I": c["xB"] / share}
+            pair = "chunk" if name == "dualpipev" else "none"
+            sim = schedules.simulate_overlap(sch, costs, talk, pair).makespan
+        rows.append({"config": lay.words, "model": mine, "simulated": sim, "error": mine / sim - 1})
+    return rows
 
 
 #: Which framework runs which combination (read at their sources): Megatron-Core MoE: t, p
@@ -1316,6 +1473,12 @@ def plan_moe(
     began = time.perf_counter()
     budget = (1.0 - reserve) * cluster.gpu.memory_bytes
     ranked, dropped = [], []
+
+    def drop(rule: str, reason: str, need: float = 0.0, **fields) -> None:
+        words = [f"{k}{fields[k]}" for k in LAYOUT_WORDS if k in fields]
+        words += [fields[k] for k in ("schedule", "recompute") if k in fields]
+        dropped.append(MoEDropped(" ".join(words), rule, reason, fields, need))
+
     for t in _divisors(min(n, cluster.gpus_per_node)):
         if n % t or spec.num_heads % t:
             continue
@@ -1325,35 +1488,20 @@ def plan_moe(
             d = n // (t * p)
             for e in _divisors(spec.num_experts):
                 if (t * d) % e:
-                    dropped.append(
-                        MoEDropped(
-                            f"t={t} p={p} e={e} d={d}",
-                            "expert group",
-                            f"e = {e} does not divide t d = {t * d} (the expert group is "
-                            "carved out of the tensor and data ranks)",
-                        )
-                    )
+                    why = f"e = {e} does not divide t d = {t * d} (the expert group is carved "
+                    why += "out of the tensor and data ranks)"
+                    drop("expert group", why, t=t, p=p, e=e, d=d)
                     continue
                 for b in range(1, bmax + 1):
                     if g % (d * b):
-                        dropped.append(
-                            MoEDropped(
-                                f"t={t} p={p} e={e} d={d} b={b}",
-                                "batch",
-                                f"G = {g} is not a multiple of d b = {d * b}",
-                            )
-                        )
+                        why = f"G = {g} is not a multiple of d b = {d * b}"
+                        drop("batch", why, t=t, p=p, e=e, d=d, b=b)
                         continue
                     m = g // (d * b)
                     for sched in allowed:
                         if sched in ("dualpipev", "dualpipe") and (p == 1 or m < 2 * p):
-                            dropped.append(
-                                MoEDropped(
-                                    f"t={t} p={p} e={e} d={d} b={b} {sched}",
-                                    "schedule",
-                                    f"{sched} needs p >= 2 and m >= 2p = {2 * p}, got m = {m}",
-                                )
-                            )
+                            why = f"{sched} needs p >= 2 and m >= 2p = {2 * p}, got m = {m}"
+                            drop("schedule", why, t=t, p=p, e=e, d=d, b=b, schedule=sched)
                             continue
                         if sched == "zbv" and p == 1:
                             continue
@@ -1362,29 +1510,20 @@ def plan_moe(
                             spec, t, p, e, d, b, sched, recompute, optimizer, lam, s
                         )
                         if mem["total"] > budget:
-                            dropped.append(
-                                MoEDropped(
-                                    lay.label,
-                                    "memory",
-                                    f"needs {mem['total'] / GiB:.1f} GiB on its fullest GPU, "
-                                    f"over the {budget / GiB:.1f} GiB budget",
-                                )
+                            why = (
+                                f"needs {mem['total'] / GiB:.1f} GiB on its fullest GPU, over "
+                                f"the {budget / GiB:.1f} GiB budget"
                             )
+                            drop("memory", why, mem["total"], **_layout_fields(lay))
                             continue
                         ranked.append(
                             _step(spec, cluster, lay, lam, dispatcher, db, optimizer, s, fp8)
                         )
     for e in _divisors(n):
         if e > 1 and spec.num_experts % e:
-            dropped.append(
-                MoEDropped(
-                    f"e={e}",
-                    "whole experts",
-                    f"e = {e} does not divide the {spec.num_experts} experts",
-                )
-            )
+            drop("whole experts", f"e = {e} does not divide the {spec.num_experts} experts", e=e)
     ranked.sort(key=lambda r: r.step_time)
-    return MoEPlan(ranked, dropped, time.perf_counter() - began)
+    return MoEPlan(ranked, dropped, time.perf_counter() - began, budget)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1135,13 +1135,19 @@ def _plan_moe_training(
         for rc in recomputes
     ]
     ranked = sorted((r for plan in plans for r in plan.ranked), key=lambda r: r.step_time)
-    dropped = [d for plan in plans for d in plan.dropped]
-    return moe.MoEPlan(ranked, dropped, sum(plan.seconds for plan in plans))
+    # the same drop (e not dividing E, say) comes once per recomputation: keep one
+    dropped = list(
+        {(d.label, d.rule, d.reason): d for plan in plans for d in plan.dropped}.values()
+    )
+    return moe.MoEPlan(ranked, dropped, sum(plan.seconds for plan in plans), plans[0].budget)
 
 
 def table(plan: Plan, top: int = 10) -> list[dict]:
     """The first ``top`` ranked configurations as rows: label, t, cp, p, d, b, m, schedule,
-    v, recompute, step time, every part (seconds), peak memory (GiB), MFU."""
+    v, recompute, step time, every part (seconds), peak memory (GiB), MFU. A mixture-of-experts
+    plan (:class:`ppnotes.moe.MoEPlan`) gets :func:`ppnotes.moe.table_moe`'s rows."""
+    if isinstance(plan, moe.MoEPlan):
+        return moe.table_moe(plan, top)
     rows = []
     for r in _plan(plan).ranked[: check_int("top", top)]:
         c = r.candidate
@@ -1236,7 +1242,10 @@ def verify(plan: Plan, top: int = 3) -> list[dict]:
     two agree to a few per cent. Unequal chunks (:func:`ppnotes.perf_model.chunk_layers`) are
     simulated chunk by chunk at the mean time per layer, the head spread over all layers (the
     step model puts it on the last stage, and already times such schedules with the simulator).
+    A mixture-of-experts plan is checked by :func:`ppnotes.moe.verify_moe`.
     """
+    if isinstance(plan, moe.MoEPlan):
+        return moe.verify_moe(plan, top)
     rows = []
     for r in _plan(plan).ranked[: check_int("top", top)]:
         res, c = r.result, r.candidate

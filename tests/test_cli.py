@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from ppnotes import _names, cli, serving_plan
+from ppnotes import _names, cli, moe, serving_plan
 from ppnotes import optimum as o
 from ppnotes.hardware import GPUS, LINKS
 from ppnotes.models import LLAMA3_70B, MODELS
@@ -544,3 +544,43 @@ def test_no_gpu_count_fits_is_said_and_bounded():
     code, text = run("--gpus", "999983", "--top", "1")
     assert code == cli.EXIT_UNSATISFIABLE
     assert "nothing fits on any multiple of 8 up to 1000000 GPUs" in text.splitlines()[-1]
+
+
+# --- mixture-of-experts models (chapter 11) ------------------------------------------------
+
+MOE_ARGS = ("--model", "Mixtral 8x7B", "--gpu", "H100", "--gpus", "64", "--global-batch", "256")
+
+
+def test_cli_plans_an_moe_model_over_expert_parallelism():
+    code, text = run(*MOE_ARGS, "--top", "4")
+    assert code == cli.EXIT_OK
+    assert "mixture of experts" in text and "a2a exp" in text
+    rows = [line.split() for line in text.splitlines()[2:6]]
+    assert len(rows) == 4 and all(row[1].startswith("e") for row in rows)
+    steps = [float(row[7]) for row in rows]  # t e p d b schedule recompute, then the step
+    assert steps == sorted(steps)
+    plan = o.plan_training(moe.MIXTRAL_8X7B, o.cluster_for("H100 SXM 80GB"), 64, 256)
+    assert rows[0][:7] == plan.best.layout.words.split()
+
+
+def test_cli_moe_json_explain_and_refusals(capsys):
+    code, text = run(*MOE_ARGS, "--json", "--top", "2")
+    doc = json.loads(text)
+    assert code == 0 and len(doc["configurations"]) == 2
+    first = doc["configurations"][0]
+    assert first["step_time"] == pytest.approx(sum(first[k] for k in moe.STEP_PARTS))
+    code, text = run(*MOE_ARGS, "--explain", "e16")
+    assert code == 0 and "e16: no layout with these values ranks; dropped by whole experts" in text
+    code, text = run(*MOE_ARGS, "--explain", "x9")
+    assert code == cli.EXIT_BAD_INPUT and "config word 'x9'" in capsys.readouterr().err
+    code, _ = run("--model", "Mixtral 8x7B", "--mode", "serve")
+    assert code == cli.EXIT_BAD_INPUT and "dense models only" in capsys.readouterr().err
+
+
+def test_cli_moe_nothing_fits_lists_the_closest_by_memory():
+    code, text = run(
+        "--model", "DeepSeek-V3", "--gpu", "H100", "--gpus", "64", "--global-batch", "64"
+    )
+    assert code == cli.EXIT_UNSATISFIABLE
+    needs = [float(x) for x in re.findall(r"needs ([0-9.]+) GiB", text)]
+    assert len(needs) == 5 and needs == sorted(needs)

@@ -441,3 +441,36 @@ def test_decode_depth_adds_hops_not_speed_and_buys_memory():
     )
     with pytest.raises(ValueError, match=r"batch must be an integer in \[64, "):
         M.decode_step_moe(v3, cl, 1, 64, 8)
+
+
+def test_moe_plan_explains_tables_and_verifies_itself():
+    from ppnotes import optimum
+
+    cluster = optimum.cluster_for("H100 SXM 80GB")
+    plan = optimum.plan_training(M.MIXTRAL_8X7B, cluster, 64, 256)
+    assert isinstance(plan, M.MoEPlan)
+    assert plan.budget == pytest.approx((1 - M.RESERVE_FRACTION) * cluster.gpu.memory_bytes)
+    rows = optimum.table(plan, 5)
+    assert [r["config"] for r in rows] == [r.layout.words for r in plan.ranked[:5]]
+    for row in rows:
+        assert row["step_time"] == pytest.approx(sum(row[k] for k in M.STEP_PARTS))
+    # the model's pipeline time equals the simulator's for 1F1B and the V schedules
+    for row, r in zip(optimum.verify(plan, 6), plan.ranked, strict=False):
+        assert abs(row["error"]) < (0.08 if r.layout.schedule == "zbv" else 1e-9)
+    assert plan.explain(plan.best.layout.words).splitlines()[1] == (
+        "It is the fastest layout that fits."
+    )
+    second = plan.explain(plan.ranked[1].layout.words)
+    assert "rank 2 of" in second and "slower than " + plan.best.layout.words in second
+    assert "dropped by whole experts" in plan.explain("e16")
+    assert M.parse_moe("t1 e8 p4 d16 b1 1f1b none") == {
+        "t": 1,
+        "e": 8,
+        "p": 4,
+        "d": 16,
+        "b": 1,
+        "schedule": "1f1b",
+        "recompute": "none",
+    }
+    with pytest.raises(ValueError, match=r"config word 'q2' is not one of"):
+        M.parse_moe("q2")
