@@ -47,7 +47,7 @@ def decode_knee_figure(
                     raise ValueError(f"{name}[{p}] must hold (TPOT, tokens/s) pairs, got {pair!r}")
                 check_real(f"{name} TPOT", pair[0], strict=True)
                 check_real(f"{name} tokens/s", pair[1], strict=True)
-    fig, (left, right) = new_figure(width=7.0, height=3.2, ncols=2)
+    fig, (left, right) = new_figure(width=7.0, height=3.8, ncols=2)
     for i, p in enumerate(sorted(measured)):
         color = SERIES_COLORS[i % len(SERIES_COLORS)]
         for ax, col, scale in ((left, 0, 1e3), (right, 1, 1.0)):
@@ -79,5 +79,16 @@ def decode_knee_figure(
         ax.set_ylim(bottom=0)
     left.set_ylabel("TPOT, time per output token (ms)")
     right.set_ylabel("output tokens per second")
-    right.legend(loc="lower right", frameon=False)
+    # below both panels: inside the axes it covered the p = 1 points at large k
+    # one row per depth, one column per kind (matplotlib fills legend columns first)
+    handles, labels = right.get_legend_handles_labels()
+    kinds = len(series)
+    order = [i for kind in range(kinds) for i in range(kind, len(handles), kinds)]
+    fig.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        loc="outside lower center",
+        ncols=kinds,
+        frameon=False,
+    )
     return fig
