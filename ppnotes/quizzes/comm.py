@@ -361,8 +361,8 @@ def questions() -> list[dict]:
             en_zh(
                 "GPT-3 175B (h = 12288), b = 1, s = 2048, 16-bit, t = 8, two ring all-reduces "
                 "of the b s h layer output per layer forward. How many times longer do they "
-                "take over InfiniBand HDR (24 GB/s per direction, 2.7 us per ring step) than "
-                "over NVLink 3 (230 GB/s, 0.6 us per ring step), with NCCL's 6.6 us per call "
+                "take over InfiniBand HDR (24 GB/s per direction, 2.7 µs per ring step) than "
+                "over NVLink 3 (230 GB/s, 0.6 µs per ring step), with NCCL's 6.6 µs per call "
                 "on both?",
                 "GPT-3 175B（h = 12288），b = 1，s = 2048，16 位，t = 8，每层前向对 b s h 的层"
                 "输出做两次环形 all-reduce。两种链路上 NCCL 每次调用都另有 6.6 微秒。走 "

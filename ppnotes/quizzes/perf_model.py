@@ -142,8 +142,11 @@ def questions() -> list[dict]:
                 (
                     1,
                     en_zh(
-                        "It is not exact: the whole-batch stage time is counted $M$ times.",
-                        "它并不准确：整个 batch 的 stage 时间被算了 $M$ 次。",
+                        "Not 1: the note's stage time already covers the whole batch "
+                        "($M$ micro-batches), and it is then counted once per micro-batch, "
+                        "so $M$ times too much.",
+                        "不是 1：原笔记的 stage 时间已经是整个 batch（$M$ 个微批次）的时间，"
+                        "又按每个微批次各算一次，多算了 $M$ 倍。",
                     ),
                 )
             ],
