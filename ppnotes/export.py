@@ -412,6 +412,11 @@ def megatron_moe_layout(layout, model) -> str | None:
     otherwise: one ``|``-separated entry per stage, ``t*n`` for n decoder layers, ``E`` first
     and ``L`` last; the first L mod p stages hold one more layer (see :data:`EXPORT_SOURCES`)."""
     layout, model, _ = _moe_inputs(layout, model, None)
+    return _megatron_moe_layout(layout, model)
+
+
+def _megatron_moe_layout(layout, model) -> str | None:
+    """:func:`megatron_moe_layout` on inputs already checked."""
     per_stage = [d + m for d, m in moe.stage_layers(model, layout.pipeline_parallel)]
     if len(set(per_stage)) == 1:
         return None
@@ -512,7 +517,7 @@ def megatron_moe_flags(layout, model, seq_len: int | None = None) -> list[str]:
         f"--max-position-embeddings {max(model.seq_len, seq_len)}",
         f"--num-layers {model.num_layers}",
     ]
-    split = megatron_moe_layout(layout, model)
+    split = _megatron_moe_layout(layout, model)
     if split is not None:
         flags.append(f"--pipeline-model-parallel-layout {shlex.quote(split)}")
     flags += [f"--hidden-size {model.hidden_size}", f"--num-attention-heads {model.num_heads}"]
@@ -559,6 +564,11 @@ def torchtitan_moe_stages(layout, model) -> list[list[int]]:
     rest in its second. Rank 0's second stage (the last) may hold no layer, only the final norm
     and head. ``ValueError`` when another stage would be empty (a rank of one layer)."""
     layout, model, _ = _moe_inputs(layout, model, None)
+    return _torchtitan_moe_stages(layout, model)
+
+
+def _torchtitan_moe_stages(layout, model) -> list[list[int]]:
+    """:func:`torchtitan_moe_stages` on inputs already checked."""
     p = layout.pipeline_parallel
     per_rank = moe.stage_layers(model, p)
     if layout.schedule == "1f1b":
@@ -635,7 +645,7 @@ def torchtitan_moe_config(layout, model=None, seq_len: int | None = None) -> lis
         if model is not None:
             args.append(
                 "--parallelism.module_fqns_per_model_part "
-                + " ".join(_torchtitan_fqns(torchtitan_moe_stages(layout, model)))
+                + " ".join(_torchtitan_fqns(_torchtitan_moe_stages(layout, model)))
             )
     if p > 1 or e > 1:  # Trainer.Config._validate_cuda_graphs: PP, or EP's all-to-all
         args.append("--training.disable-cuda-graphs")
