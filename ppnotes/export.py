@@ -191,7 +191,7 @@ def megatron_flags(cand: Candidate, model: ModelSpec, global_batch: int, seq_len
     ]
     layout = megatron_layout(cand, model)
     if layout is not None:  # exclusive with the virtual-stage size flags (validate_args)
-        flags.append(f"--pipeline-model-parallel-layout {layout}")
+        flags.append(f"--pipeline-model-parallel-layout {shlex.quote(layout)}")
     elif cand.schedule == "interleaved":
         flags.append(
             f"--num-layers-per-virtual-pipeline-stage {model.num_layers // (cand.p * cand.v)}"

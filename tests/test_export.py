@@ -67,6 +67,11 @@ def _flags(words: list[str]) -> dict:
     return out
 
 
+def _shell_flags(words: list[str]) -> dict:
+    """:func:`_flags` with each value read as the shell reads it (quotes removed)."""
+    return {k: v if v is True else shlex.split(v)[0] for k, v in _flags(words).items()}
+
+
 def _megatron_layout_stages(text: str) -> list[str]:
     """Megatron-LM's layout rules, written out (pipeline_parallel_layer_layout.py at the same
     commit: parse_str_to_list and validate_layer_layout): ``x*n`` repeats a character, ``|``
@@ -100,7 +105,7 @@ def test_megatron_rules(model):
     seen = 0
     for cand in _megatron_candidates(model):
         seen += 1
-        f = _flags(export.megatron_flags(cand, model, 64, seq))
+        f = _shell_flags(export.megatron_flags(cand, model, 64, seq))
         # args.py:1314-1317: max_position_embeddings is required; 1354: >= seq_length.
         assert int(f["--max-position-embeddings"]) >= int(f["--seq-length"]) == seq
         # args.py:995: layers divisible by p; 969-975: p-stage layers by the virtual-stage size;
@@ -186,6 +191,10 @@ def test_megatron_command_is_one_launch_line():
     )
     with pytest.raises(ValueError, match="do not fill nodes"):
         export.megatron_command(o.Candidate(1, 3, 4, 1), GPT3_175B, 8, 2048)
+    # an uneven layout is one shell word (its | and * would otherwise be read by the shell)
+    words = shlex.split(export.megatron_command(o.Candidate(1, 3, 8, 1), LLAMA3_70B, 64, 8192))
+    at = words.index("--pipeline-model-parallel-layout")
+    assert words[at + 1] == "Et*27|t*27|t*26L"
 
 
 # --- torchtitan: rules read from torchtitan 0.3.0 (and run below when it is installed) -------
@@ -380,11 +389,6 @@ def _moe_layouts(model):
         if model.num_layers % p:
             seen.append(moe.MoELayout(2, p, 8, 8, 1, 64, "1f1b", "full"))
     return seen
-
-
-def _shell_flags(words: list[str]) -> dict:
-    """:func:`_flags` with each value read as the shell reads it (quotes removed)."""
-    return {k: v if v is True else shlex.split(v)[0] for k, v in _flags(words).items()}
 
 
 def _megatron_pattern(text: str) -> list[int]:
