@@ -10,7 +10,9 @@ runs torchtitan's own loader and writes out Megatron-LM's rules. The search that
 
 from __future__ import annotations
 
-from . import memory, partition
+import shlex
+
+from . import memory, moe, partition
 from ._validate import MAX_GPUS, check_instance, check_int
 from .models import ModelSpec
 from .optimum import Candidate, _candidate, _model, torchtitan_layers_per_stage
@@ -41,6 +43,40 @@ EXPORT_SOURCES = {
     "torchtitan/distributed/parallel_dims.py (world = dp_shard x cp x tp x pp; FSDP over "
     "dp_shard x cp), torchtitan/models/llama3/model.py (context parallelism with SDPA or "
     "FlexAttention, the Llama 3 default)",
+    "megatron-moe": "NVIDIA/Megatron-LM @ d98e8a64ddf34856e74b24714e3bedb2f5a39553: "
+    "megatron/training/arguments.py (587-588: --expert-tensor-parallel-size defaults to t, so "
+    "1 is written; 327-350 moe_freq_type: --moe-layer-freq as a list expression, 1 = MoE; "
+    "1648-1658: --moe-ffn-hidden-size defaults to --ffn-hidden-size, e divides --num-experts; "
+    "1973-1974: --multi-latent-attention excludes --group-query-attention; 940-952: a "
+    "--pipeline-model-parallel-layout sets the stages), "
+    "megatron/core/transformer/transformer_config.py (1446-1450: t divides the heads; "
+    "1460-1467: the query groups a multiple or a divisor of t; 891 moe_token_dispatcher_type "
+    "defaults to allgather; 917 "
+    "moe_expert_capacity_factor None: dropless; 2612-2615: biases in MoE need expert tensor "
+    "parallelism 1; MLATransformerConfig 3288-3306: q/kv ranks, head dims, YaRN rope), "
+    "megatron/core/models/gpt/gpt_layer_specs.py (643-671: the dense/MoE pattern indexed by "
+    "global layer; 693-704: a layout's layer ids per stage; 244-254: --qk-layernorm gives "
+    "MLA's latent norms), megatron/core/models/gpt/moe_module_specs.py (65-98: SequentialMLP "
+    "experts without --moe-grouped-gemm), megatron/core/transformer/moe/moe_layer.py (636-640: "
+    "training with t > 1 needs --sequence-parallel), megatron/core/parallel_state.py (874-884: "
+    "the world divisible by expert-tensor x e x p; 898-906: the same pipeline groups for "
+    "dense and expert layers); run through parse_args, validate_args, TransformerConfig and "
+    "get_gpt_decoder_block_spec by tools/check_megatron_exports.py",
+    "torchtitan-moe": "torchtitan 0.3.0 (PyPI): torchtitan/config/configs.py "
+    "(ParallelismConfig.expert_parallel_degree: EP borrows from dp_shard x cp x tp, efsdp = "
+    "dp_shard x cp x tp / ep; no expert tensor parallel degree; module_fqns_per_model_part), "
+    "torchtitan/distributed/parallel_dims.py (_validate: dp_replicate x dp_shard x cp x tp x "
+    "pp = world; build_mesh: efsdp = fsdp x tp // ep), torchtitan/models/common/"
+    "moe_sharding.py (with EP, expert weights sharded over ep only; without EP, over tp), "
+    "torchtitan/trainer.py (_validate_cuda_graphs: PP, or EP with the all-to-all dispatcher, "
+    "needs --training.disable-cuda-graphs), torchtitan/distributed/pipeline_parallel.py "
+    "(pipeline_llm, _pipeline_module_split: a stage may hold only norm and lm_head), "
+    "torchtitan/models/deepseek_v3/config_registry.py (deepseek_v3_671b), "
+    "torchtitan/models/qwen3/config_registry.py (qwen3_30b_a3b); torch 2.13 "
+    "torch/distributed/pipelining/schedules.py (get_schedule_class: 1F1B, Interleaved1F1B, "
+    "GPipe, LoopedBFS, InterleavedZeroBubble, ZBVZeroBubble, DualPipeV; "
+    "_PipelineScheduleRuntime runs OVERLAP_F_B's sub-actions one after the other unless a "
+    "custom function is registered, which torchtitan's trainer does not)",
     "vllm": "vllm-project/vllm vllm/engine/arg_utils.py (EngineArgs: tensor_parallel_size, "
     "pipeline_parallel_size, data_parallel_size, max_num_seqs, max_model_len, "
     "gpu_memory_utilization; EngineArgs.add_cli_args turns each field into --field-name; read "
@@ -155,7 +191,7 @@ def megatron_flags(cand: Candidate, model: ModelSpec, global_batch: int, seq_len
     ]
     layout = megatron_layout(cand, model)
     if layout is not None:  # exclusive with the virtual-stage size flags (validate_args)
-        flags.append(f"--pipeline-model-parallel-layout {layout}")
+        flags.append(f"--pipeline-model-parallel-layout {shlex.quote(layout)}")
     elif cand.schedule == "interleaved":
         flags.append(
             f"--num-layers-per-virtual-pipeline-stage {model.num_layers // (cand.p * cand.v)}"
@@ -248,40 +284,58 @@ def torchtitan_config(
             "single-chunk ZB-H1 has no torchtitan schedule (InterleavedZeroBubble runs 2 or "
             "more stages per rank, ZBVZeroBubble a V of 2); export ZBV or interleaved instead"
         )
-    args = []
     if model is not None:
         model = _model(model)
-        if model.name in TORCHTITAN_MODELS:
-            module, name = TORCHTITAN_MODELS[model.name]
-            args += [f"--module {module}", f"--config {name}"]
-    args += [
-        f"--parallelism.tensor_parallel_degree {cand.t}",
-        f"--parallelism.pipeline_parallel_degree {cand.p}",
-        f"--parallelism.data_parallel_shard_degree {cand.d}",
-        *([f"--parallelism.context_parallel_degree {cand.cp}"] if cand.cp > 1 else []),
-        "--parallelism." + ("" if cand.sp and cand.t > 1 else "no-") + "enable-sequence-parallel",
-    ]
+    name = None if model is None else model.name
+    args = _torchtitan_parallel(TORCHTITAN_MODELS, name, cand.t, cand.p, cand.d, cand.sp)
+    if cand.cp > 1:
+        args.append(f"--parallelism.context_parallel_degree {cand.cp}")
     if cand.p > 1:
-        args += [
-            f"--parallelism.pipeline_parallel_schedule {TORCH_SCHEDULES[cand.schedule]}",
-            f"--parallelism.pipeline_parallel_microbatch_size {cand.b}",
-            # The planner splits layers only (embedding and head not counted as layers).
-            "--parallelism.pipeline_parallel_first_stage_less_layers 0",
-            "--parallelism.pipeline_parallel_last_stage_less_layers 0",
-        ]
+        args += _torchtitan_pipeline(TORCH_SCHEDULES[cand.schedule], cand.b)
         if model is not None:
             chunks = memory.chunks_per_rank(cand.schedule, cand.v)
             per_stage = torchtitan_layers_per_stage(model.num_layers, cand.p, chunks)
             if per_stage is not None:
                 args.append(f"--parallelism.pipeline_parallel_layers_per_stage {per_stage}")
         args.append("--training.disable-cuda-graphs")  # required with PP (Trainer.Config)
-    args += [
-        f"--training.local_batch_size {global_batch // cand.d}",
+    return args + _torchtitan_training(global_batch, cand.d, seq_len, cand.recompute)
+
+
+def _torchtitan_parallel(registry, name, t: int, p: int, d: int, sp: bool) -> list[str]:
+    """``--module``/``--config`` of ``name`` when ``registry`` has it, then the tensor,
+    pipeline and FSDP degrees and sequence parallelism (only with t > 1)."""
+    args = []
+    if name in registry:
+        module, config = registry[name]
+        args += [f"--module {module}", f"--config {config}"]
+    return args + [
+        f"--parallelism.tensor_parallel_degree {t}",
+        f"--parallelism.pipeline_parallel_degree {p}",
+        f"--parallelism.data_parallel_shard_degree {d}",
+        "--parallelism." + ("" if sp and t > 1 else "no-") + "enable-sequence-parallel",
+    ]
+
+
+def _torchtitan_pipeline(schedule: str, micro_batch: int) -> list[str]:
+    """The schedule class, micro-batch size (sequences) and no layer taken off the first or
+    last stage (the planners split layers only: embedding and head not counted)."""
+    return [
+        f"--parallelism.pipeline_parallel_schedule {schedule}",
+        f"--parallelism.pipeline_parallel_microbatch_size {micro_batch}",
+        "--parallelism.pipeline_parallel_first_stage_less_layers 0",
+        "--parallelism.pipeline_parallel_last_stage_less_layers 0",
+    ]
+
+
+def _torchtitan_training(global_batch: int, d: int, seq_len: int, recompute: str) -> list[str]:
+    """Local batch G / d and global batch G (sequences), sequence length (tokens), and the
+    recomputation as torchtitan's activation-checkpoint subcommand (none, selective, full)."""
+    return [
+        f"--training.local_batch_size {global_batch // d}",
         f"--training.global_batch_size {global_batch}",
         f"--training.seq_len {seq_len}",
-        f"activation-checkpoint:{cand.recompute}",
+        f"activation-checkpoint:{recompute}",
     ]
-    return args
 
 
 #: Hugging Face ids of the book's serving presets (the model ``vllm serve`` loads).
@@ -312,3 +366,301 @@ def vllm_args(
     model = _model(model)
     head = ["vllm serve", HF_MODEL_IDS.get(model.name, "<model id>")]
     return head + flags + [f"--data-parallel-size {choice.replicas}"]
+
+
+# --- mixture-of-experts training (chapter 11's ppnotes.moe layouts) ---------------------------
+
+#: torchtitan's registered configurations (``--module``, ``--config``) of the book's MoE
+#: presets (``torchtitan/models/deepseek_v3/config_registry.py`` deepseek_v3_671b, 61 layers,
+#: no multi-token prediction; ``torchtitan/models/qwen3/config_registry.py`` qwen3_30b_a3b).
+#: DeepSeek-V2 and Qwen3-235B-A22B have model flavours there ("236B", "235B-A22B") but no
+#: registered configuration; Mixtral has neither: give torchtitan a config of your own.
+TORCHTITAN_MOE_MODELS = {
+    "DeepSeek-V3": ("deepseek_v3", "deepseek_v3_671b"),
+    "Qwen3-30B-A3B": ("qwen3", "qwen3_30b_a3b"),
+}
+
+#: PyTorch schedule classes (``torch.distributed.pipelining.schedules.get_schedule_class``) for
+#: the MoE schedules torchtitan runs as :mod:`ppnotes.moe` times them.
+TORCHTITAN_MOE_SCHEDULES = {"1f1b": "1F1B", "zbv": "ZBVZeroBubble"}
+
+
+def _moe_inputs(layout, model, seq_len) -> tuple:
+    """``(layout, model, seq_len)`` checked once for every MoE export: a
+    :class:`~ppnotes.moe.MoELayout` (its constructor checks e | t d and d b | G), an
+    :class:`~ppnotes.moe.MoESpec`, e dividing the experts, t dividing the heads, p at most the
+    layers, and the sequence length in tokens (default: the model's)."""
+    check_instance("layout", layout, moe.MoELayout, "ppnotes.moe.MoELayout")
+    model = check_instance("model", model, moe.MoESpec, "ppnotes.moe.MoESpec")
+    moe.check_expert_parallel(model, layout.expert_parallel)
+    t, p = layout.tensor_parallel, layout.pipeline_parallel
+    if model.num_heads % t:
+        raise ValueError(
+            f"tensor_parallel must divide num_heads = {model.num_heads} of {model.name}, got {t}"
+        )
+    if p > model.num_layers:
+        raise ValueError(
+            f"pipeline_parallel must be at most num_layers = {model.num_layers}, got {p}"
+        )
+    seq_len = model.seq_len if seq_len is None else check_int("seq_len", seq_len)
+    return layout, model, seq_len
+
+
+def megatron_moe_layout(layout, model) -> str | None:
+    """``--pipeline-model-parallel-layout`` for the split :func:`ppnotes.moe.stage_layers`
+    times when Megatron-LM's even split cannot express it (L not a multiple of p), None
+    otherwise: one ``|``-separated entry per stage, ``t*n`` for n decoder layers, ``E`` first
+    and ``L`` last; the first L mod p stages hold one more layer (see :data:`EXPORT_SOURCES`)."""
+    layout, model, _ = _moe_inputs(layout, model, None)
+    return _megatron_moe_layout(layout, model)
+
+
+def _megatron_moe_layout(layout, model) -> str | None:
+    """:func:`megatron_moe_layout` on inputs already checked."""
+    per_stage = [d + m for d, m in moe.stage_layers(model, layout.pipeline_parallel)]
+    if len(set(per_stage)) == 1:
+        return None
+    entries = [f"t*{n}" for n in per_stage]
+    entries[0], entries[-1] = "E" + entries[0], entries[-1] + "L"
+    return "|".join(entries)
+
+
+def megatron_moe_pattern(model) -> str | None:
+    """``--moe-layer-freq`` as Megatron-LM's list expression, ``([0]*D+[1]*M)`` for D dense
+    layers first and M MoE layers (1 = MoE); None when every layer is MoE (the default 1)."""
+    model = check_instance("model", model, moe.MoESpec, "ppnotes.moe.MoESpec")
+    if not model.dense_layers:
+        return None
+    return f"([0]*{model.dense_layers}+[1]*{model.moe_layers})"
+
+
+def _megatron_moe_attention(model, t: int) -> list[str]:
+    """Attention flags: multi-latent attention with its ranks and latent norms (DeepSeek), or
+    grouped-query attention with the key/value heads and the head width when it is not h / a
+    (Qwen3: 128 with h / a = 64)."""
+    if model.mla is not None:
+        q_r, kv_r, nope, rope, v = model.mla
+        return [
+            "--multi-latent-attention",
+            f"--q-lora-rank {q_r}",
+            f"--kv-lora-rank {kv_r}",
+            f"--qk-head-dim {nope}",
+            f"--qk-pos-emb-head-dim {rope}",
+            f"--v-head-dim {v}",
+            "--qk-layernorm",  # MLA's two latent norms (q and kv), counted in moe.py
+        ]
+    flags = []
+    if model.num_kv_heads < model.num_heads:
+        kv = model.num_kv_heads
+        if kv % t and t % kv:  # Megatron-LM splits the groups over t or replicates them
+            raise ValueError(
+                f"tensor_parallel must divide or be a multiple of num_kv_heads = {kv} of "
+                f"{model.name} for Megatron-LM, got {t}"
+            )
+        flags += ["--group-query-attention", f"--num-query-groups {model.num_kv_heads}"]
+    if model.head_dim * model.num_heads != model.hidden_size:
+        flags.append(f"--kv-channels {model.head_dim}")
+    return flags
+
+
+def _megatron_moe_block(model) -> list[str]:
+    """The MoE block as :mod:`ppnotes.moe` times it: E routed experts of width f_e, top-k,
+    shared experts (one MLP of width shared x f_e), dense layers first with their own MLP
+    width, the all-to-all dispatcher, dropless (no capacity factor: Megatron-LM's default) and
+    one multiply per local expert (no ``--moe-grouped-gemm``: moe.py times the E / e experts as
+    separate multiplies, Megatron-LM's SequentialMLP)."""
+    flags = [
+        f"--ffn-hidden-size {model.dense_ffn if model.dense_layers else model.expert_ffn}",
+        f"--num-experts {model.num_experts}",
+        f"--moe-router-topk {model.top_k}",
+        f"--moe-ffn-hidden-size {model.expert_ffn}",
+    ]
+    if model.shared_experts:
+        size = model.shared_experts * model.expert_ffn
+        flags.append(f"--moe-shared-expert-intermediate-size {size}")
+    pattern = megatron_moe_pattern(model)
+    if pattern is not None:
+        flags.append(f"--moe-layer-freq {shlex.quote(pattern)}")
+    return flags + ["--moe-token-dispatcher-type alltoall"]
+
+
+def megatron_moe_flags(layout, model, seq_len: int | None = None) -> list[str]:
+    """Megatron-LM ``pretrain_gpt.py`` flags that build and run an :class:`ppnotes.moe.MoELayout`
+    as :mod:`ppnotes.moe` timed it (see :data:`EXPORT_SOURCES`): t, p, e and expert tensor
+    parallelism 1 (moe.py keeps every expert whole on its GPU), micro-batch and global batch
+    (sequences), sequence length (tokens, default the model's), the layers per stage of
+    :func:`ppnotes.moe.stage_layers` (a layout when uneven), the MoE block
+    (:func:`_megatron_moe_block`), the attention shape, sequence parallelism with t > 1 (moe.py
+    routes b s / t tokens per GPU), the distributed optimizer (ZeRO-1) with its overlaps,
+    recomputation and bf16. Routing is plain top-k (moe.py's default "all-to-all" dispatcher),
+    not DeepSeek-V3's node-limited groups.
+
+    ``ValueError`` for a schedule other than 1F1B (Megatron-LM has no ZB-V or DualPipe: export
+    those for torchtitan), for key/value heads neither a multiple nor a divisor of t, and for
+    bad inputs."""
+    layout, model, seq_len = _moe_inputs(layout, model, seq_len)
+    if layout.schedule != "1f1b":
+        raise ValueError(
+            f"schedule {layout.schedule!r} has no Megatron-LM flag: Megatron-LM runs MoE "
+            "layouts with 1F1B here (no ZB-V, DualPipeV or DualPipe); export it with "
+            "torchtitan_moe_config instead (torchtitan runs 'zbv')"
+        )
+    t = layout.tensor_parallel
+    flags = [
+        f"--tensor-model-parallel-size {t}",
+        f"--pipeline-model-parallel-size {layout.pipeline_parallel}",
+        f"--expert-model-parallel-size {layout.expert_parallel}",
+        "--expert-tensor-parallel-size 1",
+        f"--micro-batch-size {layout.micro_batch}",
+        f"--global-batch-size {layout.global_batch}",
+        f"--seq-length {seq_len}",
+        f"--max-position-embeddings {max(model.seq_len, seq_len)}",
+        f"--num-layers {model.num_layers}",
+    ]
+    split = _megatron_moe_layout(layout, model)
+    if split is not None:
+        flags.append(f"--pipeline-model-parallel-layout {shlex.quote(split)}")
+    flags += [f"--hidden-size {model.hidden_size}", f"--num-attention-heads {model.num_heads}"]
+    flags += _megatron_moe_attention(model, t) + _megatron_moe_block(model)
+    flags += ["--swiglu", "--disable-bias-linear", "--normalization RMSNorm"]
+    flags.append("--position-embedding-type rope")
+    if not model.tied_embeddings:
+        flags.append("--untie-embeddings-and-output-weights")
+    if t > 1:
+        flags.append("--sequence-parallel")
+    flags += ["--use-distributed-optimizer", "--overlap-grad-reduce", "--overlap-param-gather"]
+    if layout.recompute == "full":
+        flags += [
+            "--recompute-granularity full",
+            "--recompute-method uniform",
+            "--recompute-num-layers 1",
+        ]
+    return flags + ["--bf16"]
+
+
+def megatron_moe_command(layout, model, seq_len: int | None = None, gpus_per_node: int = 8) -> str:
+    """One shell line: ``CUDA_DEVICE_MAX_CONNECTIONS=1`` when t > 1 (Megatron-LM's
+    ``validate_args`` before Blackwell), ``torchrun`` on t x p x d processes
+    (``gpus_per_node`` per node), ``pretrain_gpt.py`` and :func:`megatron_moe_flags` (values
+    quoted for the shell). Add your run's data, tokenizer and optimizer flags."""
+    gpus_per_node = check_int("gpus_per_node", gpus_per_node, 1, MAX_GPUS)
+    flags = megatron_moe_flags(layout, model, seq_len)
+    world = layout.num_gpus
+    per_node = min(gpus_per_node, world)
+    if world % per_node:
+        raise ValueError(f"t x p x d = {world} GPUs do not fill nodes of {per_node}")
+    env = ["CUDA_DEVICE_MAX_CONNECTIONS=1"] if layout.tensor_parallel > 1 else []
+    run = f"torchrun --nnodes {world // per_node} --nproc-per-node {per_node} pretrain_gpt.py"
+    return " ".join([*env, run, *flags])
+
+
+def torchtitan_moe_stages(layout, model) -> list[list[int]]:
+    """Layer indices of each torchtitan pipeline stage, in stage order, so every rank holds the
+    (dense, MoE) layers :func:`ppnotes.moe.stage_layers` timed.
+
+    1F1B: p stages, one per rank. ZB-V: 2p stages in a V (stage s on rank s for s < p, on rank
+    2p - 1 - s after); rank r's n_r layers split into a first stage of ceil(n_r / 2) layers
+    (more on the ranks holding dense layers, which keeps those where moe.py put them) and the
+    rest in its second. Rank 0's second stage (the last) may hold no layer, only the final norm
+    and head. ``ValueError`` when another stage would be empty (a rank of one layer)."""
+    layout, model, _ = _moe_inputs(layout, model, None)
+    return _torchtitan_moe_stages(layout, model)
+
+
+def _torchtitan_moe_stages(layout, model) -> list[list[int]]:
+    """:func:`torchtitan_moe_stages` on inputs already checked."""
+    p = layout.pipeline_parallel
+    per_rank = moe.stage_layers(model, p)
+    if layout.schedule == "1f1b":
+        sizes = [d + m for d, m in per_rank]
+    else:
+        first = [max((d + m + 1) // 2, d) for d, m in per_rank]
+        second = [d + m - a for (d, m), a in zip(per_rank, first, strict=True)]
+        if 0 in second[1:]:
+            raise ValueError(
+                f"pipeline_parallel = {p} leaves a V stage of {model.name} without layers "
+                f"(ranks of {min(d + m for d, m in per_rank)} layer); use a smaller p or 1f1b"
+            )
+        sizes = first + second[::-1]
+    stages, start = [], 0
+    for n in sizes:
+        stages.append(list(range(start, start + n)))
+        start += n
+    return stages
+
+
+def torchtitan_moe_config(layout, model=None, seq_len: int | None = None) -> list[str]:
+    """torchtitan 0.3.0 command-line overrides (read by ``torchtitan.config.ConfigManager``;
+    see :data:`EXPORT_SOURCES`) for an :class:`ppnotes.moe.MoELayout`: tensor, pipeline,
+    FSDP (d) and expert (e) degrees, sequence parallelism with t > 1, the schedule, micro-batch,
+    local and global batch (sequences), sequence length (tokens), recomputation. With ``model``
+    they begin with its ``--module``/``--config`` (:data:`TORCHTITAN_MOE_MODELS`, when
+    registered) and write every stage's modules (:func:`torchtitan_moe_stages`); without it,
+    torchtitan splits the layers by its own rule. torchtitan carves EP out of the FSDP and
+    tensor ranks (efsdp = d t / e), keeps each expert whole on its EP rank (no expert tensor
+    parallelism in 0.3.0), and its FSDP shards more than moe.py's ZeRO-1: the memory timed is
+    an upper bound.
+
+    ``ValueError`` for: "dualpipe" (two weight copies; PyTorch has no such schedule);
+    "dualpipev" (``ScheduleDualPipeV`` exists, but torchtitan's trainer runs each overlapped
+    forward-backward pair one after the other, so the all-to-all overlap moe.py timed does not
+    happen); e = 1 with t > 1 (torchtitan then splits the experts over the tensor ranks, moe.py
+    times them whole); a V stage left empty (:func:`torchtitan_moe_stages`)."""
+    if model is None:
+        check_instance("layout", layout, moe.MoELayout, "ppnotes.moe.MoELayout")
+        if seq_len is None:
+            raise ValueError("seq_len must be given (tokens per sequence) when model is None")
+        seq_len = check_int("seq_len", seq_len)
+    else:
+        layout, model, seq_len = _moe_inputs(layout, model, seq_len)
+    t, p, e, d = (
+        layout.tensor_parallel,
+        layout.pipeline_parallel,
+        layout.expert_parallel,
+        layout.data_parallel,
+    )
+    if layout.schedule == "dualpipe":
+        raise ValueError(
+            "schedule 'dualpipe' (two copies of every stage's weights, micro-batches from both "
+            "ends) has no torchtitan or PyTorch schedule; plan 'zbv' or '1f1b' to export"
+        )
+    if layout.schedule == "dualpipev":
+        raise ValueError(
+            "schedule 'dualpipev' is not exported for torchtitan: its trainer runs DualPipeV's "
+            "overlapped forward-backward pairs one after the other (PyTorch runs OVERLAP_F_B's "
+            "sub-actions in order unless a custom function is registered), so the all-to-all "
+            "is not hidden as ppnotes.moe timed it; plan 'zbv' or '1f1b' to export"
+        )
+    if e == 1 and t > 1:
+        raise ValueError(
+            f"expert_parallel = 1 with tensor_parallel = {t} is not exported for torchtitan: "
+            "without EP it splits every expert over the tensor ranks, while ppnotes.moe times "
+            "the experts whole on each GPU; plan with expert_parallel > 1 or t = 1"
+        )
+    name = None if model is None else model.name
+    args = _torchtitan_parallel(TORCHTITAN_MOE_MODELS, name, t, p, d, True)
+    args.append(f"--parallelism.expert_parallel_degree {e}")
+    if p > 1:
+        args += _torchtitan_pipeline(TORCHTITAN_MOE_SCHEDULES[layout.schedule], layout.micro_batch)
+        if model is not None:
+            args.append(
+                "--parallelism.module_fqns_per_model_part "
+                + " ".join(_torchtitan_fqns(_torchtitan_moe_stages(layout, model)))
+            )
+    if p > 1 or e > 1:  # Trainer.Config._validate_cuda_graphs: PP, or EP's all-to-all
+        args.append("--training.disable-cuda-graphs")
+    return args + _torchtitan_training(layout.global_batch, d, seq_len, layout.recompute)
+
+
+def _torchtitan_fqns(stages: list[list[int]]) -> list[str]:
+    """One comma-joined module list per stage (tyro's form for list[list[str]]): the embedding
+    on the first, the final norm and head on the last."""
+    out = []
+    for i, layers in enumerate(stages):
+        names = [f"layers.{j}" for j in layers]
+        if i == 0:
+            names.insert(0, "tok_embeddings")
+        if i == len(stages) - 1:
+            names += ["norm", "lm_head"]
+        out.append(",".join(names))
+    return out

@@ -386,7 +386,7 @@ def test_megatron_compatible():
     assert export.megatron_compatible(uneven, GPT3_175B)
     flags = export.megatron_flags(uneven, GPT3_175B, 1536, 2048)
     layout = export.megatron_layout(uneven, GPT3_175B)
-    assert f"--pipeline-model-parallel-layout {layout}" in flags
+    assert f"--pipeline-model-parallel-layout '{layout}'" in flags  # quoted for the shell
     assert layout.startswith("Et*2|t*2|") and layout.endswith("|t*1L") and layout.count("|") == 63
     assert not any(f.startswith("--num-layers-per-virtual-pipeline-stage") for f in flags)
     assert export.megatron_layout(o.Candidate(8, 4, 32, 3, "interleaved", 3), GPT3_175B) is None
