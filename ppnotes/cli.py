@@ -20,7 +20,13 @@ from . import gemm, moe
 from . import perf_model as pm
 from ._names import resolve
 from ._validate import MAX_GPUS, WrongTypeError, check_choice, check_int
-from .export import megatron_command, torchtitan_config, vllm_args
+from .export import (
+    megatron_command,
+    megatron_moe_command,
+    torchtitan_config,
+    torchtitan_moe_config,
+    vllm_args,
+)
 from .hardware import GPUS, LINKS
 from .models import MODELS, ModelSpec
 from .optimum import (
@@ -508,7 +514,9 @@ def _train_moe(args, model, cluster, plan: moe.MoEPlan, out, code: int) -> int:
     """The training answer for a mixture-of-experts model (chapter 11's planner over t, e,
     p, d, b and the MoE schedules): the table, ``--explain``, ``--export`` or ``--json``."""
     rows = moe.table_moe(plan, args.top) if plan.ranked else []
-    exports = _moe_exports(plan, model, cluster) if args.export and plan.ranked else {}
+    exports = {}
+    if args.export and plan.ranked:
+        exports = _moe_exports(plan, model, cluster, args.seq_len, bool(args.fp8))
     memory = sorted((x for x in plan.dropped if x.rule == "memory"), key=lambda x: x.need)
     closest = memory[:5] or plan.dropped[:5]
     drops = [{"config": x.label, "rule": x.rule, "reason": x.reason} for x in closest]
@@ -559,10 +567,41 @@ def _train_moe(args, model, cluster, plan: moe.MoEPlan, out, code: int) -> int:
     return code
 
 
-def _moe_exports(plan: moe.MoEPlan, model, cluster) -> dict[str, str]:
-    """Launch lines for the best MoE layout, or for each framework's own best when it cannot
-    run the overall best (its schedule), or the reason there is none."""
-    return {"(exports)": "MoE exports are not written yet"}
+#: How many ranked layouts :func:`_moe_exports` tries per framework before giving up.
+MOE_EXPORT_TRIES = 200
+
+
+def _moe_exports(plan: moe.MoEPlan, model, cluster, seq_len=None, fp8=False) -> dict[str, str]:
+    """The launch line of each framework's fastest layout: the overall best when the framework
+    runs it as timed, else the fastest ranked layout it runs and exports (labelled with the
+    gap), else why there is none. FP8 plans are not exported (their flags are unchecked)."""
+    if fp8:
+        why = "fp8 is not exported: the book has not checked the frameworks' FP8 flags"
+        return {"torchtitan": why, "Megatron-LM": why}
+    exporters = {
+        "torchtitan": lambda lay: " ".join(torchtitan_moe_config(lay, model, seq_len)),
+        "Megatron-LM": lambda lay: megatron_moe_command(lay, model, seq_len, cluster.gpus_per_node),
+    }
+    best, lines = plan.best, {}
+    for name, framework in (("torchtitan", "torchtitan"), ("Megatron-LM", "megatron")):
+        runs = moe.FRAMEWORK_SCHEDULES[framework]
+        why = f"nothing {name} can run as timed fits ({name} runs {', '.join(runs)})"
+        for r in plan.ranked[:MOE_EXPORT_TRIES]:
+            if r.layout.schedule not in runs:
+                continue
+            try:
+                line = exporters[name](r.layout)
+            except ValueError as err:
+                why = f"{r.layout.words}: {err}"
+                continue
+            if r is not best:
+                gap = r.step_time / best.step_time - 1
+                line = f"(its own fastest, {r.layout.words}, {gap:.1%} slower than the best) {line}"
+            lines[name] = line
+            break
+        else:
+            lines[name] = why
+    return lines
 
 
 def _fit_hint(plan: Plan) -> str:

@@ -574,18 +574,29 @@ def _peak_sets(schedule: str, p: int) -> float:
     return float(p)
 
 
-def stage_params(model: MoESpec, p: int, stage: int, t: int = 1, e: int = 1) -> tuple:
-    """Parameters one GPU of ``stage`` (0-based, of p) holds: ``(non_expert, expert)``.
-    Non-expert (attention, dense MLPs, shared experts, router; the embedding on the first
-    stage, the LM head on the last, one copy each when p = 1 and they are tied) are split
-    over t; the stage's routed experts over e (E / e per MoE layer, no expert tensor
+def stage_params(
+    model: MoESpec, p: int, stage: int, t: int = 1, e: int = 1, schedule: str = "1f1b"
+) -> tuple:
+    """Parameters one GPU of ``stage`` (the rank, 0-based, of p) holds: ``(non_expert,
+    expert)``. Non-expert (attention, dense MLPs, shared experts, router; the embedding on
+    rank 0, the LM head on :func:`head_rank`, one copy each when p = 1 and they are tied) are
+    split over t; the rank's routed experts over e (E / e per MoE layer, no expert tensor
     parallelism)."""
     spec = _spec(model)
     layers = stage_layers(spec, p)
     stage = check_int("stage", stage, 0, p - 1)
     t = check_int("tensor_parallel", t, 1, 64)
     e = check_expert_parallel(spec, e)
-    return _stage_params(spec, p, stage, t, e, layers)
+    return _stage_params(
+        spec, p, stage, t, e, layers, head_rank(check_choice("schedule", schedule, SCHEDULES), p)
+    )
+
+
+def head_rank(schedule: str, p: int) -> int:
+    """The rank that holds the LM head: the last under 1F1B; rank 0 under ZB-V and DualPipeV
+    (the V's last stage folds back onto it) and DualPipe (rank 0 runs the other direction's
+    last stage)."""
+    return p - 1 if schedule == "1f1b" else 0
 
 
 def _distinct_stages(layers: list[tuple[int, int]]) -> list[int]:
@@ -597,13 +608,13 @@ def _distinct_stages(layers: list[tuple[int, int]]) -> list[int]:
     return sorted(set(out) | set(seen.values()))
 
 
-def _stage_params(spec, p, stage, t, e, layers=None) -> tuple[float, int]:
+def _stage_params(spec, p, stage, t, e, layers=None, head=None) -> tuple[float, int]:
     dense, moe = (layers or stage_layers(spec, p))[stage]
     shared = spec.shared_experts * spec.expert_params + spec.router_params
     params = (dense + moe) * spec.attention_params + dense * spec.dense_mlp_params + moe * shared
     if stage == 0:
         params += spec.embedding_params
-    if stage == p - 1 and (p > 1 or not spec.tied_embeddings):
+    if stage == (p - 1 if head is None else head) and (p > 1 or not spec.tied_embeddings):
         params += spec.embedding_params  # the LM head (a copy of a tied embedding when p > 1)
     return params / t, moe * (spec.num_experts // e) * spec.expert_params
 
@@ -664,7 +675,7 @@ def stage_memory_moe(
     layers = stage_layers(spec, p)
     for i in _distinct_stages(layers):
         dense, moe = layers[i]
-        local_dense, expert = _stage_params(spec, p, i, t, e, layers)
+        local_dense, expert = _stage_params(spec, p, i, t, e, layers, head_rank(schedule, p))
         weights = copies * WEIGHT_BYTES * (local_dense + expert)
         grads = copies * GRAD_BYTES * (local_dense + expert)
         optim = copies * opt * (local_dense / d + expert / edp)
@@ -1147,6 +1158,7 @@ class MoEStep:
     tokens_per_second: float
     mfu: float
     chunk: dict = field(repr=False, default_factory=dict)
+    slowest_rank: int = 0  # the rank whose chunk times set the pace
 
 
 def moe_step_time(
@@ -1196,16 +1208,17 @@ def _step(spec, cluster, layout, lam, dispatcher, db, optimizer, s, fp8=False) -
     e, d, b = layout.expert_parallel, layout.data_parallel, layout.micro_batch
     m = layout.num_microbatches
     layers = stage_layers(spec, p)
-    slowest, worst = None, -1.0
+    head = head_rank(layout.schedule, p)
+    slowest, worst, rank = None, -1.0, 0
     for i in _distinct_stages(layers):
         nd, nm = layers[i]
         c = _chunk(spec, cluster, t, e, nd, nm, b, lam, dispatcher, db, s, fp8)
-        if i == p - 1:  # LM head: a V x h multiply on the last stage
+        if i == head:  # LM head: a V x h multiply on the rank of the last stage
             head = _linear(b * s, spec.hidden_size, max(1, spec.vocab_size // t), cluster.gpu)
             c = {**c, "F": c["F"] + head[0], "I": c["I"] + head[1], "W": c["W"] + head[2]}
         load = c["F"] + c["I"] + c["W"] + c["xF"] + c["xB"]
         if load > worst:
-            slowest, worst = c, load
+            slowest, worst, rank = c, load, i
     c = dict(slowest)
     if layout.recompute == "full":  # the backward reruns the forward, all-to-all included
         c.update(I=c["I"] + c["F"], xB=c["xB"] + c["xF"])
@@ -1225,7 +1238,7 @@ def _step(spec, cluster, layout, lam, dispatcher, db, optimizer, s, fp8=False) -
     dp = max(
         (GRAD_BYTES + WEIGHT_BYTES) * (dense * (d - 1) / d + expert * (edp - 1) / edp) / bw
         for dense, expert in (
-            _stage_params(spec, p, i, t, e, layers) for i in _distinct_stages(layers)
+            _stage_params(spec, p, i, t, e, layers, head) for i in _distinct_stages(layers)
         )
     )
     dp_exposed = max(0.0, dp - (c["I"] + c["W"]))
@@ -1243,7 +1256,7 @@ def _step(spec, cluster, layout, lam, dispatcher, db, optimizer, s, fp8=False) -
         "tp": tp,
         "dp": dp_exposed,
     }
-    return MoEStep(layout, step, parts, a2a_total, memory, tokens / step, mfu, c)
+    return MoEStep(layout, step, parts, a2a_total, memory, tokens / step, mfu, c, rank)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1411,17 +1424,19 @@ def verify_moe(plan: MoEPlan, top: int = 3) -> list[dict]:
     return rows
 
 
-#: Which framework runs which combination (read at their sources): Megatron-Core MoE: t, p
-#: (1F1B, interleaved), e, d, ZeRO-1, and the batch-level all-to-all overlap of v0.14
-#: (megatron2026moereadme); DualPipe is not among its schedules. torchtitan: expert
-#: parallelism with FSDP, t, p (its schedules include DualPipeV, ``ScheduleDualPipeV`` in
-#: PyTorch, pytorch_pipelining). DeepSpeed-MoE: e with ZeRO data parallelism and t
-#: (rajbhandari2022deepspeedmoe); no pipeline with experts in its MoE papers. DeepSeek's own
-#: framework HAI-LLM ran DualPipe (deepseek2024v3).
+#: Which framework runs which combination as timed (read at their sources): Megatron-Core
+#: MoE: t, p (1F1B, interleaved), e, d, ZeRO-1 (megatron2026moereadme); DualPipe is not among
+#: its schedules. torchtitan 0.3.0: e with FSDP, t, p under 1F1B and ZB-V; PyTorch's
+#: ``ScheduleDualPipeV`` exists, but it runs a pair's forward and backward one after the other
+#: unless a custom overlap function is registered, and torchtitan's trainer registers none
+#: (only its experimental graph trainer does), so the overlap timed here would not happen
+#: (:data:`ppnotes.export.EXPORT_SOURCES`, "torchtitan-moe"). DeepSpeed-MoE: e with ZeRO data
+#: parallelism and t (rajbhandari2022deepspeedmoe); no pipeline with experts in its MoE papers.
+#: DeepSeek's own framework HAI-LLM ran DualPipe (deepseek2024v3).
 FRAMEWORK_SCHEDULES = {
     "any": SCHEDULES,
     "megatron": ("1f1b",),
-    "torchtitan": ("1f1b", "zbv", "dualpipev"),
+    "torchtitan": ("1f1b", "zbv"),
     "deepseek": ("1f1b", "zbv", "dualpipev", "dualpipe"),
 }
 
@@ -1617,6 +1632,7 @@ def _case_row(r: MoEStep, published: float, label) -> dict:
         "states_gib": (mem["weights"] + mem["gradients"] + mem["optimizer"]) / GiB,
         "activations_gib": mem["activations"] / GiB,
         "gpu_hours_per_trillion": hours,
+        "slowest_rank": r.slowest_rank,
     }
 
 

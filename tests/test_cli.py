@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from ppnotes import _names, cli, moe, serving_plan
+from ppnotes import _names, cli, export, moe, serving_plan
 from ppnotes import optimum as o
 from ppnotes.hardware import GPUS, LINKS
 from ppnotes.models import LLAMA3_70B, MODELS
@@ -584,3 +584,20 @@ def test_cli_moe_nothing_fits_lists_the_closest_by_memory():
     assert code == cli.EXIT_UNSATISFIABLE
     needs = [float(x) for x in re.findall(r"needs ([0-9.]+) GiB", text)]
     assert len(needs) == 5 and needs == sorted(needs)
+
+
+def test_cli_moe_export_gives_each_framework_a_line_it_runs_as_timed():
+    code, text = run(*MOE_ARGS, "--top", "1", "--export")
+    assert code == 0
+    lines = dict(
+        line.split(": ", 1) for line in text.splitlines() if line.startswith(("torch", "Meg"))
+    )
+    plan = o.plan_training(moe.MIXTRAL_8X7B, o.cluster_for("H100 SXM 80GB"), 64, 256)
+    best = plan.best.layout
+    assert lines["torchtitan"] == " ".join(export.torchtitan_moe_config(best, moe.MIXTRAL_8X7B))
+    # Megatron-LM runs 1F1B only: its own fastest, labelled with the gap
+    own = next(r for r in plan.ranked if r.layout.schedule == "1f1b")
+    assert lines["Megatron-LM"].startswith(f"(its own fastest, {own.layout.words}, ")
+    assert lines["Megatron-LM"].endswith(export.megatron_moe_command(own.layout, moe.MIXTRAL_8X7B))
+    _, text = run(*MOE_ARGS, "--top", "1", "--export", "--fp8")
+    assert "fp8 is not exported" in text

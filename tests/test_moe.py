@@ -195,8 +195,10 @@ def test_deepseek_v3_case_is_within_fifteen_percent_and_dualpipe_is_fastest():
 
 def test_shallower_deepseek_pipelines_are_no_faster_but_need_more_memory():
     rows = M.deepseek_v3_depths((4, 8, 16, 32))
-    steps = [r["step"] for r in rows]
+    steps = [r["step"] for r in rows[:3]]
     assert max(steps) / min(steps) < 1.05
+    # at 32 stages rank 0 holds the embedding, two dense layers and the V's LM head
+    assert rows[3]["slowest_rank"] == 0 and rows[3]["step"] > 1.2 * rows[2]["step"]
     states = [r["states_gib"] for r in rows]
     assert states == sorted(states, reverse=True)
     assert states[0] > 80  # p = 4: DualPipe's two copies do not fit an 80 GB GPU
@@ -474,3 +476,15 @@ def test_moe_plan_explains_tables_and_verifies_itself():
     }
     with pytest.raises(ValueError, match=r"config word 'q2' is not one of"):
         M.parse_moe("q2")
+
+
+@pytest.mark.parametrize(
+    "schedule,rank", [("1f1b", 3), ("zbv", 0), ("dualpipev", 0), ("dualpipe", 0)]
+)
+def test_the_lm_head_sits_on_the_rank_of_the_last_stage(schedule, rank):
+    assert M.head_rank(schedule, 4) == rank
+    v3 = M.DEEPSEEK_V3
+    with_head = M.stage_params(v3, 4, rank, schedule=schedule)
+    plain = M.stage_params(v3, 4, rank, schedule="1f1b" if rank == 0 else "zbv")
+    assert with_head[0] - plain[0] == v3.embedding_params  # the head's own weights
+    assert with_head[1] == plain[1]
