@@ -10,7 +10,9 @@ that fits 1024 GPUs (the budget: well under a millisecond per configuration), an
 planner on the full GPT-3 175B search on 1024 GPUs (G = 1536): seconds, configurations
 covered per second (every configuration of the search space, each either timed or dropped by a
 rule, most in groups without timing) and configurations timed by the step model per second
-(the budget: under one second).
+(the budget: under one second). Last, chapter 11's planner on DeepSeek-V3 over 2,048 GPUs
+(G = 15,360), both recomputations, through :func:`ppnotes.optimum.plan_training` (the issue's
+budget: under a second).
 """
 
 from __future__ import annotations
@@ -50,7 +52,13 @@ def main(p: int = 64, m: int = 1024) -> dict[str, float]:
         f"most in groups without timing), {timed:,} timed by the step model "
         f"({timed / plan_s:,.0f}/s)"
     )
+    moe_s, moe_fit = moe_planner_seconds()
+    print(
+        f"optimum.plan_training (DeepSeek-V3, 2048 GPUs, MoE): {moe_s:.2f} s; {moe_fit:,} "
+        "layouts fit"
+    )
     return {
+        "moe_planner_s": moe_s,
         "planner_s": plan_s,
         "planner_configs_per_s": searched / plan_s,
         "planner_timed_per_s": timed / plan_s,
@@ -86,6 +94,19 @@ def planner_seconds() -> tuple[float, int, int]:
 
     plan = work()
     return best_seconds(work, repeats=3), plan.searched, plan.evaluated
+
+
+def moe_planner_seconds() -> tuple[float, int]:
+    """Best wall time of :func:`ppnotes.optimum.plan_training` for DeepSeek-V3 on 2,048 H800s
+    (G = 15,360; t, e, p, d, b, every MoE schedule, no and full recomputation), and how many
+    layouts fit."""
+    from . import moe, optimum
+
+    def work():
+        return optimum.plan_training(moe.DEEPSEEK_V3, moe.H800_CLUSTER, 2048, 15360)
+
+    plan = work()
+    return best_seconds(work, repeats=3), len(plan.ranked)
 
 
 if __name__ == "__main__":
