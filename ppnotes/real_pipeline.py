@@ -1314,15 +1314,18 @@ def load_reference(path: str | Path | None = None) -> dict:
 def busy_box_html(
     claims: Sequence[Claim], reference: Sequence[Claim], verdicts: dict, reference_note: str = ""
 ) -> str:
-    """An admonition (HTML, styled like the site's ``warning`` boxes) for the claims whose
-    evidence was not clean on this run: the claim, what this run measured, and what the book's
-    reference run shows (``reference``: :func:`lab_claims` of it; ``reference_note``: one
-    sentence on how clean that run was). ``verdicts``: run name -> verdict dict (from
-    :func:`summarize`), listed with their reasons. An empty string when every claim's evidence
-    was clean."""
+    """An admonition (HTML, styled like the site's ``warning`` boxes) for the claims this run
+    did not show: those whose evidence was not clean, and those whose evidence passed the
+    machine check yet which did not hold (contention the check cannot see, such as a
+    neighbour's bursts between repeats, can do that: a reader's build must not fail on it).
+    Each with what this run measured and what the book's reference run shows (``reference``:
+    the same claims of that run; ``reference_note``: one sentence on how clean it was).
+    ``verdicts``: run name -> verdict dict (from :func:`summarize`), listed with their
+    reasons. An empty string when every claim's evidence was clean and every claim held."""
     by_key = {c.key: c for c in reference}
     busy = [c for c in claims if not c.clean]
-    if not busy:
+    missed = [c for c in claims if c.clean and not c.holds]
+    if not busy and not missed:
         return ""
 
     def cited(key):
@@ -1333,19 +1336,33 @@ def busy_box_html(
         quality = "clean evidence" if ref.clean else "itself measured on a busy machine"
         return f"{ref.evidence} ({verdict}; {quality})"
 
-    items = "".join(
-        f"<li><b>{c.statement}.</b> This run: {c.evidence}. The book's reference run: "
-        f"{cited(c.key)}.</li>"
-        for c in busy
-    )
+    def items(group):
+        return "".join(
+            f"<li><b>{c.statement}.</b> This run: {c.evidence}. The book's reference run: "
+            f"{cited(c.key)}.</li>"
+            for c in group
+        )
+
+    parts = []
+    if busy:
+        parts.append(
+            "<p>Other work took the cores while the lab measured, so these claims are not "
+            "checked on this run, and its numbers for them are not evidence:</p>"
+            f"<ul>{items(busy)}</ul>"
+        )
+    if missed:
+        parts.append(
+            "<p>These passed the machine check on this run but did not hold; contention the "
+            "check cannot see (a neighbour's bursts between repeats, shared memory bandwidth) "
+            "can do that, so run the lab again on a quiet machine before reading much into "
+            f"it:</p><ul>{items(missed)}</ul>"
+        )
     reasons = "".join(f"<li>{name}: {v['reason']}</li>" for name, v in verdicts.items())
     return (
         '<div class="admonition warning"><p class="admonition-title">This machine was too busy '
         "to show some of this chapter's measured claims</p>"
-        "<p>Other work took the cores while the lab measured, so these claims are not checked "
-        "on this run, and its numbers for them are not evidence; the text cites the book's "
-        f"reference run for them instead. {reference_note}</p>"
-        f"<ul>{items}</ul><p>The machine check of each run:</p><ul>{reasons}</ul></div>"
+        f"<p>The text cites the book's reference run for them instead. {reference_note}</p>"
+        f"{''.join(parts)}<p>The machine check of each run:</p><ul>{reasons}</ul></div>"
     )
 
 
