@@ -5,12 +5,12 @@ wheel does not ship ``megatron/training/arguments.py``), so its rules are writte
 each citing ``megatron/training/arguments.py`` (abbreviated ``args.py``) at commit
 d98e8a64ddf34856e74b24714e3bedb2f5a39553. ``tools/check_megatron_exports.py`` runs the exports
 through that checkout's own ``parse_args``, ``validate_args`` and ``TransformerConfig`` on CPU:
-it accepted all 408 exports of its grid (every model preset, t, p, 1F1B and interleaved v), 208
-of them uneven splits written as ``--pipeline-model-parallel-layout``, each building the layers
-per stage the step model timed; it refused the exports of an earlier version with
+it accepted all 816 exports of its grid (every model preset, t, p, 1F1B and interleaved v,
+uneven splits written as ``--pipeline-model-parallel-layout``), each building the layers per
+stage the step model timed (run at 90b0846); it refused the exports of an earlier version with
 "max_position_embeddings argument is None". Its mixture-of-experts grid (every ppnotes.moe
 preset x the layouts plan_moe ranks first for Megatron-LM on 64 to 2,048 H100s, both
-recomputations, plus uneven splits) was accepted whole, 260 of 260 exports, each building E / e
+recomputations, plus uneven splits) was accepted whole, 256 of 256 exports at 90b0846, each building E / e
 whole experts per rank and per stage the dense and MoE layers ppnotes.moe.stage_layers timed.
 
 torchtitan is on PyPI: ``pip install -e .[frameworks]`` installs torchtitan 0.3.0, and the
