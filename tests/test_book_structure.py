@@ -93,6 +93,16 @@ def test_every_glue_key_used_in_prose_is_defined(path):
             assert any(p.match(key) for p in defined), f"{path.name}: glue key {key!r} not defined"
 
 
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.name)
+def test_no_role_inside_inline_code(path):
+    """A role inside backticks (`` `{glue:text}`key`` ``) breaks MyST's inline parsing: the
+    rest of the paragraph turns into code (seen in chapter 11)."""
+    for c in cells(path, "markdown"):
+        assert not re.search(r"`\{(glue|cite|numref|eq)", source(c)), (
+            f"{path.name}: a role inside inline code: {source(c)[:80]!r}"
+        )
+
+
 TEMPLATE = [
     ("learning goals", re.compile(r"^## Learning goals", re.M)),
     ("folded interview answer", re.compile(r"The interview answer[\s\S]*?:class: dropdown")),
