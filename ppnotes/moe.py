@@ -588,7 +588,7 @@ def stage_params(
     t = check_int("tensor_parallel", t, 1, 64)
     e = check_expert_parallel(spec, e)
     return _stage_params(
-        spec, p, stage, t, e, layers, head_rank(check_choice("schedule", schedule, SCHEDULES), p)
+        spec, p, stage, t, e, layers, _head_rank(check_choice("schedule", schedule, SCHEDULES), p)
     )
 
 
@@ -596,6 +596,12 @@ def head_rank(schedule: str, p: int) -> int:
     """The rank that holds the LM head: the last under 1F1B; rank 0 under ZB-V and DualPipeV
     (the V's last stage folds back onto it) and DualPipe (rank 0 runs the other direction's
     last stage)."""
+    return _head_rank(
+        check_choice("schedule", schedule, SCHEDULES), check_int("p", p, 1, MAX_STAGES)
+    )
+
+
+def _head_rank(schedule: str, p: int) -> int:
     return p - 1 if schedule == "1f1b" else 0
 
 
@@ -675,7 +681,7 @@ def stage_memory_moe(
     layers = stage_layers(spec, p)
     for i in _distinct_stages(layers):
         dense, moe = layers[i]
-        local_dense, expert = _stage_params(spec, p, i, t, e, layers, head_rank(schedule, p))
+        local_dense, expert = _stage_params(spec, p, i, t, e, layers, _head_rank(schedule, p))
         weights = copies * WEIGHT_BYTES * (local_dense + expert)
         grads = copies * GRAD_BYTES * (local_dense + expert)
         optim = copies * opt * (local_dense / d + expert / edp)
@@ -1208,7 +1214,7 @@ def _step(spec, cluster, layout, lam, dispatcher, db, optimizer, s, fp8=False) -
     e, d, b = layout.expert_parallel, layout.data_parallel, layout.micro_batch
     m = layout.num_microbatches
     layers = stage_layers(spec, p)
-    head = head_rank(layout.schedule, p)
+    head = _head_rank(layout.schedule, p)
     slowest, worst, rank = None, -1.0, 0
     for i in _distinct_stages(layers):
         nd, nm = layers[i]
