@@ -10,8 +10,9 @@ uneven splits written as ``--pipeline-model-parallel-layout``), each building th
 stage the step model timed (run at 90b0846); it refused the exports of an earlier version with
 "max_position_embeddings argument is None". Its mixture-of-experts grid (every ppnotes.moe
 preset x the layouts plan_moe ranks first for Megatron-LM on 64 to 2,048 H100s, both
-recomputations, plus uneven splits) was accepted whole, 256 of 256 exports at 90b0846, each building E / e
-whole experts per rank and per stage the dense and MoE layers ppnotes.moe.stage_layers timed.
+recomputations, plus uneven splits) was accepted whole, 256 of 256 exports at 90b0846, each
+building E / e whole experts per rank and per stage the dense and MoE layers
+ppnotes.moe.stage_layers timed.
 
 torchtitan is on PyPI: ``pip install -e .[frameworks]`` installs torchtitan 0.3.0, and the
 last tests run the exports through its own loader (``ConfigManager.parse_args``) and its own
