@@ -51,6 +51,7 @@ from ._validate import (
 )
 from .hardware import GB, H100_SXM, IB_NDR, NVLINK4, GiB, GPUSpec, LinkSpec
 from .models import MAX_WIDTH
+from .partition import _divisors
 
 WEIGHT_BYTES = 2  # bf16 weights
 GRAD_BYTES = 4  # fp32 main gradients (Megatron-LM's default; DeepSeek-V3, sec. 3.3.3)
@@ -937,7 +938,10 @@ def dualpipev_rank0_pairs(p: int, m: int) -> int:
     fewest of any rank (rank r has r more), so rank 0 sets the step. Counted on the schedule
     by the tests (:func:`ppnotes.schedules.overlap_pairs`, chunk pairing)."""
     p = check_int("p", p, 2, MAX_STAGES)
-    m = check_int("m", m, 2 * p, MAX_MICROBATCHES)
+    return _rank0_pairs(p, check_int("m", m, 2 * p, MAX_MICROBATCHES))
+
+
+def _rank0_pairs(p: int, m: int) -> int:
     return 2 * m - 3 * p + 1
 
 
@@ -967,7 +971,7 @@ def _v_bubble(f: float, i: float, w: float, xf: float, xb: float) -> float:
 
 def _v_work(p: int, m: int, f: float, b: float, x: float) -> float:
     """Rank 0's busy time in DualPipeV: q pairs at max(f + b, x), 2m - q passes at f + b + x."""
-    q = 2 * m - 3 * p + 1
+    q = _rank0_pairs(p, m)
     return q * max(f + b, x) + (2 * m - q) * (f + b + x)
 
 
@@ -1445,10 +1449,6 @@ FRAMEWORK_SCHEDULES = {
     "torchtitan": ("1f1b", "zbv"),
     "deepseek": ("1f1b", "zbv", "dualpipev", "dualpipe"),
 }
-
-
-def _divisors(n: int) -> list[int]:
-    return [k for k in range(1, n + 1) if n % k == 0]
 
 
 def plan_moe(

@@ -69,6 +69,7 @@ from .hardware import (
     GPUSpec,
 )
 from .models import ModelSpec
+from .partition import _divisors
 
 GiB = 2**30
 
@@ -604,19 +605,6 @@ def note_find_optimal_pp_depth(model_params: float, gpu_memory: float, num_gpus:
 
 
 # --- the training planner ----------------------------------------------------------------
-
-
-def _divisors(n: int) -> list[int]:
-    """The divisors of ``n`` >= 1, ascending, in O(sqrt n) steps (pairs k and n // k)."""
-    small, large = [], []
-    k = 1
-    while k * k <= n:
-        if n % k == 0:
-            small.append(k)
-            if k * k != n:
-                large.append(n // k)
-        k += 1
-    return small + large[::-1]
 
 
 #: Fewest tokens of each sequence on one GPU for which the planner tries context parallelism:

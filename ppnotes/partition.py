@@ -267,3 +267,16 @@ def _check_split(layers_per_stage: Sequence[int]) -> list[int]:
     if not counts:
         raise ValueError("layers_per_stage must list at least one stage, got []")
     return [check_int(f"layers_per_stage[{i}]", c) for i, c in enumerate(counts)]
+
+
+def _divisors(n: int) -> list[int]:
+    """The divisors of ``n`` >= 1, ascending, in O(sqrt n) steps (pairs k and n // k)."""
+    small, large = [], []
+    k = 1
+    while k * k <= n:
+        if n % k == 0:
+            small.append(k)
+            if k * k != n:
+                large.append(n // k)
+        k += 1
+    return small + large[::-1]

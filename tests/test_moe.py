@@ -3,6 +3,7 @@
 import bisect
 import itertools
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -132,6 +133,24 @@ def test_zbv_closed_form_follows_the_simulator(p, m):
     sim = S.simulate_overlap(schedule, costs, a2a, "none").makespan
     c = {"F": 1.0, "I": 1.0, "W": 1.0, "xF": 0.6, "xB": 0.6}
     assert M.pipeline_step("zbv", p, m, c) == pytest.approx(sim, rel=0.06)
+
+
+def test_zbv_closed_form_is_within_eight_percent_on_random_costs():
+    """pipeline_step's docstring: ZB-V with the all-to-all inside each action is an
+    approximation, within 8 % of the simulator (200 cost sets from a fixed seed; worst 7.7 %)."""
+    rng = random.Random(2)
+    worst = 0.0
+    for _ in range(200):
+        f, i, w = rng.uniform(0.2, 2), rng.uniform(0.2, 2), rng.uniform(0.1, 2)
+        xf, xb = rng.uniform(0, 2), rng.uniform(0, 2)
+        p = rng.choice([2, 3, 4, 8])
+        m = rng.randint(2 * p, 5 * p)
+        schedule = S.build_schedule("zbv", p, m)
+        costs = {"F": f, "B": i + w, "I": i, "W": w}
+        sim = S.simulate_overlap(schedule, costs, {"F": xf, "B": xb, "I": xb}, "none")
+        c = {"F": 2 * f, "I": 2 * i, "W": 2 * w, "xF": 2 * xf, "xB": 2 * xb}
+        worst = max(worst, abs(M.pipeline_step("zbv", p, m, c) / sim.makespan - 1))
+    assert 0.01 < worst < 0.08
 
 
 @pytest.mark.parametrize("p,m", [(2, 4), (3, 6), (4, 8), (4, 17), (8, 16), (16, 64)])
