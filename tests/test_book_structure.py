@@ -103,6 +103,18 @@ def test_no_role_inside_inline_code(path):
         )
 
 
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.name)
+def test_no_visible_cell_ends_in_a_glue_call(path):
+    """glue() returns its value, so a visible cell ending in one prints a stray number under
+    an exercise (seen in chapter 11): such cells are tagged remove-cell."""
+    for c in cells(path, "code"):
+        lines = [line for line in source(c).splitlines() if line.strip()]
+        if lines and lines[-1].startswith("glue("):
+            assert "remove-cell" in c.get("metadata", {}).get("tags", []), (
+                f"{path.name}: a visible cell ends in {lines[-1][:60]!r}"
+            )
+
+
 TEMPLATE = [
     ("learning goals", re.compile(r"^## Learning goals", re.M)),
     ("folded interview answer", re.compile(r"The interview answer[\s\S]*?:class: dropdown")),
